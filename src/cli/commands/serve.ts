@@ -1,0 +1,63 @@
+import type { Command } from "commander";
+import { createLogger } from "../../server/logger.js";
+import { startServer } from "../../server/index.js";
+import { loadConfig } from "../context.js";
+import { openDirect } from "../context.js";
+
+/** Runs until SIGTERM/SIGINT, then shuts down in order and exits 0. */
+function onSignal(log: ReturnType<typeof createLogger>, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "shutting down");
+    stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => handler("SIGTERM"));
+  process.on("SIGINT", () => handler("SIGINT"));
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command("serve")
+    .description("Run the REST API (and, unless TRANSFER_WORKERS=0, the async transfer workers)")
+    .option("--port <port>", "port to listen on (PORT, default 8080)")
+    .option("--host <host>", "address to listen on (HOST, default 127.0.0.1)")
+    .option("--workers <n>", "async transfer workers in this process (TRANSFER_WORKERS, default 4)")
+    .option("--no-migrate", "do not bring the schema up to date at start (MIGRATE=false)")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ wallet serve\n  $ DATABASE_URL=postgres://localhost/wallet REDIS_URL=redis://localhost wallet serve --port 9000",
+    )
+    .action(async (opts: { port?: string; host?: string; workers?: string; migrate: boolean }) => {
+      const config = loadConfig({
+        PORT: opts.port,
+        HOST: opts.host,
+        TRANSFER_WORKERS: opts.workers,
+        MIGRATE: opts.migrate ? undefined : "false",
+      });
+      const log = createLogger(config.logLevel);
+      const server = await startServer(config, log);
+      onSignal(log, () => server.close());
+    });
+
+  program
+    .command("worker")
+    .description("Run async transfer workers only (scale them apart from the API)")
+    .option("--workers <n>", "worker loops (TRANSFER_WORKERS, default 4)")
+    .addHelpText("after", "\nExample:\n  $ DATABASE_URL=postgres://localhost/wallet wallet worker --workers 8")
+    .action(async (opts: { workers?: string }) => {
+      const config = loadConfig({ TRANSFER_WORKERS: opts.workers });
+      const log = createLogger(config.logLevel);
+      const core = await openDirect(config);
+      const { startWorkerProcess } = await import("../../server/workerProcess.js");
+      const stop = await startWorkerProcess(core, config, log);
+      onSignal(log, stop);
+    });
+}

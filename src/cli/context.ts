@@ -1,0 +1,31 @@
+/**
+ * What every command shares: the resolved configuration (flag > env > default),
+ * output mode, and opening the core directly on the database.
+ */
+import { resolveConfig, type Config } from "../core/config.js";
+import { DatabaseInUseError } from "../core/db.js";
+import { openCore, type Core } from "../core/index.js";
+import { ConnectionError } from "./errors.js";
+
+export type GlobalOptions = { json?: boolean; api?: string; color?: boolean };
+
+export function loadConfig(overrides: Record<string, string | undefined> = {}): Config {
+  return resolveConfig(process.env, overrides);
+}
+
+/** Direct mode: the core on DATABASE_URL or the embedded database, schema brought up to date. */
+export async function openDirect(config: Config): Promise<Core> {
+  try {
+    return await openCore({ ...config, dbPoolMax: Math.min(config.dbPoolMax, 10) });
+  } catch (err) {
+    if (err instanceof DatabaseInUseError) throw new ConnectionError(err.message);
+    const where = config.databaseUrl ? redactUrl(config.databaseUrl) : `the embedded database in ${config.dataDir}`;
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new ConnectionError(`could not open ${where}: ${reason}`);
+  }
+}
+
+/** postgres://user:secret@host/db -> postgres://user:***@host/db */
+export function redactUrl(url: string): string {
+  return url.replace(/(\/\/[^:/@]+:)[^@]*@/, "$1***@");
+}

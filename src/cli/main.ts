@@ -1,0 +1,43 @@
+/** The `wallet` command line. Commands parse flags, call the core or the API, and format. */
+import { Command, CommanderError } from "commander";
+import { ConfigError } from "../core/config.js";
+import { WalletError } from "../core/errors.js";
+import { registerAdmin } from "./commands/admin.js";
+import { registerServe } from "./commands/serve.js";
+import { EXIT, exitCodeOf, UsageError } from "./errors.js";
+
+export function buildProgram(): Command {
+  const program = new Command("wallet")
+    .description("A wallet service holding money in integer cents, and its admin tool")
+    .option("--json", "print one machine-readable JSON document")
+    .option("--api <url>", "run against a live server (WALLET_API_URL) instead of the database")
+    .showHelpAfterError()
+    .exitOverride();
+  registerServe(program);
+  registerAdmin(program);
+  return program;
+}
+
+function report(err: unknown, json: boolean): void {
+  const code =
+    err instanceof WalletError ? err.code : err instanceof UsageError || err instanceof ConfigError ? "usage" : "error";
+  const message = err instanceof Error ? err.message : String(err);
+  if (json) process.stdout.write(JSON.stringify({ error: { code, message } }) + "\n");
+  process.stderr.write(`wallet: ${code === "usage" || code === "error" ? "" : code + ": "}${message}\n`);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  const json = argv.includes("--json");
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // help and version exit 0; every other parse failure is a usage error
+      process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      return;
+    }
+    report(err, json);
+    process.exitCode = err instanceof ConfigError ? EXIT.usage : exitCodeOf(err);
+  }
+}

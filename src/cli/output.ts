@@ -1,0 +1,37 @@
+/**
+ * Output for people and for machines. --json prints exactly one JSON document on
+ * stdout; otherwise tables and colour, and no colour when stdout is not a terminal
+ * or NO_COLOR is set.
+ */
+import chalk from "chalk";
+import { formatCurrency } from "../core/money.js";
+
+export type Output = {
+  json: boolean;
+  color: boolean;
+  interactive: boolean;
+  /** the command's result: JSON, or the human rendering */
+  result(value: unknown, human: () => string): void;
+  info(line: string): void;
+};
+
+export function createOutput(json: boolean): Output {
+  const color = !json && Boolean(process.stdout.isTTY) && !("NO_COLOR" in process.env) && process.env.TERM !== "dumb";
+  chalk.level = color ? chalk.level || 1 : 0;
+  return {
+    json,
+    color,
+    interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY),
+    result(value, human) {
+      process.stdout.write(json ? JSON.stringify(value) + "\n" : human() + "\n");
+    },
+    info(line) {
+      if (!json) process.stderr.write(line + "\n");
+    },
+  };
+}
+
+/** 1170 -> "1170  $11.70" */
+export function money(cents: number): string {
+  return `${cents}  ${chalk.dim(formatCurrency(cents))}`;
+}

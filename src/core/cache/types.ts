@@ -1,0 +1,32 @@
+import type { WalletVersion } from "../outcome.js";
+
+/**
+ * A read cache keyed by wallet version. A reader asks for (user, field) and gets the
+ * value stored under the wallet's current version, or a miss. A writer bumps the
+ * version (it only moves forward) before it answers. A reader that filled from the
+ * database just before a write stores its value under the old version, which no one
+ * asks for again: the fill-after-evict race cannot serve stale data.
+ */
+export interface VersionedCache {
+  readonly kind: "memory" | "redis" | "none";
+  get(userId: number, field: string): Promise<CacheRead>;
+  fill(userId: number, field: string, version: number, value: string, token: CacheRead): Promise<void>;
+  bump(versions: WalletVersion[]): Promise<void>;
+  /** "ok", or "degraded" while the shared cache cannot be reached (reads go to the database) */
+  state(): "ok" | "degraded" | "off";
+  close(): Promise<void>;
+}
+
+/** The answer of get: a hit carries the value; a miss carries what a fill needs. */
+export type CacheRead = { hit: true; value: string } | { hit: false; epoch: string | null };
+
+export const noCache: VersionedCache = {
+  kind: "none",
+  get: async () => ({ hit: false, epoch: null }),
+  fill: async () => undefined,
+  bump: async () => undefined,
+  state: () => "off",
+  close: async () => undefined,
+};
+
+export type CacheStats = { hits: number; misses: number };

@@ -1,0 +1,110 @@
+/**
+ * Configuration is resolved once, here: flag > environment > default, validated at
+ * start with a clear message. Nothing else reads process.env; callers pass it in.
+ */
+import { z } from "zod";
+
+const bool = z
+  .enum(["true", "false", "1", "0", "yes", "no"])
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^[0-9]+$/, "must be a whole number")
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const schema = z.object({
+  PORT: int(0, 65535).default(8080),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")
+    .optional(),
+  WALLET_DATA_DIR: z.string().min(1).default("./.wallet-data"),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, "must be a redis:// URL")
+    .optional(),
+  REDIS_PREFIX: z.string().default("wallet:"),
+  RATE_LIMIT_RPS: int(0, 1_000_000).default(100),
+  RATE_LIMIT_BURST: int(1, 10_000_000).default(200),
+  AUTH_MODE: z.enum(["userid", "token"]).default("userid"),
+  AUTH_SECRET: z.string().optional(),
+  TRANSFER_WORKERS: int(0, 256).default(4),
+  TRANSFER_BATCH_SIZE: int(1, 10_000).default(200),
+  TRANSFER_MAX_ATTEMPTS: int(1, 100).default(8),
+  MIGRATE: bool.default(true),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  DB_POOL_MAX: int(2, 1000).default(20),
+  GROUP_COMMIT: bool.default(true),
+  SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
+});
+
+export type Config = {
+  port: number;
+  host: string;
+  databaseUrl?: string;
+  dataDir: string;
+  redisUrl?: string;
+  redisPrefix: string;
+  rateLimitRps: number;
+  rateLimitBurst: number;
+  authMode: "userid" | "token";
+  authSecret?: string;
+  transferWorkers: number;
+  transferBatchSize: number;
+  transferMaxAttempts: number;
+  migrate: boolean;
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  dbPoolMax: number;
+  groupCommit: boolean;
+  shutdownTimeoutMs: number;
+};
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Minimum AUTH_SECRET length in token mode: 32 bytes, the HS256 key size. */
+export const MIN_SECRET_LENGTH = 32;
+
+export function resolveConfig(
+  env: Record<string, string | undefined>,
+  overrides: Partial<Record<keyof z.input<typeof schema>, string | undefined>> = {},
+): Config {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = overrides[key as keyof typeof overrides] ?? env[key];
+    if (value !== undefined && value !== "") input[key] = value;
+  }
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    throw new ConfigError(`invalid configuration: ${lines.join("; ")}`);
+  }
+  const c = parsed.data;
+  if (c.AUTH_MODE === "token" && (c.AUTH_SECRET ?? "").length < MIN_SECRET_LENGTH) {
+    throw new ConfigError(`AUTH_MODE=token needs AUTH_SECRET of at least ${MIN_SECRET_LENGTH} characters`);
+  }
+  return {
+    port: c.PORT,
+    host: c.HOST,
+    databaseUrl: c.DATABASE_URL,
+    dataDir: c.WALLET_DATA_DIR,
+    redisUrl: c.REDIS_URL,
+    redisPrefix: c.REDIS_PREFIX,
+    rateLimitRps: c.RATE_LIMIT_RPS,
+    rateLimitBurst: c.RATE_LIMIT_BURST,
+    authMode: c.AUTH_MODE,
+    authSecret: c.AUTH_SECRET,
+    transferWorkers: c.TRANSFER_WORKERS,
+    transferBatchSize: c.TRANSFER_BATCH_SIZE,
+    transferMaxAttempts: c.TRANSFER_MAX_ATTEMPTS,
+    migrate: c.MIGRATE,
+    logLevel: c.LOG_LEVEL,
+    dbPoolMax: c.DB_POOL_MAX,
+    groupCommit: c.GROUP_COMMIT,
+    shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_MS,
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * Domain errors with stable machine codes. One table maps each code to its HTTP
+ * status, its CLI exit status and a message for a person; the server and the CLI
+ * both read it, so a refusal looks the same through either.
+ */
+export const ERROR_CODES = {
+  invalid_request: { status: 400, exit: 2, message: "The request is not valid." },
+  unauthorized: { status: 401, exit: 1, message: "Missing or invalid credentials." },
+  not_found: { status: 404, exit: 1, message: "Not found." },
+  wallet_not_found: { status: 404, exit: 1, message: "The destination wallet does not exist." },
+  method_not_allowed: { status: 405, exit: 1, message: "Method not allowed on this path." },
+  idempotency_key_in_progress: {
+    status: 409,
+    exit: 1,
+    message: "A request with this Idempotency-Key is still being processed; retry shortly.",
+  },
+  payload_too_large: { status: 413, exit: 1, message: "The request body is larger than 64 KiB." },
+  idempotency_key_reused: {
+    status: 422,
+    exit: 1,
+    message: "This Idempotency-Key was already used with a different request.",
+  },
+  insufficient_funds: { status: 422, exit: 1, message: "The balance is too low for this operation." },
+  same_wallet: { status: 422, exit: 1, message: "A transfer needs two different wallets." },
+  balance_limit_exceeded: {
+    status: 422,
+    exit: 1,
+    message: "The operation would take a balance above 9007199254740991 cents.",
+  },
+  rate_limited: { status: 429, exit: 1, message: "Too many requests; slow down." },
+  unavailable: { status: 503, exit: 1, message: "The service is not able to answer right now." },
+  internal: { status: 500, exit: 1, message: "Internal error; the server logs have the details." },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.prototype.hasOwnProperty.call(ERROR_CODES, code);
+}
+
+export class WalletError extends Error {
+  readonly code: ErrorCode;
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message?: string, details?: Record<string, unknown>) {
+    super(message ?? ERROR_CODES[code].message);
+    this.name = "WalletError";
+    this.code = code;
+    this.details = details;
+  }
+
+  get status(): number {
+    return ERROR_CODES[this.code].status;
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * Numbered SQL migrations (migrations/NNN_name.sql, with an optional
+ * "-- migrate:down" section), run through knex's migrator so both engines share
+ * them. Each migration runs in its own transaction.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Knex } from "knex";
+import type { Database } from "./db.js";
+import { splitSqlStatements } from "./sqlSplit.js";
+
+export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../migrations");
+
+// pg_advisory_lock key: serialises `wallet migrate` / `wallet serve` starting at once
+const MIGRATION_LOCK_KEY = 7_305_146_001;
+
+type SqlMigration = { name: string; up: string; down: string };
+
+function loadMigrations(dir: string): SqlMigration[] {
+  return fs
+    .readdirSync(dir)
+    .filter((f) => /^\d+_.+\.sql$/.test(f))
+    .sort()
+    .map((file) => {
+      const text = fs.readFileSync(path.join(dir, file), "utf8");
+      const [up = "", down = ""] = text.split(/^-- migrate:down\s*$/m);
+      return { name: file, up, down };
+    });
+}
+
+async function runSql(knex: Knex, sql: string): Promise<void> {
+  for (const statement of splitSqlStatements(sql)) await knex.raw(statement);
+}
+
+function migrationSource(dir: string): Knex.MigrationSource<SqlMigration> {
+  return {
+    getMigrations: async () => loadMigrations(dir),
+    getMigrationName: (m) => m.name,
+    getMigration: async (m) => ({
+      up: (knex: Knex) => runSql(knex, m.up),
+      down: (knex: Knex) => runSql(knex, m.down),
+    }),
+  };
+}
+
+const migratorConfig = (dir: string): Knex.MigratorConfig => ({
+  migrationSource: migrationSource(dir),
+  tableName: "wallet_migrations",
+});
+
+/**
+ * Runs fn while holding a PostgreSQL advisory lock, so that several processes
+ * migrating at once take turns; the later ones then find nothing left to do. Under
+ * that lock no one else is migrating, so a knex lock row left behind by a killed
+ * process can be freed safely. PGlite serves one process, which needs no lock.
+ */
+async function withMigrationLock<T>(db: Database, fn: () => Promise<T>): Promise<T> {
+  if (db.engine !== "pg") {
+    await db.knex.migrate.forceFreeMigrationsLock(migratorConfig(MIGRATIONS_DIR)).catch(() => undefined);
+    return fn();
+  }
+  const client = db.knex.client as Knex.Client;
+  const conn = (await client.acquireConnection()) as { query(sql: string, args: unknown[]): Promise<unknown> };
+  try {
+    await conn.query("select pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
+    await db.knex.migrate.forceFreeMigrationsLock(migratorConfig(MIGRATIONS_DIR)).catch(() => undefined);
+    return await fn();
+  } finally {
+    await conn.query("select pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]).catch(() => undefined);
+    await client.releaseConnection(conn);
+  }
+}
+
+export async function migrateLatest(db: Database, dir = MIGRATIONS_DIR): Promise<string[]> {
+  return withMigrationLock(db, async () => {
+    const [, applied] = (await db.knex.migrate.latest(migratorConfig(dir))) as [number, string[]];
+    return applied;
+  });
+}
+
+export async function migrateRollback(db: Database, dir = MIGRATIONS_DIR): Promise<string[]> {
+  return withMigrationLock(db, async () => {
+    const [, undone] = (await db.knex.migrate.rollback(migratorConfig(dir))) as [number, string[]];
+    return undone;
+  });
+}
+
+export type MigrationStatus = { applied: string[]; pending: string[] };
+
+export async function migrationStatus(db: Database, dir = MIGRATIONS_DIR): Promise<MigrationStatus> {
+  const [done, pending] = (await db.knex.migrate.list(migratorConfig(dir))) as [
+    Array<{ name: string }>,
+    Array<SqlMigration>,
+  ];
+  return { applied: done.map((m) => m.name), pending: pending.map((m) => m.name) };
+}

@@ -1,0 +1,163 @@
+/**
+ * The async transfer workers. Each loop claims a batch of due pending transfers,
+ * applies it and commits (one transaction: claim, apply, mark); so a crash at any
+ * point leaves every transfer either applied and marked, or pending for another
+ * worker. Workers wake on NOTIFY wallet_transfers (sent when a transfer is
+ * accepted) and poll as a fallback, which also picks up retries that become due.
+ */
+import type { Database } from "./db.js";
+import type { WalletVersion } from "./outcome.js";
+import { backoffMs, isTransient, sleep } from "./retry.js";
+
+export type AppliedTransfer = {
+  id: string;
+  outcome: string;
+  from_user_id: number;
+  to_user_id: number;
+  from_version: number | null;
+  to_version: number | null;
+};
+
+/** The wallet versions a batch produced: the cache hears of them. */
+export function appliedVersions(rows: AppliedTransfer[]): WalletVersion[] {
+  const versions: WalletVersion[] = [];
+  for (const r of rows) {
+    if (r.from_version !== null) versions.push({ userId: r.from_user_id, version: r.from_version });
+    if (r.to_version !== null) versions.push({ userId: r.to_user_id, version: r.to_version });
+  }
+  return versions;
+}
+
+export type WorkerOptions = {
+  workers: number;
+  batchSize: number;
+  maxAttempts: number;
+  /** base of the exponential retry backoff (full jitter), and its cap */
+  retryBaseMs?: number;
+  retryCapMs?: number;
+  pollMs?: number;
+  /** after each committed batch: the cache hears of changed wallets here */
+  onApplied?: (rows: AppliedTransfer[]) => void | Promise<void>;
+  onDeferred?: (rows: Array<{ id: string; status: string; attempts: number }>, err: unknown) => void;
+  onError?: (err: unknown) => void;
+};
+
+export class TransferWorkers {
+  private running = false;
+  private loops: Array<Promise<void>> = [];
+  private wakers = new Set<() => void>();
+  private unlisten?: () => Promise<void>;
+  /** transfers applied, failed and deferred since start (for metrics and tests) */
+  readonly counts = { completed: 0, failed: 0, deferred: 0, dead: 0, batches: 0 };
+
+  constructor(
+    private readonly db: Database,
+    private readonly opts: WorkerOptions,
+  ) {}
+
+  async start(): Promise<void> {
+    if (this.running || this.opts.workers <= 0) return;
+    this.running = true;
+    try {
+      this.unlisten = await this.db.listen("wallet_transfers", () => this.wakeAll());
+    } catch (err) {
+      this.opts.onError?.(err); // polling still finds the work
+    }
+    for (let i = 0; i < this.opts.workers; i++) this.loops.push(this.loop());
+  }
+
+  /** Stops claiming; resolves when every claimed batch has committed or rolled back. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.wakeAll();
+    await Promise.all(this.loops);
+    this.loops = [];
+    await this.unlisten?.().catch(() => undefined);
+  }
+
+  private wakeAll(): void {
+    for (const wake of this.wakers) wake();
+  }
+
+  private async idle(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakers.add(done);
+    });
+  }
+
+  private async loop(): Promise<void> {
+    let failures = 0;
+    while (this.running) {
+      try {
+        const n = await this.step(this.opts.batchSize);
+        failures = 0;
+        if (n === 0) await this.idle(this.opts.pollMs ?? 500);
+      } catch (err) {
+        // the database is unreachable or the claim itself failed: back off and go on
+        this.opts.onError?.(err);
+        await sleep(backoffMs(failures++, 50, 5000));
+      }
+    }
+  }
+
+  /** One claim-apply-commit; returns how many transfers it claimed. */
+  async step(limit: number, only?: string[]): Promise<number> {
+    let claimed: string[] = [];
+    try {
+      const rows = await this.db.knex.transaction(async (trx) => {
+        if (only) {
+          claimed = only;
+        } else {
+          const r = await trx.raw<{ rows: Array<{ ids: string[] }> }>(
+            "select wallet_claim_transfers(?)::text[] as ids",
+            [limit],
+          );
+          claimed = r.rows[0]?.ids ?? [];
+        }
+        if (claimed.length === 0) return [];
+        const r = await trx.raw<{ rows: AppliedTransfer[] }>(
+          `select id::text as id, outcome, from_user_id, to_user_id, from_version, to_version
+             from wallet_apply_transfers(?::bigint[])`,
+          [claimed],
+        );
+        return r.rows;
+      });
+      if (rows.length > 0) {
+        this.counts.batches++;
+        for (const r of rows) this.counts[r.outcome === "ok" ? "completed" : "failed"]++;
+        await this.opts.onApplied?.(rows);
+      }
+      return claimed.length;
+    } catch (err) {
+      if (claimed.length === 0 || !isTransient(err)) throw err;
+      if (claimed.length > 1) {
+        // one transfer's fault must not cost the others an attempt: try each alone
+        for (const id of claimed) {
+          if (!this.running && this.loops.length > 0) break; // shutting down: the rest stays pending
+          await this.step(1, [id]).catch((e) => this.opts.onError?.(e));
+        }
+        return claimed.length;
+      }
+      await this.defer(claimed, err);
+      return claimed.length;
+    }
+  }
+
+  private async defer(ids: string[], err: unknown): Promise<void> {
+    const base = this.opts.retryBaseMs ?? 200;
+    const cap = this.opts.retryCapMs ?? 60_000;
+    const { rows } = await this.db.knex.raw<{ rows: Array<{ id: string; status: string; attempts: number }> }>(
+      "select id::text as id, status, attempts from wallet_defer_transfers(?::bigint[], ?, ?, ?, ?)",
+      [ids, err instanceof Error ? err.message : String(err), this.opts.maxAttempts, base, cap],
+    );
+    for (const r of rows) this.counts[r.status === "dead" ? "dead" : "deferred"]++;
+    this.opts.onDeferred?.(rows, err);
+  }
+}

@@ -1,0 +1,74 @@
+/** Reading requests and writing responses: body limits, JSON, gzip. */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import zlib from "node:zlib";
+import { WalletError } from "../core/errors.js";
+
+export const MAX_BODY_BYTES = 64 * 1024;
+/** Responses of this size or more are compressed when the client accepts gzip. */
+export const GZIP_MIN_BYTES = 1024;
+
+/** Reads the body, refusing more than MAX_BODY_BYTES before buffering it all. */
+export async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const declared = Number(req.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) {
+    throw new WalletError("payload_too_large");
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new WalletError("payload_too_large");
+    chunks.push(chunk);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
+/** Strict JSON: a body must be one JSON object. */
+export function parseJsonObject(body: Buffer): Record<string, unknown> {
+  if (body.length === 0) throw new WalletError("invalid_request", "The request body must be a JSON object.");
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString("utf8"));
+  } catch {
+    throw new WalletError("invalid_request", "The request body is not valid JSON.");
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new WalletError("invalid_request", "The request body must be a JSON object.");
+  }
+  return value as Record<string, unknown>;
+}
+
+function acceptsGzip(req: IncomingMessage): boolean {
+  const header = req.headers["accept-encoding"];
+  return typeof header === "string" && /\bgzip\b/.test(header) && !/\bgzip;\s*q=0(\.0*)?\b/.test(header);
+}
+
+export function sendBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  body: string | Buffer,
+  contentType: string,
+): void {
+  let payload = typeof body === "string" ? Buffer.from(body) : body;
+  res.setHeader("Content-Type", contentType);
+  if (payload.length >= GZIP_MIN_BYTES) {
+    res.setHeader("Vary", "Accept-Encoding");
+    if (acceptsGzip(req)) {
+      // level 1: the bodies are small and the CPU is shared with request handling
+      payload = zlib.gzipSync(payload, { level: 1 });
+      res.setHeader("Content-Encoding", "gzip");
+    }
+  }
+  res.setHeader("Content-Length", payload.length);
+  res.writeHead(status);
+  res.end(req.method === "HEAD" ? undefined : payload);
+}
+
+export function sendJson(req: IncomingMessage, res: ServerResponse, status: number, value: unknown): void {
+  sendBody(req, res, status, JSON.stringify(value), "application/json; charset=utf-8");
+}
+
+export function sendError(req: IncomingMessage, res: ServerResponse, err: WalletError): void {
+  sendJson(req, res, err.status, { error: { code: err.code, message: err.message } });
+}

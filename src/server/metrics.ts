@@ -1,0 +1,53 @@
+/** Prometheus metrics (prom-client), one registry per server instance. */
+import client from "prom-client";
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+export function createMetrics() {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    requests: new client.Counter({
+      name: "wallet_http_requests_total",
+      help: "HTTP requests by route, method and status",
+      labelNames: ["route", "method", "status"] as const,
+      registers: [registry],
+    }),
+    latency: new client.Histogram({
+      name: "wallet_http_request_duration_seconds",
+      help: "HTTP request latency by route",
+      labelNames: ["route", "method"] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    operations: new client.Counter({
+      name: "wallet_operations_total",
+      help: "Money operations by kind and outcome (ok, or the refusal code)",
+      labelNames: ["kind", "outcome"] as const,
+      registers: [registry],
+    }),
+    transfers: new client.Counter({
+      name: "wallet_async_transfers_total",
+      help: "Async transfers applied by this process's workers, by outcome",
+      labelNames: ["outcome"] as const,
+      registers: [registry],
+    }),
+    cache: new client.Counter({
+      name: "wallet_cache_requests_total",
+      help: "Balance and history cache lookups by result",
+      labelNames: ["result"] as const,
+      registers: [registry],
+    }),
+    rateLimited: new client.Counter({
+      name: "wallet_rate_limited_total",
+      help: "Requests refused by the rate limiter",
+      registers: [registry],
+    }),
+    idempotentReplays: new client.Counter({
+      name: "wallet_idempotent_replays_total",
+      help: "Requests answered from a stored idempotent response",
+      registers: [registry],
+    }),
+  };
+}

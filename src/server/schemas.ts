@@ -1,0 +1,108 @@
+/**
+ * One schema per request part: it validates, gives the TypeScript type and feeds
+ * the OpenAPI document. Unknown fields and parameters are refused, so a typo
+ * ("ammount") is a clear 400 rather than a silently different request.
+ */
+import { z } from "zod";
+import { MAX_CENTS } from "../core/money.js";
+
+export const Amount = z
+  .int({ error: "must be an integer number of cents" })
+  .min(1, { error: "must be at least 1 cent" })
+  .max(MAX_CENTS, { error: `must be at most ${MAX_CENTS} cents` })
+  .meta({ description: "Cents; an integer from 1 to 2^53-1", example: 1170 });
+
+export const UserId = z
+  .int({ error: "must be a positive integer user id" })
+  .min(1, { error: "must be a positive integer user id" })
+  .max(MAX_CENTS, { error: "must be a positive integer user id" });
+
+export const AmountBody = z.strictObject({ amount: Amount });
+
+export const TransferBody = z.strictObject({
+  destination_user_id: UserId.meta({ description: "The receiving user's id", example: 2 }),
+  amount: Amount,
+});
+
+const positiveIntString = (name: string, max: number) =>
+  z
+    .string()
+    .regex(/^[0-9]{1,16}$/, { error: "must be a positive integer" })
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .int()
+        .min(1, { error: "must be at least 1" })
+        .max(max, { error: `must be at most ${max}` }),
+    )
+    .meta({ description: name });
+
+export const HistoryQuery = z.strictObject({
+  type: z
+    .enum(["0", "1", "2", "3"], { error: "must be 0 (all), 1 (deposit), 2 (withdraw) or 3 (transfer)" })
+    .default("0")
+    .transform((v) => Number(v) as 0 | 1 | 2 | 3),
+  page: positiveIntString("page", 10_000_000).default(1),
+  page_size: positiveIntString("page_size", 100).default(30),
+});
+
+export const EmptyQuery = z.strictObject({});
+
+// Responses (for the OpenAPI document)
+const Id = z
+  .string()
+  .regex(/^[0-9]+$/)
+  .meta({ description: "64-bit time-ordered id, as a string" });
+
+export const BalanceResponse = z.object({ balance: z.int() });
+export const BalanceChangeResponse = z.object({ balance: z.int(), transaction_id: Id });
+export const TransferResponse = z.object({ success: z.literal(true), transfer_id: Id, balance: z.int() });
+export const TransferAcceptedResponse = z.object({
+  success: z.literal(true),
+  transfer_id: Id,
+  status: z.literal("pending"),
+});
+export const TransferStatusResponse = z.object({
+  transfer_id: Id,
+  status: z.enum(["pending", "completed", "failed"]),
+  amount: z.int(),
+  source_user_id: z.int(),
+  destination_user_id: z.int(),
+  failure_reason: z.string().optional(),
+  dead_lettered: z.boolean().optional(),
+  created_at: z.string(),
+  completed_at: z.string().nullable(),
+});
+export const HistoryResponse = z.object({
+  transactions: z.array(
+    z.object({
+      id: Id,
+      type: z.enum(["deposit", "withdraw", "transfer"]),
+      direction: z.enum(["in", "out"]),
+      amount: z.int(),
+      balance_after: z.int(),
+      counterparty_user_id: z.int().nullable(),
+      transfer_id: Id.nullable(),
+      created_at: z.string().meta({ format: "date-time" }),
+    }),
+  ),
+  page: z.int(),
+  page_size: z.int(),
+  has_more: z.boolean(),
+});
+export const ErrorResponse = z.object({
+  error: z.object({ code: z.string(), message: z.string() }),
+});
+
+/** "amount: must be ...; destination_user_id: ..." */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((i) => {
+      const where = i.path.join(".");
+      if (i.code === "unrecognized_keys") return `unknown field(s): ${i.keys.join(", ")}`;
+      if (i.code === "invalid_type" && i.message.includes("received undefined")) return `${where} is required`;
+      return where ? `${where}: ${i.message}` : i.message;
+    })
+    .join("; ");
+}

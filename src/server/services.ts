@@ -1,0 +1,14 @@
+import type { CachedReads } from "../core/cache/cachedReads.js";
+import type { CoreContext } from "../core/context.js";
+import type { Logger } from "./logger.js";
+import type { Metrics } from "./metrics.js";
+
+/** What route handlers get: the core and the edge pieces around it. */
+export type Services = {
+  ctx: CoreContext;
+  reads: CachedReads;
+  metrics: Metrics;
+  log: Logger;
+  /** the Redis connection state when REDIS_URL is set */
+  redisState(): "ok" | "degraded" | "off";
+};

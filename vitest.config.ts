@@ -1,0 +1,20 @@
+import { defineConfig } from "vitest/config";
+
+// The same suites run twice: on the embedded PGlite and on the real PostgreSQL
+// (+ Redis). Tests that need several connections or processes skip on PGlite.
+const common = {
+  include: ["test/**/*.test.ts"],
+  globalSetup: ["test/helpers/globalSetup.ts"],
+  testTimeout: 60_000,
+  hookTimeout: 60_000,
+};
+
+export default defineConfig({
+  test: {
+    reporters: ["default", "./test/helpers/summaryReporter.ts"],
+    projects: [
+      { test: { ...common, name: "pglite", env: { WALLET_TEST_DB: "pglite" } } },
+      { test: { ...common, name: "pg", env: { WALLET_TEST_DB: "pg" } } },
+    ],
+  },
+});
