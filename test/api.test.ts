@@ -37,10 +37,10 @@ describe("deposit, withdraw, balance", () => {
   });
 
   it("judges an exponent amount by its value", async () => {
-    const r = await post(base, "/api/deposit/v1", 102, "{\"amount\": 1e2}");
+    const r = await post(base, "/api/deposit/v1", 102, '{"amount": 1e2}');
     expect(r.status).toBe(200);
     expect(r.body.balance).toBe(100);
-    const bad = await post(base, "/api/deposit/v1", 102, "{\"amount\": 1.5e0}");
+    const bad = await post(base, "/api/deposit/v1", 102, '{"amount": 1.5e0}');
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe("invalid_request");
   });
@@ -154,7 +154,19 @@ describe("bad input", () => {
   }
 
   it("bad history parameters are 400", async () => {
-    for (const q of ["type=4", "type=-1", "type=x", "page=0", "page=-1", "page=1.5", "page_size=0", "page_size=101", "page_size=abc", "page=1&page=2", "bogus=1"]) {
+    for (const q of [
+      "type=4",
+      "type=-1",
+      "type=x",
+      "page=0",
+      "page=-1",
+      "page=1.5",
+      "page_size=0",
+      "page_size=101",
+      "page_size=abc",
+      "page=1&page=2",
+      "bogus=1",
+    ]) {
       const r = await get(base, `/api/transactions/v1?${q}`, 201);
       expect(r.status, q).toBe(400);
       expect(r.body.error.code).toBe("invalid_request");
@@ -239,7 +251,10 @@ describe("history", () => {
       transfer_id: expect.stringMatching(/^[0-9]+$/),
       created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
     });
-    const signed = all.body.transactions.reduce((sum: number, t: { direction: string; amount: number }) => sum + (t.direction === "in" ? t.amount : -t.amount), 0);
+    const signed = all.body.transactions.reduce(
+      (sum: number, t: { direction: string; amount: number }) => sum + (t.direction === "in" ? t.amount : -t.amount),
+      0,
+    );
     expect(signed).toBe(await balanceOf(base, u));
 
     const seen: string[] = [];
@@ -255,7 +270,12 @@ describe("history", () => {
     const withdrawals = await get(base, "/api/transactions/v1?type=2", u);
     expect(withdrawals.body.transactions).toHaveLength(1);
     const incoming = await get(base, "/api/transactions/v1?type=3", other);
-    expect(incoming.body.transactions[0]).toMatchObject({ type: "transfer", direction: "in", amount: 25, counterparty_user_id: u });
+    expect(incoming.body.transactions[0]).toMatchObject({
+      type: "transfer",
+      direction: "in",
+      amount: 25,
+      counterparty_user_id: u,
+    });
     const defaults = await get(base, "/api/transactions/v1", u);
     expect(defaults.body).toMatchObject({ page: 1, page_size: 30 });
   });
@@ -266,7 +286,10 @@ describe("history", () => {
     const r = await call(base, "GET", "/api/transactions/v1", { user: u, headers: { "accept-encoding": "gzip" } });
     expect(r.headers["content-encoding"]).toBe("gzip");
     expect(JSON.parse(gunzipSync(r.raw).toString()).transactions).toHaveLength(12);
-    const small = await call(base, "GET", "/api/wallet/balance/v1", { user: u, headers: { "accept-encoding": "gzip" } });
+    const small = await call(base, "GET", "/api/wallet/balance/v1", {
+      user: u,
+      headers: { "accept-encoding": "gzip" },
+    });
     expect(small.headers["content-encoding"]).toBeUndefined();
     const plain = await call(base, "GET", "/api/transactions/v1", { user: u });
     expect(plain.headers["content-encoding"]).toBeUndefined();

@@ -7,7 +7,10 @@ import { freshDatabase } from "./db.js";
 export type TestServer = RunningServer & { env: Record<string, string>; config: Config; stop(): Promise<void> };
 
 /** A real HTTP server in this process, on a fresh database, on a free port. */
-export async function startTestServer(env: Record<string, string> = {}, db?: Awaited<ReturnType<typeof freshDatabase>>): Promise<TestServer> {
+export async function startTestServer(
+  env: Record<string, string> = {},
+  db?: Awaited<ReturnType<typeof freshDatabase>>,
+): Promise<TestServer> {
   const database = db ?? (await freshDatabase());
   const config = resolveConfig({
     PORT: "0",
@@ -29,7 +32,12 @@ export async function startTestServer(env: Record<string, string> = {}, db?: Awa
   };
 }
 
-export type ApiResponse = { status: number; headers: Record<string, string | string[] | undefined>; body: any; raw: Buffer };
+export type ApiResponse = {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: any;
+  raw: Buffer;
+};
 
 /** One HTTP call over a real connection. body: an object (sent as JSON) or raw text. */
 export async function call(
@@ -53,8 +61,13 @@ export async function call(
   return { status: res.statusCode, headers: res.headers, body: parsed, raw };
 }
 
-export const post = (base: string, path: string, user: number | string | undefined, body: unknown, headers?: Record<string, string>) =>
-  call(base, "POST", path, { user, body, headers });
+export const post = (
+  base: string,
+  path: string,
+  user: number | string | undefined,
+  body: unknown,
+  headers?: Record<string, string>,
+) => call(base, "POST", path, { user, body, headers });
 export const get = (base: string, path: string, user?: number | string, headers?: Record<string, string>) =>
   call(base, "GET", path, { user, headers });
 
