@@ -3,6 +3,8 @@ import { Command, CommanderError } from "commander";
 import { ConfigError } from "../core/config.js";
 import { WalletError } from "../core/errors.js";
 import { registerAdmin } from "./commands/admin.js";
+import { registerMoney } from "./commands/money.js";
+import { registerOperate } from "./commands/operate.js";
 import { registerServe } from "./commands/serve.js";
 import { EXIT, exitCodeOf, UsageError } from "./errors.js";
 
@@ -11,9 +13,17 @@ export function buildProgram(): Command {
     .description("A wallet service holding money in integer cents, and its admin tool")
     .option("--json", "print one machine-readable JSON document")
     .option("--api <url>", "run against a live server (WALLET_API_URL) instead of the database")
+    .version("0.1.0")
     .showHelpAfterError()
+    .addHelpText(
+      "after",
+      "\nExit status: 0 done, 1 refused or failed (the error code is printed), 2 usage error.\n" +
+        "Every command takes --json. Operations run on the database unless --api <url> (or WALLET_API_URL) is given.",
+    )
     .exitOverride();
   registerServe(program);
+  registerMoney(program);
+  registerOperate(program);
   registerAdmin(program);
   return program;
 }

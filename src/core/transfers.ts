@@ -51,6 +51,34 @@ function view(r: TransferRow): TransferView {
   };
 }
 
+/** What a transfer's users (not operators) see: a dead-lettered transfer is not
+ * final for them, since an operator will retry it, so it shows as pending. */
+export type PublicTransferView = {
+  transfer_id: string;
+  status: "pending" | "completed" | "failed";
+  amount: number;
+  source_user_id: number;
+  destination_user_id: number;
+  failure_reason?: string;
+  dead_lettered?: boolean;
+  created_at: string;
+  completed_at: string | null;
+};
+
+export function publicView(t: TransferView): PublicTransferView {
+  return {
+    transfer_id: t.transfer_id,
+    status: t.status === "dead" ? "pending" : t.status,
+    amount: t.amount,
+    source_user_id: t.source_user_id,
+    destination_user_id: t.destination_user_id,
+    ...(t.failure_reason ? { failure_reason: t.failure_reason } : {}),
+    ...(t.status === "dead" ? { dead_lettered: true } : {}),
+    created_at: t.created_at,
+    completed_at: t.completed_at,
+  };
+}
+
 const ID_PATTERN = /^[0-9]{1,19}$/;
 
 /**

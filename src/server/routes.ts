@@ -9,7 +9,7 @@ import { deposit } from "../core/deposit.js";
 import { ERROR_CODES } from "../core/errors.js";
 import type { Outcome } from "../core/outcome.js";
 import { transfer } from "../core/transfer.js";
-import { getTransfer } from "../core/transfers.js";
+import { getTransfer, publicView } from "../core/transfers.js";
 import { withdraw } from "../core/withdraw.js";
 import * as s from "./schemas.js";
 import type { Services } from "./services.js";
@@ -188,22 +188,7 @@ export const routes: Route[] = [
     responses: { 200: { description: "The transfer", schema: s.TransferStatusResponse }, ...refusals("not_found") },
     handler: async (r, svc) => {
       const t = await getTransfer(svc.ctx, { transferId: r.params.transfer_id!, viewerUserId: r.userId });
-      // a dead-lettered transfer is not final for its users: an operator will retry it
-      const status = t.status === "dead" ? "pending" : t.status;
-      return {
-        status: 200,
-        body: {
-          transfer_id: t.transfer_id,
-          status,
-          amount: t.amount,
-          source_user_id: t.source_user_id,
-          destination_user_id: t.destination_user_id,
-          ...(t.failure_reason ? { failure_reason: t.failure_reason } : {}),
-          ...(t.status === "dead" ? { dead_lettered: true } : {}),
-          created_at: t.created_at,
-          completed_at: t.completed_at,
-        },
-      };
+      return { status: 200, body: publicView(t) };
     },
   },
   {

@@ -1,0 +1,25 @@
+/**
+ * One interface for the operations a person runs from the command line, with two
+ * implementations: HTTP against a live server (--api) and direct on the database.
+ * The commands and their output code do not know which one they have.
+ */
+import type { BalanceChange } from "../core/deposit.js";
+import type { HistoryPage } from "../core/getHistory.js";
+import type { TransferDone } from "../core/transfer.js";
+import type { TransferAccepted } from "../core/acceptTransfer.js";
+import type { PublicTransferView } from "../core/transfers.js";
+
+export type TransferStatusView = PublicTransferView;
+
+export interface WalletClient {
+  readonly target: string;
+  deposit(userId: number, amount: number): Promise<BalanceChange>;
+  withdraw(userId: number, amount: number): Promise<BalanceChange>;
+  transfer(fromUserId: number, toUserId: number, amount: number): Promise<TransferDone>;
+  transferAsync(fromUserId: number, toUserId: number, amount: number): Promise<TransferAccepted>;
+  /** the transfer as its sender sees it; in direct mode this also lends a hand applying it */
+  transferStatus(userId: number, transferId: string): Promise<TransferStatusView>;
+  balance(userId: number): Promise<{ balance: number }>;
+  history(userId: number, q: { type: 0 | 1 | 2 | 3; page: number; pageSize: number }): Promise<HistoryPage>;
+  close(): Promise<void>;
+}

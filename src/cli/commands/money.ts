@@ -1,0 +1,178 @@
+import type { Command } from "commander";
+import chalk from "chalk";
+import Table from "cli-table3";
+import ora from "ora";
+import { formatCurrency } from "../../core/money.js";
+import { confirmOrAbort, need, parseIntArg } from "../args.js";
+import type { TransferStatusView } from "../client.js";
+import { UsageError } from "../errors.js";
+import { globals } from "../globals.js";
+import { createOutput, money } from "../output.js";
+import { withClient } from "../target.js";
+
+const TARGET_HELP =
+  "\nRuns against a live server with --api <url> (or WALLET_API_URL), otherwise directly on the database\n(DATABASE_URL, or the embedded one in WALLET_DATA_DIR).";
+
+type UserOpts = { user?: string };
+
+export function registerMoney(program: Command): void {
+  for (const kind of ["deposit", "withdraw"] as const) {
+    program
+      .command(kind)
+      .description(kind === "deposit" ? "Add cents to a wallet" : "Take cents from a wallet")
+      .argument("[amount]", "cents (1170 is $11.70)")
+      .option("-u, --user <id>", "the wallet's user id")
+      .addHelpText(
+        "after",
+        `${TARGET_HELP}\n\nExamples:\n  $ wallet ${kind} 1170 --user 1\n  $ wallet ${kind} 500 --user 1 --api http://localhost:8080 --json`,
+      )
+      .action(async (amountArg: string | undefined, opts: UserOpts, cmd: Command) => {
+        const out = createOutput(globals(cmd).json);
+        const amount = await need(amountArg, "amount", "Amount in cents:", out.interactive);
+        const user = await need(opts.user, "--user", "User id:", out.interactive);
+        await withClient(cmd, async (client) => {
+          const r = await (kind === "deposit" ? client.deposit(user, amount) : client.withdraw(user, amount));
+          out.result(
+            r,
+            () =>
+              `${chalk.green(kind === "deposit" ? "Deposited" : "Withdrew")} ${money(amount)}  ${kind === "deposit" ? "to" : "from"} wallet ${user}\nbalance   ${money(r.balance)}`,
+          );
+        });
+      });
+  }
+
+  program
+    .command("transfer")
+    .description("Move cents from one wallet to another (synchronously, or --async through the queue)")
+    .argument("[amount]", "cents")
+    .option("--from <id>", "the sender's user id")
+    .option("--to <id>", "the receiver's user id")
+    .option("--async", "use the durable queue (transfer v2) and wait for the outcome")
+    .option("--no-wait", "with --async: print the acceptance and return at once")
+    .option("-y, --yes", "do not ask for confirmation")
+    .addHelpText(
+      "after",
+      `${TARGET_HELP}\n\nExamples:\n  $ wallet transfer 1003 --from 1 --to 2 --yes\n  $ wallet transfer 500 --from 1 --to 2 --async --json`,
+    )
+    .action(
+      async (
+        amountArg: string | undefined,
+        opts: { from?: string; to?: string; async?: boolean; wait: boolean; yes?: boolean },
+        cmd: Command,
+      ) => {
+        const out = createOutput(globals(cmd).json);
+        const amount = await need(amountArg, "amount", "Amount in cents:", out.interactive);
+        const from = await need(opts.from, "--from", "From user id:", out.interactive);
+        const to = await need(opts.to, "--to", "To user id:", out.interactive);
+        await confirmOrAbort(
+          `Transfer ${amount} cents (${formatCurrency(amount)}) from wallet ${from} to wallet ${to}?`,
+          opts.yes,
+          out.interactive,
+        );
+        await withClient(cmd, async (client) => {
+          if (!opts.async) {
+            const r = await client.transfer(from, to, amount);
+            out.result(
+              r,
+              () =>
+                `${chalk.green("Transferred")} ${money(amount)}  from wallet ${from} to wallet ${to}\ntransfer  ${r.transfer_id}\nbalance   ${money(r.balance)}  (wallet ${from})`,
+            );
+            return;
+          }
+          const accepted = await client.transferAsync(from, to, amount);
+          if (!opts.wait) {
+            out.result(accepted, () => `${chalk.yellow("Accepted")} transfer ${accepted.transfer_id} (pending)`);
+            return;
+          }
+          const spinner = out.color
+            ? ora({ text: `transfer ${accepted.transfer_id} pending`, stream: process.stderr }).start()
+            : undefined;
+          let status: TransferStatusView;
+          for (let delay = 20; ; delay = Math.min(delay * 2, 500)) {
+            status = await client.transferStatus(from, accepted.transfer_id);
+            if (status.status !== "pending" || status.dead_lettered) break;
+            await new Promise((r) => setTimeout(r, delay));
+          }
+          spinner?.stop();
+          out.result(status, () => describeTransfer(status));
+          if (status.status === "failed") process.exitCode = 1;
+        });
+      },
+    );
+
+  program
+    .command("balance")
+    .description("Show a wallet's balance")
+    .option("-u, --user <id>", "the wallet's user id")
+    .addHelpText("after", `${TARGET_HELP}\n\nExample:\n  $ wallet balance --user 1`)
+    .action(async (opts: UserOpts, cmd: Command) => {
+      const out = createOutput(globals(cmd).json);
+      const user = await need(opts.user, "--user", "User id:", out.interactive);
+      await withClient(cmd, async (client) => {
+        const r = await client.balance(user);
+        out.result(r, () => `wallet ${user}  ${money(r.balance)}`);
+      });
+    });
+
+  program
+    .command("history")
+    .description("List a wallet's ledger entries, newest first")
+    .option("-u, --user <id>", "the wallet's user id")
+    .option("--type <type>", "0 all, 1 deposit, 2 withdraw, 3 transfer (or the name)", "0")
+    .option("--page <n>", "page number", "1")
+    .option("--page-size <n>", "entries per page, 1 to 100", "30")
+    .addHelpText(
+      "after",
+      `${TARGET_HELP}\n\nExamples:\n  $ wallet history --user 1\n  $ wallet history --user 1 --type transfer --page 2 --page-size 50 --json`,
+    )
+    .action(async (opts: UserOpts & { type: string; page: string; pageSize: string }, cmd: Command) => {
+      const out = createOutput(globals(cmd).json);
+      const user = await need(opts.user, "--user", "User id:", out.interactive);
+      const names: Record<string, 0 | 1 | 2 | 3> = {
+        "0": 0,
+        all: 0,
+        "1": 1,
+        deposit: 1,
+        "2": 2,
+        withdraw: 2,
+        "3": 3,
+        transfer: 3,
+      };
+      const type = names[opts.type];
+      if (type === undefined)
+        throw new UsageError(`--type must be 0-3 or all, deposit, withdraw, transfer (got '${opts.type}')`);
+      const page = parseIntArg(opts.page, "--page");
+      const pageSize = parseIntArg(opts.pageSize, "--page-size");
+      if (pageSize > 100) throw new UsageError("--page-size must be at most 100");
+      await withClient(cmd, async (client) => {
+        const r = await client.history(user, { type, page, pageSize });
+        out.result(r, () => {
+          if (r.transactions.length === 0) return `wallet ${user}: no entries${page > 1 ? ` on page ${page}` : ""}`;
+          const table = new Table({
+            head: ["id", "when", "type", "amount", "", "balance after", "counterparty"],
+            style: { head: out.color ? ["cyan"] : [], border: out.color ? ["grey"] : [] },
+          });
+          for (const t of r.transactions) {
+            const signed = t.direction === "in" ? `+${t.amount}` : `-${t.amount}`;
+            table.push([
+              t.id,
+              t.created_at.replace("T", " ").replace(/\.\d+Z$/, "Z"),
+              t.type,
+              t.direction === "in" ? chalk.green(signed) : chalk.red(signed),
+              chalk.dim(formatCurrency(t.amount)),
+              money(t.balance_after),
+              t.counterparty_user_id ?? "",
+            ]);
+          }
+          return `${table.toString()}\npage ${r.page}, ${r.transactions.length} entries${r.has_more ? `; more: --page ${r.page + 1}` : ""}`;
+        });
+      });
+    });
+}
+
+function describeTransfer(t: TransferStatusView): string {
+  const head = `transfer ${t.transfer_id}: ${money(t.amount)}  from wallet ${t.source_user_id} to wallet ${t.destination_user_id}`;
+  if (t.status === "completed") return `${chalk.green("Completed")} ${head}`;
+  if (t.status === "failed") return `${chalk.red("Failed")} ${head}\nreason    ${t.failure_reason}`;
+  return `${chalk.yellow(t.dead_lettered ? "Dead-lettered" : "Pending")} ${head}`;
+}

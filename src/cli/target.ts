@@ -1,0 +1,31 @@
+/** Picks the client: --api / WALLET_API_URL for a live server, else the database. */
+import type { Command } from "commander";
+import type { WalletClient } from "./client.js";
+import { loadConfig, openDirect, redactUrl } from "./context.js";
+import { createDirectClient } from "./directClient.js";
+import { globals } from "./globals.js";
+import { createHttpClient } from "./httpClient.js";
+
+export async function openClient(cmd: Command): Promise<WalletClient> {
+  const g = globals(cmd);
+  const config = loadConfig();
+  if (g.api) {
+    return createHttpClient(g.api, {
+      authMode: config.authMode,
+      authSecret: config.authSecret,
+      token: process.env.WALLET_TOKEN || undefined,
+    });
+  }
+  const core = await openDirect(config);
+  const target = config.databaseUrl ? redactUrl(config.databaseUrl) : `embedded database ${config.dataDir}`;
+  return createDirectClient(core, target, config.transferMaxAttempts);
+}
+
+export async function withClient<T>(cmd: Command, fn: (client: WalletClient) => Promise<T>): Promise<T> {
+  const client = await openClient(cmd);
+  try {
+    return await fn(client);
+  } finally {
+    await client.close();
+  }
+}
