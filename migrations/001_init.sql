@@ -294,8 +294,10 @@ begin
                        union select c.to_user_id from transfers c where c.id = any (p_ids))
    order by w.user_id for update;
 
+  -- row locks make the apply safe on its own: a transfer another transaction has
+  -- meanwhile applied is re-checked, found no longer pending, and skipped
   for t in select c.id, c.from_user_id, c.to_user_id, c.amount from transfers c
-            where c.id = any (p_ids) and c.status = 'pending' order by c.id loop
+            where c.id = any (p_ids) and c.status = 'pending' order by c.id for update loop
     select * into v_move from wallet_move(t.from_user_id, t.to_user_id, t.amount, t.id);
     update transfers c set status = case when v_move.outcome = 'ok' then 'completed' else 'failed' end,
                            failure_reason = nullif(v_move.outcome, 'ok'),

@@ -34,6 +34,7 @@ const schema = z.object({
   TRANSFER_WORKERS: int(0, 256).default(4),
   TRANSFER_BATCH_SIZE: int(1, 10_000).default(200),
   TRANSFER_MAX_ATTEMPTS: int(1, 100).default(8),
+  TRANSFER_RETRY_BASE_MS: int(1, 3_600_000).default(200),
   MIGRATE: bool.default(true),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   DB_POOL_MAX: int(2, 1000).default(20),
@@ -55,6 +56,7 @@ export type Config = {
   transferWorkers: number;
   transferBatchSize: number;
   transferMaxAttempts: number;
+  transferRetryBaseMs: number;
   migrate: boolean;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   dbPoolMax: number;
@@ -101,6 +103,7 @@ export function resolveConfig(
     transferWorkers: c.TRANSFER_WORKERS,
     transferBatchSize: c.TRANSFER_BATCH_SIZE,
     transferMaxAttempts: c.TRANSFER_MAX_ATTEMPTS,
+    transferRetryBaseMs: c.TRANSFER_RETRY_BASE_MS,
     migrate: c.MIGRATE,
     logLevel: c.LOG_LEVEL,
     dbPoolMax: c.DB_POOL_MAX,

@@ -32,10 +32,10 @@ export function isRetryable(err: unknown): boolean {
   return code !== undefined && RETRYABLE_SQLSTATES.has(code);
 }
 
-/** Retryable, or the connection failed: what an async worker treats as transient. */
-export function isTransient(err: unknown): boolean {
+/** The connection to the database failed: the transaction is gone, not refused. */
+export function isConnectionLost(err: unknown): boolean {
   const code = sqlState(err);
-  if (code !== undefined && (RETRYABLE_SQLSTATES.has(code) || CONNECTION_ERRORS.has(code))) return true;
+  if (code !== undefined && CONNECTION_ERRORS.has(code)) return true;
   const message = err instanceof Error ? err.message : "";
   return /Connection terminated|connection timeout|Knex: Timeout acquiring a connection|Client has encountered a connection error/i.test(
     message,

@@ -5,9 +5,10 @@
  * worker. Workers wake on NOTIFY wallet_transfers (sent when a transfer is
  * accepted) and poll as a fallback, which also picks up retries that become due.
  */
+import type { Knex } from "knex";
 import type { Database } from "./db.js";
 import type { WalletVersion } from "./outcome.js";
-import { backoffMs, isTransient, sleep } from "./retry.js";
+import { backoffMs, isConnectionLost, sleep } from "./retry.js";
 
 export type AppliedTransfer = {
   id: string;
@@ -17,6 +18,24 @@ export type AppliedTransfer = {
   from_version: number | null;
   to_version: number | null;
 };
+
+export type DeferredTransfer = { id: string; status: string; attempts: number };
+
+async function applyTransfers(trx: Knex.Transaction, ids: string[]): Promise<AppliedTransfer[]> {
+  const { rows } = await trx.raw<{ rows: AppliedTransfer[] }>(
+    `select id::text as id, outcome, from_user_id, to_user_id, from_version, to_version
+       from wallet_apply_transfers(?::bigint[])`,
+    [ids],
+  );
+  return rows;
+}
+
+/** The database's own message, without the SQL text knex puts in front of it. */
+function errorText(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const i = message.lastIndexOf(" - ");
+  return i >= 0 ? message.slice(i + 3) : message;
+}
 
 /** The wallet versions a batch produced: the cache hears of them. */
 export function appliedVersions(rows: AppliedTransfer[]): WalletVersion[] {
@@ -38,7 +57,7 @@ export type WorkerOptions = {
   pollMs?: number;
   /** after each committed batch: the cache hears of changed wallets here */
   onApplied?: (rows: AppliedTransfer[]) => void | Promise<void>;
-  onDeferred?: (rows: Array<{ id: string; status: string; attempts: number }>, err: unknown) => void;
+  onDeferred?: (rows: DeferredTransfer[], err: unknown) => void;
   onError?: (err: unknown) => void;
 };
 
@@ -107,57 +126,63 @@ export class TransferWorkers {
     }
   }
 
-  /** One claim-apply-commit; returns how many transfers it claimed. */
-  async step(limit: number, only?: string[]): Promise<number> {
-    let claimed: string[] = [];
-    try {
-      const rows = await this.db.knex.transaction(async (trx) => {
-        if (only) {
-          claimed = only;
+  /**
+   * One claim-apply-commit; returns how many transfers it claimed. The apply runs
+   * under a savepoint: if it fails, the claim's row locks are still ours, so the
+   * failed attempt is counted (and the transfer rescheduled or dead-lettered) in the
+   * same transaction, and no other worker can take the transfer in between. A batch
+   * that fails is applied again one transfer at a time, so that one transfer's fault
+   * costs the others nothing. If the connection itself is lost, everything rolls
+   * back and the transfers stay pending, their attempt not counted.
+   */
+  async step(limit: number): Promise<number> {
+    const applied: AppliedTransfer[] = [];
+    const deferred: DeferredTransfer[] = [];
+    let lastError: unknown;
+    const claimed = await this.db.knex.transaction(async (trx) => {
+      const r = await trx.raw<{ rows: Array<{ ids: string[] }> }>("select wallet_claim_transfers(?)::text[] as ids", [
+        limit,
+      ]);
+      const ids = r.rows[0]?.ids ?? [];
+      if (ids.length === 0) return 0;
+      const attempt = async (batch: string[]) => {
+        try {
+          applied.push(...(await trx.transaction((sp) => applyTransfers(sp, batch))));
+          return true;
+        } catch (err) {
+          if (isConnectionLost(err)) throw err;
+          lastError = err;
+          return false;
+        }
+      };
+      if (!(await attempt(ids))) {
+        if (ids.length === 1) {
+          deferred.push(...(await this.defer(trx, ids, lastError)));
         } else {
-          const r = await trx.raw<{ rows: Array<{ ids: string[] }> }>(
-            "select wallet_claim_transfers(?)::text[] as ids",
-            [limit],
-          );
-          claimed = r.rows[0]?.ids ?? [];
+          for (const id of ids) {
+            if (!(await attempt([id]))) deferred.push(...(await this.defer(trx, [id], lastError)));
+          }
         }
-        if (claimed.length === 0) return [];
-        const r = await trx.raw<{ rows: AppliedTransfer[] }>(
-          `select id::text as id, outcome, from_user_id, to_user_id, from_version, to_version
-             from wallet_apply_transfers(?::bigint[])`,
-          [claimed],
-        );
-        return r.rows;
-      });
-      if (rows.length > 0) {
-        this.counts.batches++;
-        for (const r of rows) this.counts[r.outcome === "ok" ? "completed" : "failed"]++;
-        await this.opts.onApplied?.(rows);
       }
-      return claimed.length;
-    } catch (err) {
-      if (claimed.length === 0 || !isTransient(err)) throw err;
-      if (claimed.length > 1) {
-        // one transfer's fault must not cost the others an attempt: try each alone
-        for (const id of claimed) {
-          if (!this.running && this.loops.length > 0) break; // shutting down: the rest stays pending
-          await this.step(1, [id]).catch((e) => this.opts.onError?.(e));
-        }
-        return claimed.length;
-      }
-      await this.defer(claimed, err);
-      return claimed.length;
+      return ids.length;
+    });
+    if (applied.length > 0) {
+      this.counts.batches++;
+      for (const a of applied) this.counts[a.outcome === "ok" ? "completed" : "failed"]++;
+      await this.opts.onApplied?.(applied);
     }
+    if (deferred.length > 0) {
+      for (const d of deferred) this.counts[d.status === "dead" ? "dead" : "deferred"]++;
+      this.opts.onDeferred?.(deferred, lastError);
+    }
+    return claimed;
   }
 
-  private async defer(ids: string[], err: unknown): Promise<void> {
-    const base = this.opts.retryBaseMs ?? 200;
-    const cap = this.opts.retryCapMs ?? 60_000;
-    const { rows } = await this.db.knex.raw<{ rows: Array<{ id: string; status: string; attempts: number }> }>(
+  private async defer(trx: Knex.Transaction, ids: string[], err: unknown): Promise<DeferredTransfer[]> {
+    const { rows } = await trx.raw<{ rows: DeferredTransfer[] }>(
       "select id::text as id, status, attempts from wallet_defer_transfers(?::bigint[], ?, ?, ?, ?)",
-      [ids, err instanceof Error ? err.message : String(err), this.opts.maxAttempts, base, cap],
+      [ids, errorText(err), this.opts.maxAttempts, this.opts.retryBaseMs ?? 200, this.opts.retryCapMs ?? 60_000],
     );
-    for (const r of rows) this.counts[r.status === "dead" ? "dead" : "deferred"]++;
-    this.opts.onDeferred?.(rows, err);
+    return rows;
   }
 }

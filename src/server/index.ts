@@ -94,6 +94,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     workers: config.transferWorkers,
     batchSize: config.transferBatchSize,
     maxAttempts: config.transferMaxAttempts,
+    retryBaseMs: config.transferRetryBaseMs,
     onApplied: async (rows) => {
       for (const r of rows) metrics.transfers.inc({ outcome: r.outcome === "ok" ? "completed" : "failed" });
       await reads.afterWrite(appliedVersions(rows));

@@ -15,6 +15,7 @@ export async function startWorkerProcess(core: Core, config: Config, log: Logger
     workers: Math.max(1, config.transferWorkers),
     batchSize: config.transferBatchSize,
     maxAttempts: config.transferMaxAttempts,
+    retryBaseMs: config.transferRetryBaseMs,
     onApplied: (rows) => reads.afterWrite(appliedVersions(rows)),
     onDeferred: (rows, err) =>
       log.warn({ transfers: rows, err: err instanceof Error ? err.message : String(err) }, "async transfers deferred"),
