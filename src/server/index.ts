@@ -78,7 +78,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       : new MemoryRateLimiter(config.rateLimitRps, config.rateLimitBurst);
   }
 
-  const reads = new CachedReads(ctx, cache);
+  const reads = new CachedReads(ctx, cache, (hit) => metrics.cache.inc({ result: hit ? "hit" : "miss" }));
   const services: Services = {
     ctx,
     reads,
@@ -105,7 +105,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     },
     onError: (err) => log.error({ err }, "transfer worker error"),
   });
-  const stopQueueMetrics = observeQueue(metrics, ctx, reads);
+  observeQueue(metrics, ctx);
 
   const app = createApp({
     services,
@@ -149,7 +149,6 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       closing ??= (async () => {
         await app.close(config.shutdownTimeoutMs); // no new requests; in-flight ones answered
         await workers.stop(); // no new claims; claimed batches committed or rolled back
-        stopQueueMetrics();
         await core.close();
         redis?.disconnect();
         log.info("wallet stopped");

@@ -1,13 +1,12 @@
 import client from "prom-client";
-import type { CachedReads } from "../core/cache/cachedReads.js";
 import type { CoreContext } from "../core/context.js";
 import type { Metrics } from "./metrics.js";
 
 /**
  * Gauges read when /metrics is scraped: async queue depth and the age of the oldest
- * pending transfer (one indexed query), database pool use, cache hit counts.
+ * pending transfer (one indexed query), database pool use.
  */
-export function observeQueue(metrics: Metrics, ctx: CoreContext, reads: CachedReads): () => void {
+export function observeQueue(metrics: Metrics, ctx: CoreContext): void {
   const registers = [metrics.registry];
   new client.Gauge({
     name: "wallet_async_queue_depth",
@@ -42,12 +41,4 @@ export function observeQueue(metrics: Metrics, ctx: CoreContext, reads: CachedRe
       this.set({ state: "waiting" }, pool.numPendingAcquires());
     },
   });
-  let last = { hits: 0, misses: 0 };
-  const timer = setInterval(() => {
-    metrics.cache.inc({ result: "hit" }, reads.stats.hits - last.hits);
-    metrics.cache.inc({ result: "miss" }, reads.stats.misses - last.misses);
-    last = { ...reads.stats };
-  }, 1000);
-  timer.unref();
-  return () => clearInterval(timer);
 }

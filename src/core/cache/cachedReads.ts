@@ -16,15 +16,19 @@ export class CachedReads {
   constructor(
     private readonly ctx: CoreContext,
     readonly cache: VersionedCache,
+    private readonly onLookup?: (hit: boolean) => void,
   ) {}
+
+  private count(hit: boolean): void {
+    if (hit) this.stats.hits++;
+    else this.stats.misses++;
+    this.onLookup?.(hit);
+  }
 
   async balance(userId: number): Promise<number> {
     const cached = await this.cache.get(userId, "b");
-    if (cached.hit) {
-      this.stats.hits++;
-      return Number(cached.value);
-    }
-    this.stats.misses++;
+    this.count(cached.hit);
+    if (cached.hit) return Number(cached.value);
     const { balance, version } = await getBalance(this.ctx, userId);
     await this.cache.fill(userId, "b", version, String(balance), cached);
     return balance;
@@ -34,11 +38,8 @@ export class CachedReads {
   async historyJson(q: HistoryQuery): Promise<string> {
     const field = `h:${q.type}:${q.page}:${q.pageSize}`;
     const cached = await this.cache.get(q.userId, field);
-    if (cached.hit) {
-      this.stats.hits++;
-      return cached.value;
-    }
-    this.stats.misses++;
+    this.count(cached.hit);
+    if (cached.hit) return cached.value;
     const { version, ...page }: HistoryPage & { version: number } = await getHistory(this.ctx, q);
     const json = JSON.stringify(page);
     await this.cache.fill(q.userId, field, version, json, cached);

@@ -61,6 +61,7 @@ export class RedisCache implements VersionedCache {
     private readonly prefix: string,
     private readonly valueTtlMs = 60_000,
     private readonly versionTtlMs = 86_400_000,
+    private readonly bumpDeadlineMs = 500,
   ) {
     this.epochKey = `${prefix}epoch`;
     redis.defineCommand("walletCacheGet", { numberOfKeys: 1, lua: GET_SCRIPT });
@@ -121,18 +122,29 @@ export class RedisCache implements VersionedCache {
       .catch(() => undefined);
   }
 
+  /**
+   * Publishes a write's versions before the write is answered. A connection that was
+   * just cut usually comes back within a few hundred milliseconds: keep trying until
+   * bumpDeadlineMs, so that a blip costs latency, not freshness. Past the deadline the
+   * write is answered anyway (the money has moved) and this instance stops using the
+   * cache until it has moved the epoch on.
+   */
   async bump(versions: WalletVersion[]): Promise<void> {
     if (versions.length === 0) return;
     const args = [this.prefix, String(this.versionTtlMs)];
     for (const v of versions) args.push(String(v.userId), String(v.version));
-    try {
-      if (this.redis.status !== "ready") throw new Error("redis not ready");
-      await this.redis.walletCacheBump(this.epochKey, ...args);
-    } catch {
-      // other instances may still hold the old version: until the epoch moves on,
-      // this one reads from the database, and it moves the epoch as soon as it can
-      this.dirty = true;
+    const deadline = Date.now() + (this.redis.status === "end" ? 0 : this.bumpDeadlineMs);
+    for (;;) {
+      try {
+        if (this.redis.status !== "ready") throw new Error("redis not ready");
+        await this.redis.walletCacheBump(this.epochKey, ...args);
+        return;
+      } catch {
+        if (Date.now() >= deadline) break;
+        await new Promise((r) => setTimeout(r, 25));
+      }
     }
+    this.dirty = true;
   }
 
   state(): "ok" | "degraded" {
