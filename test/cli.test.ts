@@ -1,0 +1,241 @@
+/**
+ * The real `wallet` process for every command: direct mode on the engine under test,
+ * --api mode against a running server, and the two agreeing; exit codes and --json.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "./helpers/cli.js";
+import { freshDatabase } from "./helpers/db.js";
+import { engine } from "./helpers/env.js";
+import { startProcess, type ServeProcess } from "./helpers/process.js";
+
+let env: Record<string, string>;
+let cleanup: () => Promise<void>;
+
+beforeAll(async () => {
+  if (engine === "pglite") {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wallet-cli-"));
+    env = { WALLET_DATA_DIR: dir };
+    cleanup = async () => fs.rmSync(dir, { recursive: true, force: true });
+  } else {
+    const db = await freshDatabase();
+    env = db.env;
+    cleanup = db.drop;
+  }
+});
+afterAll(() => cleanup());
+
+const cli = (args: string[], extra: Record<string, string> = {}) => runCli(args, { ...env, ...extra });
+
+describe("direct mode", () => {
+  it("seeds wallets, and seeding again changes nothing", async () => {
+    const r = await cli(["seed", "--users", "5", "--balance", "10000", "--json"]);
+    expect(r.code).toBe(0);
+    expect(r.json).toEqual({ created: 5, existing: 0, first: 1, last: 5 });
+    const again = await cli(["seed", "--users", "5", "--balance", "999", "--json"]);
+    expect(again.json).toEqual({ created: 0, existing: 5, first: 1, last: 5 });
+    const more = await cli(["seed", "--users", "2", "--balance", "0", "--first", "6"]);
+    expect(more.code).toBe(0);
+    expect(more.stdout).toMatch(/Opened 2 wallets/);
+  });
+
+  it("deposits, withdraws, transfers and shows balances, printing the API's bodies with --json", async () => {
+    const d = await cli(["deposit", "500", "--user", "1", "--json"]);
+    expect(d.code).toBe(0);
+    expect(d.json).toEqual({ balance: 10500, transaction_id: expect.stringMatching(/^\d+$/) });
+    const w = await cli(["withdraw", "250", "--user", "1", "--json"]);
+    expect(w.json.balance).toBe(10250);
+    const t = await cli(["transfer", "1003", "--from", "1", "--to", "2", "--yes", "--json"]);
+    expect(t.json).toEqual({ success: true, transfer_id: expect.stringMatching(/^\d+$/), balance: 9247 });
+    const a = await cli(["transfer", "47", "--from", "1", "--to", "3", "--async", "--json"]);
+    expect(a.code).toBe(0);
+    expect(a.json).toMatchObject({ status: "completed", amount: 47, source_user_id: 1, destination_user_id: 3 });
+    const b = await cli(["balance", "--user", "1", "--json"]);
+    expect(b.json).toEqual({ balance: 9200 });
+    const human = await cli(["balance", "--user", "2"]);
+    expect(human.stdout).toBe("wallet 2  11003  $110.03\n");
+  });
+
+  it("prints history as the API's page document, and as a table for people", async () => {
+    const h = await cli(["history", "--user", "1", "--page-size", "2", "--json"]);
+    expect(h.json).toMatchObject({ page: 1, page_size: 2, has_more: true });
+    expect(h.json.transactions).toHaveLength(2);
+    expect(h.json.transactions[0]).toMatchObject({
+      type: "transfer",
+      direction: "out",
+      amount: 47,
+      counterparty_user_id: 3,
+    });
+    const filtered = await cli(["history", "--user", "1", "--type", "deposit", "--json"]);
+    expect(filtered.json.transactions.map((t: { type: string }) => t.type)).toEqual(["deposit", "deposit"]);
+    const table = await cli(["history", "--user", "1"]);
+    expect(table.stdout).toMatch(/transfer.*-47/);
+    expect(table.stdout).toMatch(/\$102\.50/);
+  });
+
+  it("lists and refuses to retry a transfer that is not dead", async () => {
+    const list = await cli(["transfers", "list", "--json"]);
+    expect(list.json.transfers.length).toBe(2);
+    const id = list.json.transfers[0].transfer_id;
+    const retry = await cli(["transfers", "retry", id]);
+    expect(retry.code).toBe(2);
+    expect(retry.stderr).toMatch(/not dead/);
+    const dead = await cli(["transfers", "list", "--status", "dead"]);
+    expect(dead.stdout).toBe("no transfers\n");
+  });
+
+  it("exits 1 with the code for a refused operation, 2 for usage errors", async () => {
+    const poor = await cli(["withdraw", "99999999", "--user", "4", "--json"]);
+    expect(poor.code).toBe(1);
+    expect(poor.json).toEqual({ error: { code: "insufficient_funds", message: expect.any(String) } });
+    expect(poor.stderr).toMatch(/insufficient_funds/);
+    const self = await cli(["transfer", "1", "--from", "4", "--to", "4", "--yes"]);
+    expect(self.code).toBe(1);
+    expect(self.stderr).toMatch(/same_wallet/);
+    const missing = await cli(["transfer", "1", "--from", "4", "--to", "424242", "--yes"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/wallet_not_found/);
+    for (const args of [
+      ["deposit", "12abc", "--user", "1"],
+      ["deposit", "0", "--user", "1"],
+      ["deposit", "1.5", "--user", "1"],
+      ["deposit", "5", "--user", "x"],
+      ["history", "--user", "1", "--page-size", "500"],
+      ["bogus-command"],
+    ]) {
+      const r = await cli(args);
+      expect(r.code, args.join(" ")).toBe(2);
+    }
+    const noUser = await cli(["deposit", "5"]);
+    expect(noUser.code).toBe(2);
+    expect(noUser.stderr).toMatch(/missing --user/);
+    const noAmount = await cli(["transfer", "--from", "1", "--to", "2"]);
+    expect(noAmount.stderr).toMatch(/missing amount/);
+  });
+
+  it("prints a token in token mode and verifies the ledger", async () => {
+    const noSecret = await cli(["token", "--user", "1"]);
+    expect(noSecret.code).toBe(2);
+    const t = await cli(["token", "--user", "1", "--ttl", "60", "--json"], { AUTH_SECRET: "s".repeat(32) });
+    expect(t.code).toBe(0);
+    expect(t.json.token.split(".")).toHaveLength(3);
+    const v = await cli(["verify", "--json"]);
+    expect(v.json).toMatchObject({ ok: true, wallets: 7 });
+  });
+
+  it("has help with examples for every command", async () => {
+    const top = await cli(["--help"]);
+    expect(top.code).toBe(0);
+    for (const c of [
+      "serve",
+      "worker",
+      "migrate",
+      "seed",
+      "deposit",
+      "withdraw",
+      "transfer",
+      "balance",
+      "history",
+      "transfers",
+      "verify",
+      "token",
+    ]) {
+      expect(top.stdout).toContain(c);
+    }
+    const help = await cli(["transfer", "--help"]);
+    expect(help.stdout).toMatch(/Examples:/);
+  });
+});
+
+describe("api mode", () => {
+  let server: ServeProcess;
+  beforeAll(async () => {
+    server = await startProcess("serve", { ...env, TRANSFER_WORKERS: "2" });
+  });
+  afterAll(() => server.stop());
+
+  it("runs the same operations through the server, and agrees with direct mode", async () => {
+    const api = (args: string[]) => cli([...args, "--api", server.url]);
+    const d = await api(["deposit", "100", "--user", "5", "--json"]);
+    expect(d.json).toEqual({ balance: 10100, transaction_id: expect.stringMatching(/^\d+$/) });
+    const t = await api(["transfer", "30", "--from", "5", "--to", "6", "--yes", "--json"]);
+    expect(t.json).toMatchObject({ success: true, balance: 10070 });
+    const a = await api(["transfer", "20", "--from", "5", "--to", "6", "--async", "--json"]);
+    expect(a.json).toMatchObject({ status: "completed", amount: 20 });
+    const poor = await api(["withdraw", "99999999", "--user", "6"]);
+    expect(poor.code).toBe(1);
+    expect(poor.stderr).toMatch(/insufficient_funds/);
+    const viaEnv = await cli(["balance", "--user", "6", "--json"], { WALLET_API_URL: server.url });
+    expect(viaEnv.json).toEqual({ balance: 50 });
+    const apiHistory = await api(["history", "--user", "1", "--json"]);
+    expect(apiHistory.json.transactions.length).toBe(5);
+    if (engine === "pg") {
+      // direct mode reads the same database the server writes
+      const direct = await cli(["history", "--user", "1", "--json"]);
+      expect(direct.json).toEqual(apiHistory.json);
+      const directBalance = await cli(["balance", "--user", "5", "--json"]);
+      expect(directBalance.json).toEqual((await api(["balance", "--user", "5", "--json"])).json);
+    } else {
+      // the embedded database serves one process: direct mode says so and points at --api
+      const direct = await cli(["balance", "--user", "1"]);
+      expect(direct.code).toBe(1);
+      expect(direct.stderr).toMatch(/--api/);
+    }
+  });
+
+  it("says which server it could not reach", async () => {
+    const r = await cli(["balance", "--user", "1", "--api", "http://127.0.0.1:9"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/could not reach the wallet server at http:\/\/127\.0\.0\.1:9/);
+  });
+});
+
+describe("on a terminal", () => {
+  it("asks for missing arguments and for confirmation", async () => {
+    expect((await cli(["seed", "--users", "2", "--balance", "1000", "--first", "100"])).code).toBe(0);
+    const session = `wallet-${process.pid}-${engine}`;
+    const { execFileSync } = await import("node:child_process");
+    const { BIN } = await import("./helpers/cli.js");
+    const envArgs = Object.entries({ ...env, NO_COLOR: "1", WALLET_API_URL: "" }).flatMap(([k, v]) => [
+      "-e",
+      `${k}=${v}`,
+    ]);
+    const tmux = (...args: string[]) => execFileSync("tmux", args, { encoding: "utf8" });
+    tmux(
+      "new-session",
+      "-d",
+      "-s",
+      session,
+      "-x",
+      "120",
+      "-y",
+      "30",
+      ...envArgs,
+      `${process.execPath} ${BIN} transfer --from 100 --to 101; sleep 30`,
+    );
+    const screen = async (pattern: RegExp) => {
+      for (let i = 0; i < 100; i++) {
+        const text = tmux("capture-pane", "-p", "-t", session);
+        if (pattern.test(text)) return text;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`never saw ${pattern}:\n${tmux("capture-pane", "-p", "-t", session)}`);
+    };
+    try {
+      await screen(/Amount in cents/);
+      tmux("send-keys", "-t", session, "abc", "Enter");
+      await screen(/must be a positive whole number/);
+      tmux("send-keys", "-t", session, "BSpace", "BSpace", "BSpace", "0", "Enter");
+      await screen(/Transfer 0 cents|must be/);
+      tmux("send-keys", "-t", session, "BSpace", "25", "Enter");
+      await screen(/Transfer 25 cents \(\$0\.25\) from wallet 100 to wallet 101\?/);
+      tmux("send-keys", "-t", session, "y", "Enter");
+      const done = await screen(/Transferred/);
+      expect(done).toMatch(/Transferred 25/);
+    } finally {
+      tmux("kill-session", "-t", session);
+    }
+  });
+});
