@@ -42,6 +42,9 @@ const schema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
 });
 
+/** Every environment variable the service reads. */
+export const CONFIG_KEYS = Object.keys(schema.shape);
+
 export type Config = {
   port: number;
   host: string;

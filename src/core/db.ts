@@ -10,6 +10,7 @@ import knexFactory, { type Knex } from "knex";
 import pg from "pg";
 import { PGlite } from "@electric-sql/pglite";
 import ClientPgLite from "knex-pglite";
+import { traceQueries } from "./tracing.js";
 
 export type Engine = "pg" | "pglite";
 
@@ -62,6 +63,7 @@ async function openPostgres(url: string, poolMax: number): Promise<Database> {
     pool: { min: 0, max: poolMax, idleTimeoutMillis: 30_000 },
     acquireConnectionTimeout: 10_000,
   });
+  traceQueries(knex, "postgresql");
   const listeners: pg.Client[] = [];
   return {
     knex,
@@ -110,6 +112,7 @@ async function openPglite(dataDir: string): Promise<Database> {
     dialect: "postgres",
     connection: () => ({ pglite }) as object,
   } as Knex.Config);
+  traceQueries(knex, "pglite");
   return {
     knex,
     engine: "pglite",

@@ -9,6 +9,7 @@ import type { Knex } from "knex";
 import type { Database } from "./db.js";
 import type { WalletVersion } from "./outcome.js";
 import { backoffMs, isConnectionLost, sleep } from "./retry.js";
+import { traced } from "./tracing.js";
 
 export type AppliedTransfer = {
   id: string;
@@ -135,7 +136,11 @@ export class TransferWorkers {
    * costs the others nothing. If the connection itself is lost, everything rolls
    * back and the transfers stay pending, their attempt not counted.
    */
-  async step(limit: number): Promise<number> {
+  step(limit: number): Promise<number> {
+    return traced("transfers.apply_batch", { "wallet.batch_limit": limit }, () => this.stepUntraced(limit));
+  }
+
+  private async stepUntraced(limit: number): Promise<number> {
     const applied: AppliedTransfer[] = [];
     const deferred: DeferredTransfer[] = [];
     let lastError: unknown;

@@ -8,6 +8,7 @@ import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { z } from "zod";
 import { openWallet } from "../core/getBalance.js";
 import { WalletError } from "../core/errors.js";
+import { traced } from "../core/tracing.js";
 import type { RateLimiter } from "../core/cache/rateLimiter.js";
 import type { Authenticator } from "./auth.js";
 import { parseJsonObject, readBody, sendBody, sendError, sendJson } from "./http.js";
@@ -127,7 +128,7 @@ export function createApp(opts: AppOptions) {
       }
     }
     if (route.auth) await ensureWallet(info.userId);
-    return route.handler(info, svc);
+    return traced(route.operationId, { "wallet.user_id": info.userId }, () => route.handler(info, svc));
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -152,7 +153,11 @@ export function createApp(opts: AppOptions) {
         }
         throw new WalletError("not_found", `No route for ${method} ${path}.`);
       }
-      const reply = await dispatch(req, res, route, params, search);
+      const reply = await traced(
+        `${method} ${route.path}`,
+        { "http.method": method, "http.route": route.path, "wallet.request_id": requestId },
+        () => dispatch(req, res, route, params, search),
+      );
       for (const [k, v] of Object.entries(reply.headers ?? {})) res.setHeader(k, v);
       if (reply.json !== undefined) sendBody(req, res, reply.status, reply.json, "application/json; charset=utf-8");
       else if (reply.text !== undefined)
