@@ -3,6 +3,7 @@ import { Command, CommanderError } from "commander";
 import { ConfigError } from "../core/config.js";
 import { WalletError } from "../core/errors.js";
 import { registerAdmin } from "./commands/admin.js";
+import { registerLoadtest } from "./commands/loadtest.js";
 import { registerMoney } from "./commands/money.js";
 import { registerOperate } from "./commands/operate.js";
 import { registerServe } from "./commands/serve.js";
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerMoney(program);
   registerOperate(program);
   registerAdmin(program);
+  registerLoadtest(program);
   return program;
 }
 

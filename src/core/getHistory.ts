@@ -28,7 +28,7 @@ export type HistoryQuery = { userId: number; type: EntryTypeFilter; page: number
  * (user_id, type, id desc). One extra row tells whether another page follows.
  */
 export async function getHistory(ctx: CoreContext, q: HistoryQuery): Promise<HistoryPage & { version: number }> {
-  const typeFilter = q.type === 0 ? "" : "and type = ?";
+  const typeFilter = q.type === 0 ? "" : "and e.type = ?";
   const args: number[] = q.type === 0 ? [q.userId] : [q.userId, q.type];
   // the wallet's version is read in the same statement, so from the same snapshot:
   // the page is exactly the history at that version (the cache relies on it)
@@ -36,13 +36,15 @@ export async function getHistory(ctx: CoreContext, q: HistoryQuery): Promise<His
     rows: Array<Omit<HistoryEntry, "created_at"> & { created_at: Date | null; version: number | null }>;
   }>(
     `with page as (
-     select id::text as id,
-            case type when 1 then 'deposit' when 2 then 'withdraw' else 'transfer' end as type,
-            case direction when 1 then 'in' else 'out' end as direction,
-            amount, balance_after, counterparty_user_id, transfer_id::text as transfer_id, created_at
-       from entries
-      where user_id = ? ${typeFilter}
-      order by id desc
+     select e.id::text as id,
+            case e.type when 1 then 'deposit' when 2 then 'withdraw' else 'transfer' end as type,
+            case e.direction when 1 then 'in' else 'out' end as direction,
+            e.amount, e.balance_after, e.counterparty_user_id, e.transfer_id::text as transfer_id, e.created_at
+       from entries e
+      where e.user_id = ? ${typeFilter}
+      -- e.id, the bigint: "id" alone would name the text column above, sort as text
+      -- and never use the (user_id, id desc) index
+      order by e.id desc
       limit ? offset ?)
      select page.*, w.version from (select version from wallets where user_id = ?) w
        left join page on true

@@ -79,7 +79,7 @@ export class TransferWorkers {
     if (this.running || this.opts.workers <= 0) return;
     this.running = true;
     try {
-      this.unlisten = await this.db.listen("wallet_transfers", () => this.wakeAll());
+      this.unlisten = await this.db.listen("wallet_transfers", () => this.wakeOne());
     } catch (err) {
       this.opts.onError?.(err); // polling still finds the work
     }
@@ -100,6 +100,12 @@ export class TransferWorkers {
     for (const wake of this.wakers) wake();
   }
 
+  /** New work: one idle loop is enough; a loop that finds a full batch calls for help. */
+  private wakeOne(): void {
+    const wake = this.wakers.values().next().value;
+    wake?.();
+  }
+
   private async idle(ms: number): Promise<void> {
     await new Promise<void>((resolve) => {
       const done = () => {
@@ -118,7 +124,11 @@ export class TransferWorkers {
       try {
         const n = await this.step(this.opts.batchSize);
         failures = 0;
-        if (n === 0) await this.idle(this.opts.pollMs ?? 500);
+        if (n >= this.opts.batchSize) {
+          this.wakeOne(); // more is waiting: share it
+        } else if (n === 0) {
+          await this.idle(this.opts.pollMs ?? 500);
+        }
       } catch (err) {
         // the database is unreachable or the claim itself failed: back off and go on
         this.opts.onError?.(err);

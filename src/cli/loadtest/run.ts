@@ -1,0 +1,126 @@
+/**
+ * The load generator: `concurrency` loops, each sending one request at a time over
+ * a keep-alive pool for `duration` seconds; latencies in an HDR histogram (µs).
+ */
+import hdr from "hdr-histogram-js";
+import { Pool } from "undici";
+import { picker, type Scenario } from "./scenarios.js";
+
+export type LoadOptions = {
+  url: string;
+  scenario: Scenario;
+  durationSec: number;
+  concurrency: number;
+  first: number;
+  users: number;
+  /** called about once a second with progress */
+  onTick?: (elapsedSec: number, done: number, errors: number) => void;
+};
+
+export type LoadResult = {
+  scenario: Scenario;
+  duration_s: number;
+  concurrency: number;
+  requests: number;
+  throughput_rps: number;
+  latency_ms: { p50: number; p90: number; p99: number; max: number; mean: number };
+  statuses: Record<string, number>;
+  errors: Record<string, number>;
+  /** money moved by answered deposits and withdrawals (for the ledger check) */
+  deposited: number;
+  withdrawn: number;
+  /** transfer-async: accepted ids, the last per sender */
+  accepted: number;
+  lastAcceptedBySender: Record<string, string>;
+};
+
+export async function runLoad(o: LoadOptions): Promise<LoadResult> {
+  const pool = new Pool(o.url, { connections: o.concurrency, pipelining: 1, keepAliveTimeout: 30_000 });
+  const histogram = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 120_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
+  const next = picker(o.scenario, o.first, o.users);
+  const statuses: Record<string, number> = {};
+  const errors: Record<string, number> = {};
+  const lastAccepted: Record<string, string> = {};
+  let done = 0;
+  let failed = 0;
+  let deposited = 0;
+  let withdrawn = 0;
+  let accepted = 0;
+  const started = performance.now();
+  const deadline = started + o.durationSec * 1000;
+  const ticker = setInterval(() => o.onTick?.((performance.now() - started) / 1000, done, failed), 1000);
+
+  async function loop(): Promise<void> {
+    while (performance.now() < deadline) {
+      const c = next();
+      const t0 = performance.now();
+      let status = 0;
+      let text = "";
+      try {
+        const res = await pool.request({
+          method: c.method,
+          path: c.path,
+          headers: c.body
+            ? { authorization: String(c.user), "content-type": "application/json" }
+            : { authorization: String(c.user) },
+          body: c.body,
+        });
+        status = res.statusCode;
+        text = await res.body.text();
+      } catch (err) {
+        const code = (err as { code?: string }).code ?? "network_error";
+        errors[code] = (errors[code] ?? 0) + 1;
+        failed++;
+        continue;
+      }
+      histogram.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
+      done++;
+      statuses[status] = (statuses[status] ?? 0) + 1;
+      if (status >= 400) {
+        failed++;
+        const code = /"code":"([a-z_]+)"/.exec(text)?.[1] ?? `http_${status}`;
+        errors[code] = (errors[code] ?? 0) + 1;
+      } else if (c.kind === "deposit") {
+        deposited += c.amount!;
+      } else if (c.kind === "withdraw") {
+        withdrawn += c.amount!;
+      } else if (c.kind === "transfer-async") {
+        accepted++;
+        const id = /"transfer_id":"(\d+)"/.exec(text)?.[1];
+        if (id) lastAccepted[c.user] = id;
+      }
+    }
+  }
+
+  await Promise.all(Array.from({ length: o.concurrency }, loop));
+  clearInterval(ticker);
+  const seconds = (performance.now() - started) / 1000;
+  await pool.close();
+  const ms = (p: number) => Math.round(histogram.getValueAtPercentile(p)) / 1000;
+  const result: LoadResult = {
+    scenario: o.scenario,
+    duration_s: Math.round(seconds * 100) / 100,
+    concurrency: o.concurrency,
+    requests: done,
+    throughput_rps: Math.round(done / seconds),
+    latency_ms: {
+      p50: ms(50),
+      p90: ms(90),
+      p99: ms(99),
+      max: histogram.maxValue / 1000,
+      mean: Math.round(histogram.mean) / 1000,
+    },
+    statuses,
+    errors,
+    deposited,
+    withdrawn,
+    accepted,
+    lastAcceptedBySender: lastAccepted,
+  };
+  histogram.destroy();
+  return result;
+}

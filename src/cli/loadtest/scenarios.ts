@@ -1,0 +1,89 @@
+/** What each loadtest scenario sends. Users are first..first+users-1. */
+export const SCENARIOS = [
+  "deposit",
+  "withdraw",
+  "transfer",
+  "transfer-async",
+  "balance",
+  "history",
+  "mixed",
+  "hot",
+  "baseline-get",
+  "baseline-post",
+] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+export type Call = { kind: string; method: "GET" | "POST"; path: string; user: number; body?: string; amount?: number };
+
+export type Picker = () => Call;
+
+export function picker(scenario: Scenario, first: number, users: number): Picker {
+  const rnd = () => first + Math.floor(Math.random() * users);
+  const other = (u: number) => first + ((u - first + 1 + Math.floor(Math.random() * (users - 1))) % users);
+  const deposit = (): Call => ({
+    kind: "deposit",
+    method: "POST",
+    path: "/api/deposit/v1",
+    user: rnd(),
+    body: '{"amount":1}',
+    amount: 1,
+  });
+  const withdraw = (): Call => ({
+    kind: "withdraw",
+    method: "POST",
+    path: "/api/withdraw/v1",
+    user: rnd(),
+    body: '{"amount":1}',
+    amount: 1,
+  });
+  const transfer = (path = "/api/transfer/v1", kind = "transfer"): Call => {
+    const from = rnd();
+    return { kind, method: "POST", path, user: from, body: `{"destination_user_id":${other(from)},"amount":1}` };
+  };
+  const balance = (): Call => ({ kind: "balance", method: "GET", path: "/api/wallet/balance/v1", user: rnd() });
+  const history = (): Call => ({
+    kind: "history",
+    method: "GET",
+    path: "/api/transactions/v1?page_size=10",
+    user: rnd(),
+  });
+  switch (scenario) {
+    case "deposit":
+      return deposit;
+    case "withdraw":
+      return withdraw;
+    case "transfer":
+      return () => transfer();
+    case "transfer-async":
+      return () => transfer("/api/transfer/v2", "transfer-async");
+    case "balance":
+      return balance;
+    case "history":
+      return history;
+    case "hot":
+      // every transfer pays the first wallet
+      return () => {
+        const from = first + 1 + Math.floor(Math.random() * (users - 1));
+        return {
+          kind: "transfer",
+          method: "POST",
+          path: "/api/transfer/v1",
+          user: from,
+          body: `{"destination_user_id":${first},"amount":1}`,
+        };
+      };
+    case "mixed":
+      return () => {
+        const r = Math.random();
+        if (r < 0.4) return balance();
+        if (r < 0.6) return history();
+        if (r < 0.75) return deposit();
+        if (r < 0.85) return withdraw();
+        return transfer();
+      };
+    case "baseline-get":
+      return () => ({ kind: "baseline", method: "GET", path: "/", user: 1 });
+    case "baseline-post":
+      return () => ({ kind: "baseline", method: "POST", path: "/", user: 1, body: '{"amount":1}' });
+  }
+}
