@@ -2,12 +2,9 @@
  * The real `wallet` process for every command: direct mode on the engine under test,
  * --api mode against a running server, and the two agreeing; exit codes and --json.
  */
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "./helpers/cli.js";
-import { freshDatabase } from "./helpers/db.js";
+import { processDatabase } from "./helpers/db.js";
 import { engine } from "./helpers/env.js";
 import { startProcess, type ServeProcess } from "./helpers/process.js";
 
@@ -15,15 +12,7 @@ let env: Record<string, string>;
 let cleanup: () => Promise<void>;
 
 beforeAll(async () => {
-  if (engine === "pglite") {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wallet-cli-"));
-    env = { WALLET_DATA_DIR: dir };
-    cleanup = async () => fs.rmSync(dir, { recursive: true, force: true });
-  } else {
-    const db = await freshDatabase();
-    env = db.env;
-    cleanup = db.drop;
-  }
+  ({ env, drop: cleanup } = await processDatabase());
 });
 afterAll(() => cleanup());
 

@@ -3,13 +3,10 @@
  * graceful shutdown on SIGTERM with requests in flight, and the embedded database
  * refusing a second process.
  */
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { Agent, request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "./helpers/cli.js";
-import { adminQuery, freshDatabase } from "./helpers/db.js";
+import { adminQuery, processDatabase } from "./helpers/db.js";
 import { dbUrl, engine } from "./helpers/env.js";
 import { startProcess } from "./helpers/process.js";
 import { balanceOf, post } from "./helpers/server.js";
@@ -18,15 +15,7 @@ let env: Record<string, string>;
 let cleanup: () => Promise<void>;
 
 beforeAll(async () => {
-  if (engine === "pglite") {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wallet-serve-"));
-    env = { WALLET_DATA_DIR: dir };
-    cleanup = async () => fs.rmSync(dir, { recursive: true, force: true });
-  } else {
-    const db = await freshDatabase();
-    env = db.env;
-    cleanup = db.drop;
-  }
+  ({ env, drop: cleanup } = await processDatabase());
 });
 afterAll(() => cleanup());
 

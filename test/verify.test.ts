@@ -1,32 +1,16 @@
 /** `wallet verify` and `wallet migrate`, as real processes, on both engines. */
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../src/core/db.js";
 import { runCli } from "./helpers/cli.js";
-import { freshDatabase } from "./helpers/db.js";
-import { engine } from "./helpers/env.js";
+import { processDatabase } from "./helpers/db.js";
 
 let env: Record<string, string>;
 let drop: () => Promise<void>;
-let dir: string | undefined;
 
 beforeAll(async () => {
-  const db = await freshDatabase();
-  drop = db.drop;
-  if (engine === "pglite") {
-    // a process of its own needs a folder: memory:// dies with the process
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "wallet-verify-"));
-    env = { WALLET_DATA_DIR: dir };
-  } else {
-    env = db.env;
-  }
+  ({ env, drop } = await processDatabase());
 });
-afterAll(async () => {
-  await drop();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => drop());
 
 async function tamper(sql: string) {
   const db = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.WALLET_DATA_DIR ?? "" });

@@ -1,3 +1,6 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { inject } from "vitest";
@@ -36,4 +39,18 @@ export async function adminQuery(sql: string): Promise<void> {
       await c.end();
     }
   }
+}
+
+/**
+ * A database that other processes (`wallet serve`, the CLI) can open: a fresh
+ * PostgreSQL database, or on PGlite a data folder of its own (memory:// would die
+ * with the process that made it).
+ */
+export async function processDatabase(): Promise<{ env: Record<string, string>; drop(): Promise<void> }> {
+  if (engine === "pglite") {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wallet-test-"));
+    return { env: { WALLET_DATA_DIR: dir }, drop: async () => fs.rmSync(dir, { recursive: true, force: true }) };
+  }
+  const db = await freshDatabase();
+  return { env: db.env, drop: db.drop };
 }
