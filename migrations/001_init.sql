@@ -328,7 +328,61 @@ language sql as $$
   returning t.id, t.status, t.attempts
 $$;
 
+-- A worker's whole step in one call (one round trip, one transaction): claim, apply,
+-- and mark. If applying fails, the block's implicit savepoint undoes only the apply:
+-- the claim's row locks are still held, so the failed attempt is counted here and no
+-- other worker can take the transfer in between. A failed batch is applied again one
+-- transfer at a time, so one transfer's fault costs the others nothing. A lost
+-- connection rolls back the whole call: nothing is counted, everything stays pending.
+-- outcome: 'ok' or a refusal code (applied), 'retry' or 'dead' (deferred, with error).
+create function wallet_process_transfers(p_limit integer, p_max_attempts integer,
+                                         p_base_ms double precision, p_cap_ms double precision)
+returns table (id bigint, outcome text, from_user_id bigint, to_user_id bigint,
+               from_version bigint, to_version bigint, error text, attempts integer)
+language plpgsql as $$
+declare
+  v_ids bigint[];
+  v_id bigint;
+  v_err text;
+  v_done record;
+  v_applied jsonb := '[]';
+begin
+  v_ids := wallet_claim_transfers(p_limit);
+  if cardinality(v_ids) = 0 then return; end if;
+  begin
+    -- collected first and returned after the block: rows handed back inside it would
+    -- survive the block's rollback
+    select coalesce(jsonb_agg(to_jsonb(a)), '[]') into v_applied from wallet_apply_transfers(v_ids) a;
+  exception when others then
+    v_err := sqlerrm;
+    v_applied := '[]';
+    if cardinality(v_ids) > 1 then
+      foreach v_id in array v_ids loop
+        begin
+          select v_applied || coalesce(jsonb_agg(to_jsonb(a)), '[]') into v_applied
+            from wallet_apply_transfers(array[v_id]) a;
+        exception when others then
+          return query select d.id, d.status, null::bigint, null::bigint, null::bigint, null::bigint, sqlerrm, d.attempts
+                         from wallet_defer_transfers(array[v_id], sqlerrm, p_max_attempts, p_base_ms, p_cap_ms) d;
+        end;
+      end loop;
+    else
+      return query select d.id, d.status, null::bigint, null::bigint, null::bigint, null::bigint, v_err, d.attempts
+                     from wallet_defer_transfers(v_ids, v_err, p_max_attempts, p_base_ms, p_cap_ms) d;
+    end if;
+  end;
+  for v_done in select * from jsonb_to_recordset(v_applied) as x(id bigint, outcome text, from_user_id bigint,
+                       to_user_id bigint, from_version bigint, to_version bigint) loop
+    id := v_done.id; outcome := v_done.outcome; from_user_id := v_done.from_user_id;
+    to_user_id := v_done.to_user_id; from_version := v_done.from_version; to_version := v_done.to_version;
+    error := null; attempts := null;
+    return next;
+  end loop;
+end
+$$;
+
 -- migrate:down
+drop function wallet_process_transfers(integer, integer, double precision, double precision);
 drop function wallet_defer_transfers(bigint[], text, integer, double precision, double precision);
 drop function wallet_apply_transfers(bigint[]);
 drop function wallet_claim_transfers(integer);

@@ -8,20 +8,6 @@
  */
 export const RETRYABLE_SQLSTATES = new Set(["40001", "40P01", "55P03", "57014"]);
 
-/** Connection-level faults: the database went away under us; a retry may reach it. */
-const CONNECTION_ERRORS = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "EPIPE",
-  "ETIMEDOUT",
-  "57P01",
-  "57P02",
-  "57P03",
-  "08000",
-  "08003",
-  "08006",
-]);
-
 export function sqlState(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === "string" ? code : undefined;
@@ -30,16 +16,6 @@ export function sqlState(err: unknown): string | undefined {
 export function isRetryable(err: unknown): boolean {
   const code = sqlState(err);
   return code !== undefined && RETRYABLE_SQLSTATES.has(code);
-}
-
-/** The connection to the database failed: the transaction is gone, not refused. */
-export function isConnectionLost(err: unknown): boolean {
-  const code = sqlState(err);
-  if (code !== undefined && CONNECTION_ERRORS.has(code)) return true;
-  const message = err instanceof Error ? err.message : "";
-  return /Connection terminated|connection timeout|Knex: Timeout acquiring a connection|Client has encountered a connection error/i.test(
-    message,
-  );
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -5,10 +5,9 @@
  * worker. Workers wake on NOTIFY wallet_transfers (sent when a transfer is
  * accepted) and poll as a fallback, which also picks up retries that become due.
  */
-import type { Knex } from "knex";
 import type { Database } from "./db.js";
 import type { WalletVersion } from "./outcome.js";
-import { backoffMs, isConnectionLost, sleep } from "./retry.js";
+import { backoffMs, sleep } from "./retry.js";
 import { traced } from "./tracing.js";
 
 export type AppliedTransfer = {
@@ -21,22 +20,6 @@ export type AppliedTransfer = {
 };
 
 export type DeferredTransfer = { id: string; status: string; attempts: number };
-
-async function applyTransfers(trx: Knex.Transaction, ids: string[]): Promise<AppliedTransfer[]> {
-  const { rows } = await trx.raw<{ rows: AppliedTransfer[] }>(
-    `select id::text as id, outcome, from_user_id, to_user_id, from_version, to_version
-       from wallet_apply_transfers(?::bigint[])`,
-    [ids],
-  );
-  return rows;
-}
-
-/** The database's own message, without the SQL text knex puts in front of it. */
-function errorText(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  const i = message.lastIndexOf(" - ");
-  return i >= 0 ? message.slice(i + 3) : message;
-}
 
 /** The wallet versions a batch produced: the cache hears of them. */
 export function appliedVersions(rows: AppliedTransfer[]): WalletVersion[] {
@@ -138,49 +121,34 @@ export class TransferWorkers {
   }
 
   /**
-   * One claim-apply-commit; returns how many transfers it claimed. The apply runs
-   * under a savepoint: if it fails, the claim's row locks are still ours, so the
-   * failed attempt is counted (and the transfer rescheduled or dead-lettered) in the
-   * same transaction, and no other worker can take the transfer in between. A batch
-   * that fails is applied again one transfer at a time, so that one transfer's fault
-   * costs the others nothing. If the connection itself is lost, everything rolls
-   * back and the transfers stay pending, their attempt not counted.
+   * One claim-apply-commit, in one call of wallet_process_transfers (see its comment
+   * in the migration: failed attempts are counted under the claim's locks, a failed
+   * batch is retried one transfer at a time). Returns how many transfers it handled.
    */
   step(limit: number): Promise<number> {
     return traced("transfers.apply_batch", { "wallet.batch_limit": limit }, () => this.stepUntraced(limit));
   }
 
   private async stepUntraced(limit: number): Promise<number> {
+    const { rows } = await this.db.knex.raw<{
+      rows: Array<AppliedTransfer & { error: string | null; attempts: number | null }>;
+    }>(
+      `select id::text as id, outcome, from_user_id, to_user_id, from_version, to_version, error, attempts
+         from wallet_process_transfers(?, ?, ?, ?)`,
+      [limit, this.opts.maxAttempts, this.opts.retryBaseMs ?? 200, this.opts.retryCapMs ?? 60_000],
+    );
     const applied: AppliedTransfer[] = [];
     const deferred: DeferredTransfer[] = [];
-    let lastError: unknown;
-    const claimed = await this.db.knex.transaction(async (trx) => {
-      const r = await trx.raw<{ rows: Array<{ ids: string[] }> }>("select wallet_claim_transfers(?)::text[] as ids", [
-        limit,
-      ]);
-      const ids = r.rows[0]?.ids ?? [];
-      if (ids.length === 0) return 0;
-      const attempt = async (batch: string[]) => {
-        try {
-          applied.push(...(await trx.transaction((sp) => applyTransfers(sp, batch))));
-          return true;
-        } catch (err) {
-          if (isConnectionLost(err)) throw err;
-          lastError = err;
-          return false;
-        }
-      };
-      if (!(await attempt(ids))) {
-        if (ids.length === 1) {
-          deferred.push(...(await this.defer(trx, ids, lastError)));
-        } else {
-          for (const id of ids) {
-            if (!(await attempt([id]))) deferred.push(...(await this.defer(trx, [id], lastError)));
-          }
-        }
+    let lastError: string | null = null;
+    for (const r of rows) {
+      if (r.error === null) {
+        const { error: _e, attempts: _a, ...done } = r;
+        applied.push(done);
+      } else {
+        deferred.push({ id: r.id, status: r.outcome === "dead" ? "dead" : "pending", attempts: r.attempts ?? 0 });
+        lastError = r.error;
       }
-      return ids.length;
-    });
+    }
     if (applied.length > 0) {
       this.counts.batches++;
       for (const a of applied) this.counts[a.outcome === "ok" ? "completed" : "failed"]++;
@@ -188,16 +156,8 @@ export class TransferWorkers {
     }
     if (deferred.length > 0) {
       for (const d of deferred) this.counts[d.status === "dead" ? "dead" : "deferred"]++;
-      this.opts.onDeferred?.(deferred, lastError);
+      this.opts.onDeferred?.(deferred, new Error(lastError ?? "transient fault"));
     }
-    return claimed;
-  }
-
-  private async defer(trx: Knex.Transaction, ids: string[], err: unknown): Promise<DeferredTransfer[]> {
-    const { rows } = await trx.raw<{ rows: DeferredTransfer[] }>(
-      "select id::text as id, status, attempts from wallet_defer_transfers(?::bigint[], ?, ?, ?, ?)",
-      [ids, errorText(err), this.opts.maxAttempts, this.opts.retryBaseMs ?? 200, this.opts.retryCapMs ?? 60_000],
-    );
-    return rows;
+    return rows.length;
   }
 }
