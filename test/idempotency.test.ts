@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { purgeIdempotencyKeys } from "../src/core/purgeIdempotencyKeys.js";
 import { balanceOf, get, post, startTestServer, type TestServer } from "./helpers/server.js";
 
 let s: TestServer;
@@ -95,5 +96,21 @@ describe("Idempotency-Key", () => {
     expect(ids.size).toBe(1);
     const reused = await post(base, "/api/transfer/v2", 10, { destination_user_id: 11, amount: 11 }, key("async"));
     expect(reused.body.error.code).toBe("idempotency_key_reused");
+  });
+
+  it("keeps keys 24 hours, then purges them", async () => {
+    await post(base, "/api/deposit/v1", 12, { amount: 1 }, key("old"));
+    await post(base, "/api/deposit/v1", 12, { amount: 1 }, key("new"));
+    const knex = s.services.ctx.db.knex;
+    await knex.raw("update idempotency_keys set created_at = now() - interval '24 hours' where user_id = 12");
+    expect(await purgeIdempotencyKeys(s.services.ctx)).toBe(0); // 24 h: still kept
+    await knex.raw(
+      "update idempotency_keys set created_at = now() - interval '26 hours' where user_id = 12 and key = 'old'",
+    );
+    expect(await purgeIdempotencyKeys(s.services.ctx, 25, 1)).toBe(1);
+    const { rows } = await knex.raw("select key from idempotency_keys where user_id = 12");
+    expect(rows).toEqual([{ key: "new" }]);
+    const replay = await post(base, "/api/deposit/v1", 12, { amount: 1 }, key("new"));
+    expect(replay.headers["idempotent-replayed"]).toBe("true");
   });
 });

@@ -12,6 +12,7 @@ import { RedisCache } from "../core/cache/redisCache.js";
 import { noCache, type VersionedCache } from "../core/cache/types.js";
 import type { Config } from "../core/config.js";
 import { openCore } from "../core/index.js";
+import { purgeIdempotencyKeys } from "../core/purgeIdempotencyKeys.js";
 import { appliedVersions, TransferWorkers } from "../core/worker.js";
 import { createApp } from "./app.js";
 import { createAuthenticator } from "./auth.js";
@@ -106,6 +107,14 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     onError: (err) => log.error({ err }, "transfer worker error"),
   });
   observeQueue(metrics, ctx);
+  // expired idempotency keys go every 10 minutes (any instance may do it; it is idempotent)
+  const purge = setInterval(() => {
+    purgeIdempotencyKeys(ctx).then(
+      (n) => n > 0 && log.info({ purged: n }, "expired idempotency keys purged"),
+      (err: unknown) => log.warn({ err }, "idempotency key purge failed"),
+    );
+  }, 600_000);
+  purge.unref();
 
   const app = createApp({
     services,
@@ -149,6 +158,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       closing ??= (async () => {
         await app.close(config.shutdownTimeoutMs); // no new requests; in-flight ones answered
         await workers.stop(); // no new claims; claimed batches committed or rolled back
+        clearInterval(purge);
         await core.close();
         redis?.disconnect();
         log.info("wallet stopped");
