@@ -91,24 +91,19 @@ const serve = (env = {}) =>
     "wallet listening",
   );
 
-function loadtest(url, scenario, extra = []) {
-  const out = wallet([
-    "loadtest",
-    "--api",
-    url,
-    "--scenario",
-    scenario,
-    "--duration",
-    String(DURATION),
-    "--concurrency",
-    String(CONCURRENCY),
-    "--users",
-    String(USERS),
-    "--no-seed",
-    "--json",
-    ...extra,
-  ]);
-  return JSON.parse(out);
+/** Runs `wallet loadtest --json` as a child process (the event loop stays free for the RSS sampler). */
+function loadtest(url, scenario, { duration = DURATION, concurrency = CONCURRENCY } = {}) {
+  const args = [BIN, "loadtest", "--api", url, "--scenario", scenario, "--duration", String(duration)];
+  args.push("--concurrency", String(concurrency), "--users", String(USERS), "--no-seed", "--json");
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, {
+      env: { ...process.env, DATABASE_URL: dbUrl, LOG_LEVEL: "warn" },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let text = "";
+    child.stdout.on("data", (d) => (text += d));
+    child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(text)) : reject(new Error(`loadtest exited ${code}`))));
+  });
 }
 
 function rss(pid) {
@@ -149,18 +144,18 @@ try {
 
   log("baseline: bare node:http");
   const bare = await start([path.join(ROOT, "bench/bare-server.mjs")], {}, "bare listening");
-  results.baselines.bare_http_get = loadtest(bare.url, "baseline-get");
-  results.baselines.bare_http_post = loadtest(bare.url, "baseline-post");
+  results.baselines.bare_http_get = await loadtest(bare.url, "baseline-get");
+  results.baselines.bare_http_post = await loadtest(bare.url, "baseline-post");
   await stop(bare);
 
   log("wallet serve on PostgreSQL (no Redis)");
   let s = await serve();
   for (const sc of ["transfer", "hot", "deposit", "withdraw", "balance", "history", "mixed", "transfer-async"]) {
     log("  scenario", sc);
-    results.wallet[sc] = loadtest(s.url, sc);
+    results.wallet[sc] = await loadtest(s.url, sc);
   }
   log("  scenario transfer-async under light load (2 connections): acceptance to completion");
-  results.wallet.transfer_async_light = loadtest(s.url, "transfer-async", ["--concurrency", "2"]);
+  results.wallet.transfer_async_light = await loadtest(s.url, "transfer-async", { concurrency: 2 });
   await stop(s);
 
   log("async drain: 100k transfers queued while no worker runs, then 4 workers in one process");
@@ -200,7 +195,7 @@ try {
   log("balance reads with and without the Redis cache");
   const prefix = `wallet-bench-${process.pid}:`;
   s = await serve({ REDIS_URL, REDIS_PREFIX: prefix });
-  results.wallet.balance_redis_cache = loadtest(s.url, "balance");
+  results.wallet.balance_redis_cache = await loadtest(s.url, "balance");
   await stop(s);
   sh("redis-cli", ["-u", REDIS_URL, "--scan", "--pattern", `${prefix}*`])
     .split("\n")
@@ -211,32 +206,7 @@ try {
   s = await serve();
   const samples = [];
   const timer = setInterval(() => samples.push(rss(s.child.pid)), 5000);
-  // run it as a child of its own (not execFileSync), so that the sampler keeps ticking
-  const mixedLong = await new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [
-        BIN,
-        "loadtest",
-        "--api",
-        s.url,
-        "--scenario",
-        "mixed",
-        "--duration",
-        String(MEM_SECONDS),
-        "--concurrency",
-        String(CONCURRENCY),
-        "--users",
-        String(USERS),
-        "--no-seed",
-        "--json",
-      ],
-      { env: { ...process.env, DATABASE_URL: dbUrl, LOG_LEVEL: "warn" }, stdio: ["ignore", "pipe", "inherit"] },
-    );
-    let text = "";
-    child.stdout.on("data", (d) => (text += d));
-    child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(text)) : reject(new Error(`loadtest exited ${code}`))));
-  });
+  const mixedLong = await loadtest(s.url, "mixed", { duration: MEM_SECONDS });
   clearInterval(timer);
   await stop(s);
   const third = Math.max(1, Math.floor(samples.length / 3));

@@ -24,7 +24,6 @@ describe.each([
   it("keeps every invariant under concurrent random transfers", async () => {
     const users = [1, 2, 3, 4, 5];
     for (const u of users) await post(s.url, "/api/deposit/v1", u, { amount: 10_000 });
-    const total = users.length * 10_000;
     const agent = new Agent({ connections: 64 });
     const statuses = new Map<number, number>();
     const codes = new Map<string, number>();
@@ -69,6 +68,5 @@ describe.each([
     );
     expect(balances.reduce((a, b) => a + b, 0)).toBe(Number(rows[0]!.net));
     expect(Number(rows[0]!.net)).not.toBe(0);
-    expect(total).toBe(50_000);
   });
 });
