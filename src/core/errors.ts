@@ -28,7 +28,6 @@ export const ERROR_CODES = {
     message: "The operation would take a balance above 9007199254740991 cents.",
   },
   rate_limited: { status: 429, exit: 1, message: "Too many requests; slow down." },
-  unavailable: { status: 503, exit: 1, message: "The service is not able to answer right now." },
   internal: { status: 500, exit: 1, message: "Internal error; the server logs have the details." },
 } as const;
 
@@ -40,13 +39,10 @@ export function isErrorCode(code: string): code is ErrorCode {
 
 export class WalletError extends Error {
   readonly code: ErrorCode;
-  readonly details?: Record<string, unknown>;
-
-  constructor(code: ErrorCode, message?: string, details?: Record<string, unknown>) {
+  constructor(code: ErrorCode, message?: string) {
     super(message ?? ERROR_CODES[code].message);
     this.name = "WalletError";
     this.code = code;
-    this.details = details;
   }
 
   get status(): number {

@@ -1,6 +1,5 @@
 import type { CoreContext } from "./context.js";
 
-export const ENTRY_TYPES = { all: 0, deposit: 1, withdraw: 2, transfer: 3 } as const;
 export type EntryTypeFilter = 0 | 1 | 2 | 3;
 
 export type HistoryEntry = {

@@ -1,16 +1,6 @@
 /** Money is an integer number of cents, end to end: never a float. */
 export const MAX_CENTS = Number.MAX_SAFE_INTEGER; // 2^53-1, the largest exact JSON number
 
-/** A valid amount: an integer with 1 <= amount <= 2^53-1. */
-export function isValidAmount(value: unknown): value is number {
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= 1;
-}
-
-/** A user id: a positive integer that fits a JSON number exactly. */
-export function isValidUserId(value: unknown): value is number {
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= 1;
-}
-
 /** Parses a decimal integer string strictly ("12", not "12abc", "1.0" or " 12"). */
 export function parsePositiveInt(text: string): number | undefined {
   if (!/^[0-9]+$/.test(text)) return undefined;

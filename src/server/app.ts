@@ -127,7 +127,7 @@ export function createApp(opts: AppOptions) {
           .digest("base64url");
       }
     }
-    if (route.auth) await ensureWallet(info.userId);
+    if (route.auth && !route.opensWallet) await ensureWallet(info.userId);
     return traced(route.operationId, { "wallet.user_id": info.userId }, () => route.handler(info, svc));
   }
 
@@ -211,7 +211,6 @@ export function createApp(opts: AppOptions) {
 
   return {
     server,
-    inFlight: () => inFlight,
     /** Stops accepting, lets in-flight requests finish (up to timeoutMs), closes idle keep-alive sockets. */
     async close(timeoutMs: number): Promise<void> {
       closing = true;

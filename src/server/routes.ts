@@ -41,6 +41,8 @@ export type Route = {
   tag: string;
   auth: boolean;
   rateLimited: boolean;
+  /** its own SQL opens the caller's wallet (wallet_post, wallet_accept_transfers, getBalance) */
+  opensWallet?: boolean;
   body?: z.ZodType;
   query?: z.ZodType;
   responses: Record<number, { description: string; schema?: z.ZodType; contentType?: string }>;
@@ -77,6 +79,7 @@ export const routes: Route[] = [
     method: "POST",
     path: "/api/deposit/v1",
     operationId: "deposit",
+    opensWallet: true,
     summary: "Deposit cents into your wallet",
     tag: "money",
     auth: true,
@@ -100,6 +103,7 @@ export const routes: Route[] = [
     method: "POST",
     path: "/api/withdraw/v1",
     operationId: "withdraw",
+    opensWallet: true,
     summary: "Withdraw cents from your wallet",
     tag: "money",
     auth: true,
@@ -118,6 +122,7 @@ export const routes: Route[] = [
     method: "POST",
     path: "/api/transfer/v1",
     operationId: "transfer",
+    opensWallet: true,
     summary: "Transfer cents to another wallet, synchronously",
     tag: "money",
     auth: true,
@@ -150,6 +155,7 @@ export const routes: Route[] = [
     method: "POST",
     path: "/api/transfer/v2",
     operationId: "transferAsync",
+    opensWallet: true,
     summary: "Transfer cents to another wallet, asynchronously (durable once accepted)",
     tag: "money",
     auth: true,
@@ -195,6 +201,7 @@ export const routes: Route[] = [
     method: "GET",
     path: "/api/wallet/balance/v1",
     operationId: "balance",
+    opensWallet: true,
     summary: "Your balance in cents",
     tag: "wallet",
     auth: true,
