@@ -2,8 +2,11 @@ import { defineConfig } from "vitest/config";
 
 // The same suites run twice: on the embedded PGlite and on the real PostgreSQL
 // (+ Redis). Tests that need several connections or processes skip on PGlite.
+// The fault tests (a private PostgreSQL behind a proxy, stopped and crashed) run
+// once, in their own project.
 const common = {
   include: ["test/**/*.test.ts"],
+  exclude: ["test/faults/**", "**/node_modules/**"],
   globalSetup: ["test/helpers/globalSetup.ts"],
   testTimeout: 60_000,
   hookTimeout: 60_000,
@@ -15,6 +18,17 @@ export default defineConfig({
     projects: [
       { test: { ...common, name: "pglite", env: { WALLET_TEST_DB: "pglite" } } },
       { test: { ...common, name: "pg", env: { WALLET_TEST_DB: "pg" } } },
+      {
+        test: {
+          ...common,
+          name: "faults",
+          include: ["test/faults/**/*.test.ts"],
+          exclude: ["**/node_modules/**"],
+          env: { WALLET_TEST_DB: "pg" },
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+        },
+      },
     ],
   },
 });

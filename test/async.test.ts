@@ -88,7 +88,7 @@ describe("transfer v2", () => {
   it("retries a transient fault with backoff, then completes", async () => {
     // a real fault: the database refuses the first two attempts to complete this transfer
     // with serialization_failure (40001), as a concurrent writer would make it
-    await s.services.ctx.db.knex.raw(`
+    await s.services.ctx.db.query(`
       create or replace function test_flaky() returns trigger language plpgsql as $$
       begin
         if new.amount = 4243 and new.status in ('completed', 'failed') and old.attempts < 2 then
@@ -96,7 +96,7 @@ describe("transfer v2", () => {
         end if;
         return new;
       end $$`);
-    await s.services.ctx.db.knex.raw(
+    await s.services.ctx.db.query(
       "create trigger test_flaky before update on transfers for each row execute function test_flaky()",
     );
     try {
@@ -105,18 +105,18 @@ describe("transfer v2", () => {
       const r = await post(base, "/api/transfer/v2", 8, { destination_user_id: 9, amount: 4243 });
       const done = await settle(8, r.body.transfer_id);
       expect(done.status).toBe("completed");
-      const { rows } = await s.services.ctx.db.knex.raw("select attempts, last_error from transfers where id = ?", [
+      const rows = await s.services.ctx.db.query("select attempts, last_error from transfers where id = $1", [
         r.body.transfer_id,
       ]);
       expect(rows[0]).toEqual({ attempts: 3, last_error: "injected conflict" });
       expect(await balanceOf(base, 9)).toBe(4243);
     } finally {
-      await s.services.ctx.db.knex.raw("drop trigger test_flaky on transfers");
+      await s.services.ctx.db.query("drop trigger test_flaky on transfers");
     }
   });
 
   it("dead-letters after the last attempt, and a retry re-queues it", async () => {
-    await s.services.ctx.db.knex.raw(`
+    await s.services.ctx.db.query(`
       create or replace function test_broken() returns trigger language plpgsql as $$
       begin
         if new.amount = 4244 and new.status in ('completed', 'failed') then
@@ -124,7 +124,7 @@ describe("transfer v2", () => {
         end if;
         return new;
       end $$`);
-    await s.services.ctx.db.knex.raw(
+    await s.services.ctx.db.query(
       "create trigger test_broken before update on transfers for each row execute function test_broken()",
     );
     await post(base, "/api/deposit/v1", 10, { amount: 10_000 });
@@ -132,13 +132,13 @@ describe("transfer v2", () => {
     const r = await post(base, "/api/transfer/v2", 10, { destination_user_id: 11, amount: 4244 });
     const parked = await settle(10, r.body.transfer_id);
     expect(parked).toMatchObject({ status: "pending", dead_lettered: true });
-    const { rows } = await s.services.ctx.db.knex.raw("select status, attempts from transfers where id = ?", [
+    const rows = await s.services.ctx.db.query("select status, attempts from transfers where id = $1", [
       r.body.transfer_id,
     ]);
     expect(rows[0]).toEqual({ status: "dead", attempts: 3 });
     expect(await balanceOf(base, 10)).toBe(10_000);
 
-    await s.services.ctx.db.knex.raw("drop trigger test_broken on transfers");
+    await s.services.ctx.db.query("drop trigger test_broken on transfers");
     const { retryTransfer } = await import("../src/core/transfers.js");
     const requeued = await retryTransfer(s.services.ctx, r.body.transfer_id);
     expect(["pending", "completed"]).toContain(requeued.status); // a worker may be quicker
@@ -165,8 +165,8 @@ describe("transfer v2", () => {
     );
     for (const u of senders) for (const id of accepted[u]!) await settle(u, id);
     for (const u of senders) {
-      const { rows } = await s.services.ctx.db.knex.raw(
-        "select transfer_id::text as t from entries where user_id = ? and type = 3 and direction = -1 order by id",
+      const rows = await s.services.ctx.db.query<{ t: string }>(
+        "select transfer_id::text as t from journal where user_id = $1 and kind = 3 and direction = -1 order by seq",
         [u],
       );
       expect(rows.map((r: { t: string }) => r.t)).toEqual(accepted[u]);

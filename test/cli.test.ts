@@ -18,72 +18,87 @@ afterAll(() => cleanup());
 
 const cli = (args: string[], extra: Record<string, string> = {}) => runCli(args, { ...env, ...extra });
 
+/** Opens wallets first..first+n-1 with a balance: each test makes the state it reads. */
+async function seed(first: number, n: number, balance: number) {
+  const r = await cli(["seed", "--users", String(n), "--balance", String(balance), "--first", String(first), "--json"]);
+  expect(r.code).toBe(0);
+}
+
 describe("direct mode", () => {
   it("seeds wallets, and seeding again changes nothing", async () => {
-    const r = await cli(["seed", "--users", "5", "--balance", "10000", "--json"]);
+    const r = await cli(["seed", "--users", "5", "--balance", "10000", "--first", "1000", "--json"]);
     expect(r.code).toBe(0);
-    expect(r.json).toEqual({ created: 5, existing: 0, first: 1, last: 5 });
-    const again = await cli(["seed", "--users", "5", "--balance", "999", "--json"]);
-    expect(again.json).toEqual({ created: 0, existing: 5, first: 1, last: 5 });
-    const more = await cli(["seed", "--users", "2", "--balance", "0", "--first", "6"]);
+    expect(r.json).toEqual({ created: 5, existing: 0, first: 1000, last: 1004 });
+    const again = await cli(["seed", "--users", "5", "--balance", "999", "--first", "1000", "--json"]);
+    expect(again.json).toEqual({ created: 0, existing: 5, first: 1000, last: 1004 });
+    const more = await cli(["seed", "--users", "2", "--balance", "0", "--first", "1005"]);
     expect(more.code).toBe(0);
     expect(more.stdout).toMatch(/Opened 2 wallets/);
   });
 
   it("deposits, withdraws, transfers and shows balances, printing the API's bodies with --json", async () => {
-    const d = await cli(["deposit", "500", "--user", "1", "--json"]);
+    await seed(1010, 3, 10000);
+    const d = await cli(["deposit", "500", "--user", "1010", "--json"]);
     expect(d.code).toBe(0);
     expect(d.json).toEqual({ balance: 10500, transaction_id: expect.stringMatching(/^\d+$/) });
-    const w = await cli(["withdraw", "250", "--user", "1", "--json"]);
+    const w = await cli(["withdraw", "250", "--user", "1010", "--json"]);
     expect(w.json.balance).toBe(10250);
-    const t = await cli(["transfer", "1003", "--from", "1", "--to", "2", "--yes", "--json"]);
+    const t = await cli(["transfer", "1003", "--from", "1010", "--to", "1011", "--yes", "--json"]);
     expect(t.json).toEqual({ success: true, transfer_id: expect.stringMatching(/^\d+$/), balance: 9247 });
-    const a = await cli(["transfer", "47", "--from", "1", "--to", "3", "--async", "--json"]);
+    const a = await cli(["transfer", "47", "--from", "1010", "--to", "1012", "--async", "--json"]);
     expect(a.code).toBe(0);
-    expect(a.json).toMatchObject({ status: "completed", amount: 47, source_user_id: 1, destination_user_id: 3 });
-    const b = await cli(["balance", "--user", "1", "--json"]);
+    expect(a.json).toMatchObject({ status: "completed", amount: 47, source_user_id: 1010, destination_user_id: 1012 });
+    const b = await cli(["balance", "--user", "1010", "--json"]);
     expect(b.json).toEqual({ balance: 9200 });
-    const human = await cli(["balance", "--user", "2"]);
-    expect(human.stdout).toBe("wallet 2  11003  $110.03\n");
+    const human = await cli(["balance", "--user", "1011"]);
+    expect(human.stdout).toBe("wallet 1011  11003  $110.03\n");
   });
 
   it("prints history as the API's page document, and as a table for people", async () => {
-    const h = await cli(["history", "--user", "1", "--page-size", "2", "--json"]);
+    await seed(1020, 2, 10000);
+    await cli(["deposit", "250", "--user", "1020"]);
+    await cli(["transfer", "47", "--from", "1020", "--to", "1021", "--yes"]);
+    const h = await cli(["history", "--user", "1020", "--page-size", "2", "--json"]);
     expect(h.json).toMatchObject({ page: 1, page_size: 2, has_more: true });
     expect(h.json.transactions).toHaveLength(2);
     expect(h.json.transactions[0]).toMatchObject({
       type: "transfer",
       direction: "out",
       amount: 47,
-      counterparty_user_id: 3,
+      counterparty_user_id: 1021,
     });
-    const filtered = await cli(["history", "--user", "1", "--type", "deposit", "--json"]);
+    const filtered = await cli(["history", "--user", "1020", "--type", "deposit", "--json"]);
     expect(filtered.json.transactions.map((t: { type: string }) => t.type)).toEqual(["deposit", "deposit"]);
-    const table = await cli(["history", "--user", "1"]);
+    const table = await cli(["history", "--user", "1020"]);
     expect(table.stdout).toMatch(/transfer.*-47/);
     expect(table.stdout).toMatch(/\$102\.50/);
   });
 
   it("lists and refuses to retry a transfer that is not dead", async () => {
-    const list = await cli(["transfers", "list", "--json"]);
-    expect(list.json.transfers.length).toBe(2);
+    await seed(1030, 2, 10000);
+    await cli(["transfer", "5", "--from", "1030", "--to", "1031", "--async"]);
+    const list = await cli(["transfers", "list", "--user", "1030", "--json"]);
+    expect(list.json.transfers.length).toBe(1);
     const id = list.json.transfers[0].transfer_id;
     const retry = await cli(["transfers", "retry", id]);
-    expect(retry.code).toBe(2);
-    expect(retry.stderr).toMatch(/not dead/);
-    const dead = await cli(["transfers", "list", "--status", "dead"]);
+    expect(retry.code).toBe(1); // a refusal, not a usage error
+    expect(retry.stderr).toMatch(/transfer_not_dead.*not dead/);
+    const dead = await cli(["transfers", "list", "--status", "dead", "--user", "1030"]);
     expect(dead.stdout).toBe("no transfers\n");
+    // an id that cannot be a transfer id (past int8) is a usage error
+    expect((await cli(["transfers", "retry", "99999999999999999999"])).code).toBe(2);
   });
 
   it("exits 1 with the code for a refused operation, 2 for usage errors", async () => {
-    const poor = await cli(["withdraw", "99999999", "--user", "4", "--json"]);
+    await seed(1040, 1, 100);
+    const poor = await cli(["withdraw", "99999999", "--user", "1040", "--json"]);
     expect(poor.code).toBe(1);
     expect(poor.json).toEqual({ error: { code: "insufficient_funds", message: expect.any(String) } });
     expect(poor.stderr).toMatch(/insufficient_funds/);
-    const self = await cli(["transfer", "1", "--from", "4", "--to", "4", "--yes"]);
+    const self = await cli(["transfer", "1", "--from", "1040", "--to", "1040", "--yes"]);
     expect(self.code).toBe(1);
     expect(self.stderr).toMatch(/same_wallet/);
-    const missing = await cli(["transfer", "1", "--from", "4", "--to", "424242", "--yes"]);
+    const missing = await cli(["transfer", "1", "--from", "1040", "--to", "424242", "--yes"]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/wallet_not_found/);
     for (const args of [
@@ -110,8 +125,10 @@ describe("direct mode", () => {
     const t = await cli(["token", "--user", "1", "--ttl", "60", "--json"], { AUTH_SECRET: "s".repeat(32) });
     expect(t.code).toBe(0);
     expect(t.json.token.split(".")).toHaveLength(3);
+    await seed(1050, 2, 10);
     const v = await cli(["verify", "--json"]);
-    expect(v.json).toMatchObject({ ok: true, wallets: 7 });
+    expect(v.json).toMatchObject({ ok: true, violations: [] });
+    expect(v.json.wallets).toBeGreaterThanOrEqual(2);
   });
 
   it("has help with examples for every command", async () => {
@@ -141,34 +158,35 @@ describe("direct mode", () => {
 describe("api mode", () => {
   let server: ServeProcess;
   beforeAll(async () => {
+    await seed(1100, 2, 10000);
     server = await startProcess("serve", { ...env, TRANSFER_WORKERS: "2" });
   });
   afterAll(() => server.stop());
 
   it("runs the same operations through the server, and agrees with direct mode", async () => {
     const api = (args: string[]) => cli([...args, "--api", server.url]);
-    const d = await api(["deposit", "100", "--user", "5", "--json"]);
+    const d = await api(["deposit", "100", "--user", "1100", "--json"]);
     expect(d.json).toEqual({ balance: 10100, transaction_id: expect.stringMatching(/^\d+$/) });
-    const t = await api(["transfer", "30", "--from", "5", "--to", "6", "--yes", "--json"]);
+    const t = await api(["transfer", "30", "--from", "1100", "--to", "1101", "--yes", "--json"]);
     expect(t.json).toMatchObject({ success: true, balance: 10070 });
-    const a = await api(["transfer", "20", "--from", "5", "--to", "6", "--async", "--json"]);
+    const a = await api(["transfer", "20", "--from", "1100", "--to", "1101", "--async", "--json"]);
     expect(a.json).toMatchObject({ status: "completed", amount: 20 });
-    const poor = await api(["withdraw", "99999999", "--user", "6"]);
+    const poor = await api(["withdraw", "99999999", "--user", "1101"]);
     expect(poor.code).toBe(1);
     expect(poor.stderr).toMatch(/insufficient_funds/);
-    const viaEnv = await cli(["balance", "--user", "6", "--json"], { WALLET_API_URL: server.url });
-    expect(viaEnv.json).toEqual({ balance: 50 });
-    const apiHistory = await api(["history", "--user", "1", "--json"]);
-    expect(apiHistory.json.transactions.length).toBe(5);
+    const viaEnv = await cli(["balance", "--user", "1101", "--json"], { WALLET_API_URL: server.url });
+    expect(viaEnv.json).toEqual({ balance: 10050 });
+    const apiHistory = await api(["history", "--user", "1100", "--json"]);
+    expect(apiHistory.json.transactions.length).toBe(4);
     if (engine === "pg") {
       // direct mode reads the same database the server writes
-      const direct = await cli(["history", "--user", "1", "--json"]);
+      const direct = await cli(["history", "--user", "1100", "--json"]);
       expect(direct.json).toEqual(apiHistory.json);
-      const directBalance = await cli(["balance", "--user", "5", "--json"]);
-      expect(directBalance.json).toEqual((await api(["balance", "--user", "5", "--json"])).json);
+      const directBalance = await cli(["balance", "--user", "1100", "--json"]);
+      expect(directBalance.json).toEqual((await api(["balance", "--user", "1100", "--json"])).json);
     } else {
       // the embedded database serves one process: direct mode says so and points at --api
-      const direct = await cli(["balance", "--user", "1"]);
+      const direct = await cli(["balance", "--user", "1100"]);
       expect(direct.code).toBe(1);
       expect(direct.stderr).toMatch(/--api/);
     }

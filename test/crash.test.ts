@@ -6,7 +6,7 @@
  */
 import { Agent, request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openDatabase, type Database } from "../src/core/db.js";
+import { openDatabase, type Database } from "../src/core/db/index.js";
 import { runCli } from "./helpers/cli.js";
 import { freshDatabase } from "./helpers/db.js";
 import { engine } from "./helpers/env.js";
@@ -68,8 +68,8 @@ describe.skipIf(engine !== "pg")("crash safety of async transfers", () => {
   async function waitAllTerminal(ids: string[], timeoutMs = 60_000) {
     const until = Date.now() + timeoutMs;
     for (;;) {
-      const { rows } = await db.knex.raw<{ rows: Array<{ status: string; n: number }> }>(
-        "select status, count(*)::int as n from transfers where id = any (?::bigint[]) group by status",
+      const rows = await db.query<{ status: string; n: number }>(
+        "select status, count(*)::int as n from transfers where id = any ($1::bigint[]) group by status",
         [ids],
       );
       const counts = Object.fromEntries(rows.map((r) => [r.status, r.n]));
@@ -85,7 +85,7 @@ describe.skipIf(engine !== "pg")("crash safety of async transfers", () => {
     expect((counts.completed ?? 0) + (counts.failed ?? 0)).toBe(ids.length);
     expect(counts.dead).toBeUndefined();
     expect(counts.completed).toBeGreaterThan(0);
-    const { rows } = await db.knex.raw<{ rows: Array<{ total: string; pending: number }> }>(
+    const rows = await db.query<{ total: string; pending: number }>(
       "select (select sum(balance) from wallets)::text as total, (select count(*)::int from transfers where status = 'pending') as pending",
     );
     expect(rows[0]!.total).toBe(String(USERS * OPENING));
@@ -106,9 +106,7 @@ describe.skipIf(engine !== "pg")("crash safety of async transfers", () => {
     server.child.kill("SIGKILL");
     await server.exited;
     await traffic.stop();
-    const { rows } = await db.knex.raw<{ rows: Array<{ n: number }> }>(
-      "select count(*)::int as n from transfers where status = 'pending'",
-    );
+    const rows = await db.query<{ n: number }>("select count(*)::int as n from transfers where status = 'pending'");
     expect(traffic.accepted.length).toBeGreaterThan(100);
     server = await startProcess("serve", serveEnv);
     try {

@@ -101,14 +101,14 @@ describe("Idempotency-Key", () => {
   it("keeps keys 24 hours, then purges them", async () => {
     await post(base, "/api/deposit/v1", 12, { amount: 1 }, key("old"));
     await post(base, "/api/deposit/v1", 12, { amount: 1 }, key("new"));
-    const knex = s.services.ctx.db.knex;
-    await knex.raw("update idempotency_keys set created_at = now() - interval '24 hours' where user_id = 12");
+    const db = s.services.ctx.db;
+    await db.query("update idempotency_keys set created_at = now() - interval '24 hours' where user_id = 12");
     expect(await purgeIdempotencyKeys(s.services.ctx)).toBe(0); // 24 h: still kept
-    await knex.raw(
+    await db.query(
       "update idempotency_keys set created_at = now() - interval '26 hours' where user_id = 12 and key = 'old'",
     );
     expect(await purgeIdempotencyKeys(s.services.ctx, 25, 1)).toBe(1);
-    const { rows } = await knex.raw("select key from idempotency_keys where user_id = 12");
+    const rows = await db.query("select key from idempotency_keys where user_id = 12");
     expect(rows).toEqual([{ key: "new" }]);
     const replay = await post(base, "/api/deposit/v1", 12, { amount: 1 }, key("new"));
     expect(replay.headers["idempotent-replayed"]).toBe("true");

@@ -25,7 +25,7 @@ describe("in-process rate limit", () => {
     expect(limited.body.error.code).toBe("rate_limited");
     expect(Number(limited.headers["retry-after"])).toBeGreaterThanOrEqual(1);
     expect(limited.headers["ratelimit-limit"]).toBe("5");
-    const { rows } = await s.services.ctx.db.knex.raw<{ rows: Array<{ n: number; b: number }> }>(
+    const rows = await s.services.ctx.db.query<{ n: number; b: number }>(
       "select (select count(*)::int from idempotency_keys where user_id = 1) as n, (select balance from wallets where user_id = 1) as b",
     );
     expect(rows[0]).toEqual({ n: ok.length, b: ok.length * 10 });

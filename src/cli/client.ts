@@ -3,10 +3,8 @@
  * implementations: HTTP against a live server (--api) and direct on the database.
  * The commands and their output code do not know which one they have.
  */
-import type { BalanceChange } from "../core/deposit.js";
-import type { HistoryPage } from "../core/getHistory.js";
-import type { TransferDone } from "../core/transfer.js";
-import type { TransferAccepted } from "../core/acceptTransfer.js";
+import type { EntryTypeFilter, HistoryPage } from "../core/getHistory.js";
+import type { BalanceChange, TransferAccepted, TransferDone } from "../core/operations.js";
 import type { PublicTransferView } from "../core/transfers.js";
 
 export type TransferStatusView = PublicTransferView;
@@ -20,6 +18,6 @@ export interface WalletClient {
   /** the transfer as its sender sees it; in direct mode this also lends a hand applying it */
   transferStatus(userId: number, transferId: string): Promise<TransferStatusView>;
   balance(userId: number): Promise<{ balance: number }>;
-  history(userId: number, q: { type: 0 | 1 | 2 | 3; page: number; pageSize: number }): Promise<HistoryPage>;
+  history(userId: number, q: { type: EntryTypeFilter; page: number; pageSize: number }): Promise<HistoryPage>;
   close(): Promise<void>;
 }

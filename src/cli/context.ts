@@ -3,7 +3,7 @@
  * output mode, and opening the core directly on the database.
  */
 import { resolveConfig, type Config } from "../core/config.js";
-import { DatabaseInUseError } from "../core/db.js";
+import { DatabaseInUseError } from "../core/db/index.js";
 import { openCore, type Core } from "../core/index.js";
 import { ConnectionError } from "./errors.js";
 

@@ -1,13 +1,10 @@
 /** The direct client: the core on the database, no server in between. */
-import { acceptTransfer } from "../core/acceptTransfer.js";
-import { deposit } from "../core/deposit.js";
 import { getBalance } from "../core/getBalance.js";
 import { getHistory } from "../core/getHistory.js";
 import type { Core } from "../core/index.js";
 import { unwrap } from "../core/outcome.js";
-import { transfer } from "../core/transfer.js";
+import { acceptTransfer, deposit, transfer, withdraw } from "../core/operations.js";
 import { getTransfer, publicView } from "../core/transfers.js";
-import { withdraw } from "../core/withdraw.js";
 import { TransferWorkers } from "../core/worker.js";
 import type { WalletClient } from "./client.js";
 
@@ -19,9 +16,8 @@ export function createDirectClient(core: Core, target: string, maxAttempts: numb
     target,
     deposit: async (userId, amount) => unwrap(await deposit(ctx, { userId, amount })),
     withdraw: async (userId, amount) => unwrap(await withdraw(ctx, { userId, amount })),
-    transfer: async (fromUserId, toUserId, amount) => unwrap(await transfer(ctx, { fromUserId, toUserId, amount })),
-    transferAsync: async (fromUserId, toUserId, amount) =>
-      unwrap(await acceptTransfer(ctx, { fromUserId, toUserId, amount })),
+    transfer: async (userId, toUserId, amount) => unwrap(await transfer(ctx, { userId, toUserId, amount })),
+    transferAsync: async (userId, toUserId, amount) => unwrap(await acceptTransfer(ctx, { userId, toUserId, amount })),
     transferStatus: async (userId, transferId) => {
       let t = await getTransfer(ctx, { transferId, viewerUserId: userId });
       if (t.status === "pending") {

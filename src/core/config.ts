@@ -40,6 +40,7 @@ const schema = z.object({
   DB_POOL_MAX: int(2, 1000).default(20),
   GROUP_COMMIT: bool.default(true),
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
+  REQUEST_DEADLINE_MS: int(100, 600_000).default(5000),
 });
 
 /** Every environment variable the service reads. */
@@ -65,6 +66,8 @@ export type Config = {
   dbPoolMax: number;
   groupCommit: boolean;
   shutdownTimeoutMs: number;
+  /** how long a request may wait for the database before it is answered 503 unavailable */
+  requestDeadlineMs: number;
 };
 
 export class ConfigError extends Error {
@@ -112,5 +115,6 @@ export function resolveConfig(
     dbPoolMax: c.DB_POOL_MAX,
     groupCommit: c.GROUP_COMMIT,
     shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_MS,
+    requestDeadlineMs: c.REQUEST_DEADLINE_MS,
   };
 }

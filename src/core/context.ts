@@ -1,11 +1,17 @@
-import type { Database } from "./db.js";
-import type { Poster } from "./poster.js";
+import type { ChangeFeed } from "./changes/feed.js";
+import type { Database } from "./db/index.js";
+import type { GroupCommit } from "./groupCommit.js";
+import type { IdSource } from "./ids.js";
+import type { OpResult, OpRow } from "./store/ledger.js";
 
 /**
- * What every use case receives: the database and the group-commit poster.
+ * What every use case receives: the database, the id source, group commit (the one
+ * way money moves) and, in a long-running process, the change feed.
  * Use cases never read the environment or open their own connections.
  */
 export type CoreContext = {
   db: Database;
-  poster: Poster;
+  ids: IdSource;
+  commits: GroupCommit<OpRow, OpResult>;
+  feed?: ChangeFeed;
 };

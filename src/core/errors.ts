@@ -27,8 +27,19 @@ export const ERROR_CODES = {
     exit: 1,
     message: "The operation would take a balance above 9007199254740991 cents.",
   },
+  transfer_not_dead: {
+    status: 409,
+    exit: 1,
+    message: "Only a dead-lettered transfer can be re-queued.",
+  },
   rate_limited: { status: 429, exit: 1, message: "Too many requests; slow down." },
   internal: { status: 500, exit: 1, message: "Internal error; the server logs have the details." },
+  unavailable: {
+    status: 503,
+    exit: 1,
+    message:
+      "The database cannot be reached right now; retry shortly. A write answered this way may have been applied: retry it with the same Idempotency-Key.",
+  },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,16 +1,22 @@
 import type { CoreContext } from "./context.js";
+import { readHistory } from "./store/wallets.js";
 
-export type EntryTypeFilter = 0 | 1 | 2 | 3;
+/** History types: 0 all, then the journal's money kinds. */
+export const ENTRY_TYPES = ["deposit", "withdraw", "transfer", "reversal", "adjustment"] as const;
+export type EntryType = (typeof ENTRY_TYPES)[number];
+export type EntryTypeFilter = 0 | 1 | 2 | 3 | 4 | 5;
 
 export type HistoryEntry = {
   id: string;
-  type: "deposit" | "withdraw" | "transfer";
+  type: EntryType;
   direction: "in" | "out";
   amount: number;
   balance_after: number;
   counterparty_user_id: number | null;
   transfer_id: string | null;
   created_at: string;
+  hold_id: string | null;
+  reverses: string | null;
 };
 
 export type HistoryPage = {
@@ -22,46 +28,30 @@ export type HistoryPage = {
 
 export type HistoryQuery = { userId: number; type: EntryTypeFilter; page: number; pageSize: number };
 
-/**
- * Newest first, by id (time-ordered). Served by entries (user_id, id desc) or
- * (user_id, type, id desc). One extra row tells whether another page follows.
- */
+/** Newest first. One extra row tells whether another page follows. */
 export async function getHistory(ctx: CoreContext, q: HistoryQuery): Promise<HistoryPage & { version: number }> {
-  const typeFilter = q.type === 0 ? "" : "and e.type = ?";
-  const args: number[] = q.type === 0 ? [q.userId] : [q.userId, q.type];
-  // the wallet's version is read in the same statement, so from the same snapshot:
-  // the page is exactly the history at that version (the cache relies on it)
-  const { rows } = await ctx.db.knex.raw<{
-    rows: Array<Omit<HistoryEntry, "created_at"> & { created_at: Date | null; version: number | null }>;
-  }>(
-    `with page as (
-     select e.id::text as id,
-            case e.type when 1 then 'deposit' when 2 then 'withdraw' else 'transfer' end as type,
-            case e.direction when 1 then 'in' else 'out' end as direction,
-            e.amount, e.balance_after, e.counterparty_user_id, e.transfer_id::text as transfer_id, e.created_at
-       from entries e
-      where e.user_id = ? ${typeFilter}
-      -- e.id, the bigint: "id" alone would name the text column above, sort as text
-      -- and never use the (user_id, id desc) index
-      order by e.id desc
-      limit ? offset ?)
-     select page.*, w.version from (select version from wallets where user_id = ?) w
-       left join page on true
-      order by page.id::bigint desc`,
-    [...args, q.pageSize + 1, (q.page - 1) * q.pageSize, q.userId],
-  );
-  // no row at all: the wallet does not exist yet; one row with a null id: no entries
-  const version = rows[0]?.version ?? 0;
-  const entries = rows.filter((r) => r.id !== null);
-  const hasMore = entries.length > q.pageSize;
+  const { rows, version } = await readHistory(ctx.db, {
+    userId: q.userId,
+    kind: q.type,
+    limit: q.pageSize + 1,
+    offset: (q.page - 1) * q.pageSize,
+  });
   return {
-    transactions: entries.slice(0, q.pageSize).map(({ version: _v, ...r }) => ({
-      ...r,
-      created_at: new Date(r.created_at!).toISOString(),
+    transactions: rows.slice(0, q.pageSize).map((r) => ({
+      id: r.id,
+      type: ENTRY_TYPES[r.kind - 1]!,
+      direction: r.direction === 1 ? "in" : "out",
+      amount: r.amount,
+      balance_after: r.balance_after,
+      counterparty_user_id: r.counterparty_user_id,
+      transfer_id: r.transfer_id,
+      created_at: new Date(r.created_at).toISOString(),
+      hold_id: r.hold_id,
+      reverses: r.reverses,
     })),
     page: q.page,
     page_size: q.pageSize,
-    has_more: hasMore,
-    version,
+    has_more: rows.length > q.pageSize,
+    version: version ?? 0,
   };
 }

@@ -1,19 +1,34 @@
 /** The core library: open it once per process, then call the use cases with its ctx. */
+import { ChangeFeed } from "./changes/feed.js";
 import type { Config } from "./config.js";
 import type { CoreContext } from "./context.js";
-import { openDatabase } from "./db.js";
+import { openDatabase } from "./db/index.js";
+import { GroupCommit } from "./groupCommit.js";
+import { IdSource } from "./ids.js";
 import { migrateLatest } from "./migrate.js";
-import { Poster } from "./poster.js";
+import { applyOperations, type OpResult, type OpRow } from "./store/ledger.js";
 
 export type Core = { ctx: CoreContext; close(): Promise<void> };
 
+export type CoreOptions = {
+  /**
+   * A long-running process (serve, worker) follows the database's change feed: its
+   * caches, long polls and workers learn of commits from it. Not started here: the
+   * caller subscribes first, then starts it.
+   */
+  listen?: boolean;
+  onFeedError?: (err: unknown) => void;
+};
+
 export async function openCore(
-  config: Pick<Config, "databaseUrl" | "dataDir" | "dbPoolMax" | "groupCommit" | "migrate">,
+  config: Pick<Config, "databaseUrl" | "dataDir" | "dbPoolMax" | "groupCommit" | "migrate" | "requestDeadlineMs">,
+  opts: CoreOptions = {},
 ): Promise<Core> {
   const db = await openDatabase({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
     poolMax: config.dbPoolMax,
+    queryTimeoutMs: config.requestDeadlineMs,
   });
   try {
     if (config.migrate) await migrateLatest(db);
@@ -21,11 +36,22 @@ export async function openCore(
     await db.close();
     throw err;
   }
-  const poster = new Poster(db, { groupCommit: config.groupCommit });
+  const feed = opts.listen ? new ChangeFeed(db, { onError: opts.onFeedError }) : undefined;
+  const commits = new GroupCommit<OpRow, OpResult>(
+    (ops, retry, token) => applyOperations(db, ops, retry, token),
+    {
+      maxBatch: config.groupCommit ? 256 : 1,
+      // PGlite has one connection: more than one batch in flight would only queue
+      maxInFlight: db.engine === "pglite" ? 1 : 4,
+      deadlineMs: config.requestDeadlineMs,
+    },
+    feed,
+  );
   return {
-    ctx: { db, poster },
+    ctx: { db, ids: new IdSource(db), commits, feed },
     async close() {
-      await poster.drain();
+      await commits.drain();
+      await feed?.close();
       await db.close();
     },
   };

@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Knex } from "knex";
-import type { Database } from "./db.js";
+import type { Database } from "./db/index.js";
 import { splitSqlStatements } from "./sqlSplit.js";
 
 export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../migrations");
@@ -50,38 +50,40 @@ const migratorConfig = (dir: string): Knex.MigratorConfig => ({
 });
 
 /**
- * Runs fn while holding a PostgreSQL advisory lock, so that several processes
+ * Runs fn while holding a PostgreSQL advisory lock (in a transaction of its own, on
+ * a pool connection, while knex migrates on another), so that several processes
  * migrating at once take turns; the later ones then find nothing left to do. Under
  * that lock no one else is migrating, so a knex lock row left behind by a killed
  * process can be freed safely. PGlite serves one process, which needs no lock.
  */
 async function withMigrationLock<T>(db: Database, fn: () => Promise<T>): Promise<T> {
+  const free = () =>
+    db
+      .knex()
+      .migrate.forceFreeMigrationsLock(migratorConfig(MIGRATIONS_DIR))
+      .catch(() => undefined);
   if (db.engine !== "pg") {
-    await db.knex.migrate.forceFreeMigrationsLock(migratorConfig(MIGRATIONS_DIR)).catch(() => undefined);
+    await free();
     return fn();
   }
-  const client = db.knex.client as Knex.Client;
-  const conn = (await client.acquireConnection()) as { query(sql: string, args: unknown[]): Promise<unknown> };
-  try {
-    await conn.query("select pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
-    await db.knex.migrate.forceFreeMigrationsLock(migratorConfig(MIGRATIONS_DIR)).catch(() => undefined);
-    return await fn();
-  } finally {
-    await conn.query("select pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]).catch(() => undefined);
-    await client.releaseConnection(conn);
-  }
+  return db.transaction(async (tx) => {
+    // waits while another process migrates: that may take a while
+    await tx.query("select pg_advisory_xact_lock($1)", [MIGRATION_LOCK_KEY], { timeoutMs: 600_000 });
+    await free();
+    return fn();
+  }, {});
 }
 
 export async function migrateLatest(db: Database, dir = MIGRATIONS_DIR): Promise<string[]> {
   return withMigrationLock(db, async () => {
-    const [, applied] = (await db.knex.migrate.latest(migratorConfig(dir))) as [number, string[]];
+    const [, applied] = (await db.knex().migrate.latest(migratorConfig(dir))) as [number, string[]];
     return applied;
   });
 }
 
 export async function migrateRollback(db: Database, dir = MIGRATIONS_DIR): Promise<string[]> {
   return withMigrationLock(db, async () => {
-    const [, undone] = (await db.knex.migrate.rollback(migratorConfig(dir))) as [number, string[]];
+    const [, undone] = (await db.knex().migrate.rollback(migratorConfig(dir))) as [number, string[]];
     return undone;
   });
 }
@@ -89,7 +91,7 @@ export async function migrateRollback(db: Database, dir = MIGRATIONS_DIR): Promi
 export type MigrationStatus = { applied: string[]; pending: string[] };
 
 export async function migrationStatus(db: Database, dir = MIGRATIONS_DIR): Promise<MigrationStatus> {
-  const [done, pending] = (await db.knex.migrate.list(migratorConfig(dir))) as [
+  const [done, pending] = (await db.knex().migrate.list(migratorConfig(dir))) as [
     Array<{ name: string }>,
     Array<SqlMigration>,
   ];

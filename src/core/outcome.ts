@@ -6,23 +6,13 @@ import { ERROR_CODES, isErrorCode, WalletError, type ErrorCode } from "./errors.
  * Idempotency-Key. Refusals are data, not exceptions: they are answers to store
  * and replay like any other.
  */
-export type Outcome<T> =
-  | { ok: true; value: T; replayed: boolean; versions: WalletVersion[] }
-  | { ok: false; code: ErrorCode; replayed: boolean; versions: WalletVersion[] };
+export type Outcome<T> = { ok: true; value: T; replayed: boolean } | { ok: false; code: ErrorCode; replayed: boolean };
 
-/** A wallet's version after a write: the cache keys balance and history by it. */
-export type WalletVersion = { userId: number; version: number };
-
-export function toOutcome<T>(
-  outcome: string,
-  result: unknown,
-  replayed: boolean,
-  versions: WalletVersion[],
-): Outcome<T> {
-  if (outcome === "ok" || outcome === "accepted") {
-    return { ok: true, value: result as T, replayed, versions };
-  }
-  return { ok: false, code: isErrorCode(outcome) ? outcome : "internal", replayed, versions };
+/** An outcome the database returned that this code does not know is a bug: thrown, logged, answered `internal`. */
+export function toOutcome<T>(outcome: string, result: unknown, replayed: boolean): Outcome<T> {
+  if (outcome === "ok" || outcome === "accepted") return { ok: true, value: result as T, replayed };
+  if (isErrorCode(outcome)) return { ok: false, code: outcome, replayed };
+  throw new Error(`the database returned an unknown outcome '${outcome}'`);
 }
 
 /** For callers that want an exception (the CLI's direct mode). */
@@ -31,5 +21,5 @@ export function unwrap<T>(outcome: Outcome<T>): T {
   throw new WalletError(outcome.code, ERROR_CODES[outcome.code].message);
 }
 
-/** The idempotency part of a request: the key and a hash of what it asks. */
-export type IdempotencyInput = { idempotencyKey?: string; requestHash?: string };
+/** A request's Idempotency-Key and the hash of the request it came with: never one without the other. */
+export type Idempotency = { key: string; hash: string };

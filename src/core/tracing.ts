@@ -1,11 +1,10 @@
 /**
  * OpenTelemetry spans through the API package only: without an SDK registered they
  * are no-ops. An operator who wants traces starts the process with an SDK preloaded
- * (node --import ./otel-setup.js bin/wallet.js serve), and every use case and
- * database call shows up as a span.
+ * (node --import ./otel-setup.js bin/wallet.js serve), and every request, use case
+ * and database call shows up as a span.
  */
 import { SpanStatusCode, trace, type Attributes, type Span } from "@opentelemetry/api";
-import type { Knex } from "knex";
 
 export const tracer = trace.getTracer("wallet");
 
@@ -23,26 +22,8 @@ export async function traced<T>(name: string, attributes: Attributes, fn: (span:
   });
 }
 
-type QueryEvent = { __knexQueryUid: string; sql: string };
-
-/** A span for every statement knex sends, child of the span active when it was sent. */
-export function traceQueries(knex: Knex, system: string): void {
-  const spans = new Map<string, Span>();
-  knex.on("query", (q: QueryEvent) => {
-    const span = tracer.startSpan("db.query");
-    if (!span.isRecording()) return; // no SDK: nothing to keep
-    span.setAttributes({ "db.system": system, "db.statement": q.sql.replace(/\s+/g, " ").slice(0, 1000) });
-    spans.set(q.__knexQueryUid, span);
-  });
-  knex.on("query-response", (_r: unknown, q: QueryEvent) => {
-    spans.get(q.__knexQueryUid)?.end();
-    spans.delete(q.__knexQueryUid);
-  });
-  knex.on("query-error", (err: Error, q: QueryEvent) => {
-    const span = spans.get(q.__knexQueryUid);
-    span?.recordException(err);
-    span?.setStatus({ code: SpanStatusCode.ERROR });
-    span?.end();
-    spans.delete(q.__knexQueryUid);
-  });
+/** A span for one statement, child of the active span; nothing at all when no span is recording. */
+export function traceQuery<T>(system: string, sql: string, fn: () => Promise<T>): Promise<T> {
+  if (!trace.getActiveSpan()?.isRecording()) return fn();
+  return traced("db.query", { "db.system": system, "db.statement": sql.replace(/\s+/g, " ").slice(0, 1000) }, fn);
 }

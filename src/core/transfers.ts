@@ -1,8 +1,14 @@
 import type { CoreContext } from "./context.js";
-import { query } from "./db.js";
 import { WalletError } from "./errors.js";
+import {
+  requeueDead,
+  selectTransfer,
+  selectTransfers,
+  type TransferRow,
+  type TransferStatus,
+} from "./store/transfers.js";
 
-export type TransferStatus = "pending" | "completed" | "failed" | "dead";
+export type { TransferStatus };
 
 export type TransferView = {
   transfer_id: string;
@@ -17,23 +23,6 @@ export type TransferView = {
   created_at: string;
   completed_at: string | null;
 };
-
-type TransferRow = {
-  id: string;
-  status: TransferStatus;
-  amount: number;
-  from_user_id: number;
-  to_user_id: number;
-  async: boolean;
-  failure_reason: string | null;
-  attempts: number;
-  last_error: string | null;
-  created_at: Date;
-  completed_at: Date | null;
-};
-
-const COLUMNS = `id::text as id, status, amount, from_user_id, to_user_id, async, failure_reason,
-                 attempts, last_error, created_at, completed_at`;
 
 function view(r: TransferRow): TransferView {
   return {
@@ -79,7 +68,10 @@ export function publicView(t: TransferView): PublicTransferView {
   };
 }
 
-const ID_PATTERN = /^[0-9]{1,19}$/;
+/** A decimal id that fits int8 (ids are 64-bit; anything else cannot name a transfer). */
+export function isTransferId(id: string): boolean {
+  return /^[0-9]{1,19}$/.test(id) && BigInt(id) <= 9223372036854775807n;
+}
 
 /**
  * One transfer, as its sender or receiver sees it. Anyone else (and any id that
@@ -89,14 +81,10 @@ export async function getTransfer(
   ctx: CoreContext,
   input: { transferId: string; viewerUserId?: number },
 ): Promise<TransferView> {
-  if (!ID_PATTERN.test(input.transferId) || BigInt(input.transferId) > 9223372036854775807n) {
+  if (!isTransferId(input.transferId)) {
     throw new WalletError("not_found", "No such transfer.");
   }
-  const { rows } = await ctx.db.knex.raw<{ rows: TransferRow[] }>(
-    `select ${COLUMNS} from transfers where id = ?::bigint`,
-    [input.transferId],
-  );
-  const row = rows[0];
+  const row = await selectTransfer(ctx.db, input.transferId);
   if (
     !row ||
     (input.viewerUserId !== undefined &&
@@ -112,42 +100,18 @@ export async function listTransfers(
   ctx: CoreContext,
   input: { status?: TransferStatus; userId?: number; limit: number },
 ): Promise<TransferView[]> {
-  const where: string[] = [];
-  const args: unknown[] = [];
-  if (input.status) {
-    where.push("status = ?");
-    args.push(input.status);
-  }
-  if (input.userId) {
-    where.push("(from_user_id = ? or to_user_id = ?)");
-    args.push(input.userId, input.userId);
-  }
-  const rows = await query<TransferRow>(
-    ctx.db.knex,
-    `select ${COLUMNS} from transfers ${where.length ? "where " + where.join(" and ") : ""}
-      order by id desc limit ?`,
-    [...args, input.limit],
-  );
-  return rows.map(view);
+  return (await selectTransfers(ctx.db, input)).map(view);
 }
 
 /** Puts a dead-lettered transfer back in the queue with a fresh set of attempts. */
 export async function retryTransfer(ctx: CoreContext, transferId: string): Promise<TransferView> {
-  if (!ID_PATTERN.test(transferId)) throw new WalletError("not_found", "No such transfer.");
-  const { rows } = await ctx.db.knex.raw<{ rows: Array<{ status: string }> }>(
-    `with target as (select id, status from transfers where id = ?::bigint),
-          requeued as (
-            update transfers t set status = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now()
-              from target where t.id = target.id and target.status = 'dead' returning t.id)
-     select target.status, (select count(*) from requeued)::int as n, pg_notify('wallet_transfers', '') from target`,
-    [transferId],
-  );
-  const row = rows[0];
-  if (!row) throw new WalletError("not_found", "No such transfer.");
-  if (row.status !== "dead") {
+  if (!isTransferId(transferId)) throw new WalletError("not_found", "No such transfer.");
+  const status = await requeueDead(ctx.db, transferId);
+  if (!status) throw new WalletError("not_found", "No such transfer.");
+  if (status !== "dead") {
     throw new WalletError(
-      "invalid_request",
-      `Transfer ${transferId} is ${row.status}, not dead; only dead transfers can be retried.`,
+      "transfer_not_dead",
+      `Transfer ${transferId} is ${status}, not dead; only dead transfers can be retried.`,
     );
   }
   return getTransfer(ctx, { transferId });

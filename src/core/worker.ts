@@ -5,31 +5,14 @@
  * worker. Workers wake on NOTIFY wallet_transfers (sent when a transfer is
  * accepted) and poll as a fallback, which also picks up retries that become due.
  */
-import type { Database } from "./db.js";
-import type { WalletVersion } from "./outcome.js";
+import type { ChangeFeed } from "./changes/feed.js";
+import type { Database } from "./db/index.js";
 import { backoffMs, sleep } from "./retry.js";
+import { processTransfers, type ProcessedTransfer } from "./store/ledger.js";
 import { traced } from "./tracing.js";
 
-export type AppliedTransfer = {
-  id: string;
-  outcome: string;
-  from_user_id: number;
-  to_user_id: number;
-  from_version: number | null;
-  to_version: number | null;
-};
-
+export type AppliedTransfer = { id: string; outcome: string };
 export type DeferredTransfer = { id: string; status: string; attempts: number };
-
-/** The wallet versions a batch produced: the cache hears of them. */
-export function appliedVersions(rows: AppliedTransfer[]): WalletVersion[] {
-  const versions: WalletVersion[] = [];
-  for (const r of rows) {
-    if (r.from_version !== null) versions.push({ userId: r.from_user_id, version: r.from_version });
-    if (r.to_version !== null) versions.push({ userId: r.to_user_id, version: r.to_version });
-  }
-  return versions;
-}
 
 export type WorkerOptions = {
   workers: number;
@@ -39,8 +22,8 @@ export type WorkerOptions = {
   retryBaseMs?: number;
   retryCapMs?: number;
   pollMs?: number;
-  /** after each committed batch: the cache hears of changed wallets here */
-  onApplied?: (rows: AppliedTransfer[]) => void | Promise<void>;
+  /** after each committed batch (metrics) */
+  onApplied?: (rows: AppliedTransfer[]) => void;
   onDeferred?: (rows: DeferredTransfer[], err: unknown) => void;
   onError?: (err: unknown) => void;
 };
@@ -49,23 +32,21 @@ export class TransferWorkers {
   private running = false;
   private loops: Array<Promise<void>> = [];
   private wakers = new Set<() => void>();
-  private unlisten?: () => Promise<void>;
+  private unlisten?: () => void;
   /** transfers applied, failed and deferred since start (for metrics and tests) */
   readonly counts = { completed: 0, failed: 0, deferred: 0, dead: 0, batches: 0 };
 
   constructor(
     private readonly db: Database,
     private readonly opts: WorkerOptions,
+    /** wakes a loop when a transfer is accepted; without it, loops only poll */
+    private readonly feed?: ChangeFeed,
   ) {}
 
   async start(): Promise<void> {
     if (this.running || this.opts.workers <= 0) return;
     this.running = true;
-    try {
-      this.unlisten = await this.db.listen("wallet_transfers", () => this.wakeOne());
-    } catch (err) {
-      this.opts.onError?.(err); // polling still finds the work
-    }
+    this.unlisten = this.feed?.onTransfers(() => this.wakeOne());
     for (let i = 0; i < this.opts.workers; i++) this.loops.push(this.loop());
   }
 
@@ -76,7 +57,7 @@ export class TransferWorkers {
     this.wakeAll();
     await Promise.all(this.loops);
     this.loops = [];
-    await this.unlisten?.().catch(() => undefined);
+    this.unlisten?.();
   }
 
   private wakeAll(): void {
@@ -130,20 +111,19 @@ export class TransferWorkers {
   }
 
   private async stepUntraced(limit: number): Promise<number> {
-    const { rows } = await this.db.knex.raw<{
-      rows: Array<AppliedTransfer & { error: string | null; attempts: number | null }>;
-    }>(
-      `select id::text as id, outcome, from_user_id, to_user_id, from_version, to_version, error, attempts
-         from wallet_process_transfers(?, ?, ?, ?)`,
-      [limit, this.opts.maxAttempts, this.opts.retryBaseMs ?? 200, this.opts.retryCapMs ?? 60_000],
+    const rows: ProcessedTransfer[] = await processTransfers(
+      this.db,
+      limit,
+      this.opts.maxAttempts,
+      this.opts.retryBaseMs ?? 200,
+      this.opts.retryCapMs ?? 60_000,
     );
     const applied: AppliedTransfer[] = [];
     const deferred: DeferredTransfer[] = [];
     let lastError: string | null = null;
     for (const r of rows) {
       if (r.error === null) {
-        const { error: _e, attempts: _a, ...done } = r;
-        applied.push(done);
+        applied.push({ id: r.id, outcome: r.outcome });
       } else {
         deferred.push({ id: r.id, status: r.outcome === "dead" ? "dead" : "pending", attempts: r.attempts ?? 0 });
         lastError = r.error;
@@ -152,7 +132,7 @@ export class TransferWorkers {
     if (applied.length > 0) {
       this.counts.batches++;
       for (const a of applied) this.counts[a.outcome === "ok" ? "completed" : "failed"]++;
-      await this.opts.onApplied?.(applied);
+      this.opts.onApplied?.(applied);
     }
     if (deferred.length > 0) {
       for (const d of deferred) this.counts[d.status === "dead" ? "dead" : "deferred"]++;

@@ -6,8 +6,9 @@
 import { createHash, randomUUID } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { z } from "zod";
-import { openWallet } from "../core/getBalance.js";
+import { isUnavailable } from "../core/db/errors.js";
 import { WalletError } from "../core/errors.js";
+import { openWallet } from "../core/store/wallets.js";
 import { traced } from "../core/tracing.js";
 import type { RateLimiter } from "../core/cache/rateLimiter.js";
 import type { Authenticator } from "./auth.js";
@@ -50,7 +51,7 @@ export function createApp(opts: AppOptions) {
   const opened = new Set<number>();
   async function ensureWallet(userId: number): Promise<void> {
     if (opened.has(userId)) return;
-    await openWallet(svc.ctx, userId);
+    await openWallet(svc.ctx.db, userId);
     if (opened.size > 1_000_000) opened.clear();
     opened.add(userId);
   }
@@ -120,11 +121,11 @@ export function createApp(opts: AppOptions) {
         if (typeof key !== "string" || !IDEMPOTENCY_KEY.test(key)) {
           throw new WalletError("invalid_request", "Idempotency-Key must be 1 to 255 visible ASCII characters.");
         }
-        info.idempotencyKey = key;
         // the validated request, canonical: the same request always hashes the same
-        info.requestHash = createHash("sha256")
+        const hash = createHash("sha256")
           .update(`${route.method} ${route.path}\n${JSON.stringify(info.body, Object.keys(info.body).sort())}`)
           .digest("base64url");
+        info.idempotency = { key, hash };
       }
     }
     if (route.auth && !route.opensWallet) await ensureWallet(info.userId);
@@ -164,10 +165,14 @@ export function createApp(opts: AppOptions) {
         sendBody(req, res, reply.status, reply.text, reply.contentType ?? "text/plain; charset=utf-8");
       else sendJson(req, res, reply.status, reply.body);
     } catch (err) {
-      if (err instanceof WalletError) {
+      if (err instanceof WalletError && err.code !== "unavailable") {
         // the rest of an oversized body is not read: this connection cannot be reused
         if (err.code === "payload_too_large") res.setHeader("Connection", "close");
         sendError(req, res, err);
+      } else if (err instanceof WalletError || isUnavailable(err)) {
+        // the database is away: temporary; a write may have been applied (retry it with its key)
+        res.setHeader("Retry-After", "1");
+        sendError(req, res, new WalletError("unavailable"));
       } else {
         // never a stack trace or SQL to the client: the log has it, under this request id
         svc.log.error({ err, requestId, route: label }, "request failed");

@@ -1,7 +1,8 @@
 /** The OpenAPI 3.1 document, made from the route table and its schemas. */
 import { z } from "zod";
-import { ERROR_CODES } from "../core/errors.js";
-import type { Route } from "./routes.js";
+import { ERROR_CODES, type ErrorCode } from "../core/errors.js";
+import { routeRefusals, type Route } from "./routes.js";
+import { ErrorResponse } from "./schemas.js";
 
 function jsonSchema(schema: z.ZodType, io: "input" | "output"): Record<string, unknown> {
   const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as Record<
@@ -50,6 +51,20 @@ export function buildOpenApi(routes: Route[], opts: { authMode: "userid" | "toke
           : resp.contentType
             ? { content: { [resp.contentType]: { schema: { type: "string" } } } }
             : {}),
+      };
+    }
+    const byStatus = new Map<number, ErrorCode[]>();
+    for (const code of routeRefusals(r)) {
+      const status = ERROR_CODES[code].status;
+      byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+    }
+    for (const [status, codes] of byStatus) {
+      responses[status] = {
+        description: codes.map((c) => `${c}: ${ERROR_CODES[c].message}`).join(" | "),
+        content: { "application/json": { schema: jsonSchema(ErrorResponse, "output") } },
+        ...(status === 429 || status === 503
+          ? { headers: { "Retry-After": { description: "seconds to wait", schema: { type: "integer" } } } }
+          : {}),
       };
     }
     (paths[r.path] ??= {})[r.method.toLowerCase()] = {

@@ -2,6 +2,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
+import { ping } from "../core/store/maintenance.js";
 import type { Route } from "./routes.js";
 import type { Services } from "./services.js";
 
@@ -51,16 +52,23 @@ export function opsRoutes(openapi: () => unknown): Route[] {
       method: "GET",
       path: "/readyz",
       operationId: "readyz",
-      summary: "Readiness: the database answers (and the state of Redis, when configured)",
+      summary: "Readiness: the database answers (and the state of the change feed and of Redis)",
       responses: { 200: { description: "Ready" }, 503: { description: "The database does not answer" } },
       handler: async (_r, svc: Services) => {
         const redis = svc.redisState();
+        // caches are off while the change feed is down: still ready, but degraded
+        const changes = svc.ctx.feed?.up ? "ok" : "down";
         try {
-          await svc.ctx.db.knex.raw("select 1");
+          await ping(svc.ctx.db, 1000);
         } catch {
-          return { status: 503, body: { status: "unavailable", database: "down", redis } };
+          return {
+            status: 503,
+            headers: { "Retry-After": "1" },
+            body: { status: "unavailable", database: "down", changes, redis },
+          };
         }
-        return { status: 200, body: { status: redis === "degraded" ? "degraded" : "ok", database: "ok", redis } };
+        const degraded = redis === "degraded" || changes === "down";
+        return { status: 200, body: { status: degraded ? "degraded" : "ok", database: "ok", changes, redis } };
       },
     },
     {

@@ -4,6 +4,7 @@
  * ("ammount") is a clear 400 rather than a silently different request.
  */
 import { z } from "zod";
+import { ENTRY_TYPES, type EntryTypeFilter } from "../core/getHistory.js";
 import { MAX_CENTS } from "../core/money.js";
 
 export const Amount = z
@@ -40,9 +41,11 @@ const positiveIntString = (name: string, max: number) =>
 
 export const HistoryQuery = z.strictObject({
   type: z
-    .enum(["0", "1", "2", "3"], { error: "must be 0 (all), 1 (deposit), 2 (withdraw) or 3 (transfer)" })
+    .enum(["0", "1", "2", "3", "4", "5"], {
+      error: "must be 0 (all), 1 (deposit), 2 (withdraw), 3 (transfer), 4 (reversal) or 5 (adjustment)",
+    })
     .default("0")
-    .transform((v) => Number(v) as 0 | 1 | 2 | 3),
+    .transform((v) => Number(v) as EntryTypeFilter),
   page: positiveIntString("page", 10_000_000).default(1),
   page_size: positiveIntString("page_size", 100).default(30),
 });
@@ -78,13 +81,15 @@ export const HistoryResponse = z.object({
   transactions: z.array(
     z.object({
       id: Id,
-      type: z.enum(["deposit", "withdraw", "transfer"]),
+      type: z.enum(ENTRY_TYPES),
       direction: z.enum(["in", "out"]),
       amount: z.int(),
       balance_after: z.int(),
       counterparty_user_id: z.int().nullable(),
       transfer_id: Id.nullable(),
       created_at: z.string().meta({ format: "date-time" }),
+      hold_id: Id.nullable().meta({ description: "the hold a capture came from, else null" }),
+      reverses: Id.nullable().meta({ description: "the transaction or transfer a reversal reverses, else null" }),
     }),
   ),
   page: z.int(),

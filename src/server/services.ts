@@ -1,4 +1,5 @@
 import type { CachedReads } from "../core/cache/cachedReads.js";
+import type { Config } from "../core/config.js";
 import type { CoreContext } from "../core/context.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
@@ -9,6 +10,7 @@ export type Services = {
   reads: CachedReads;
   metrics: Metrics;
   log: Logger;
+  config: Config;
   /** the Redis connection state when REDIS_URL is set */
   redisState(): "ok" | "degraded" | "off";
 };

@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import type { TestProject } from "vitest/node";
-import { openDatabase } from "../../src/core/db.js";
+import { openDatabase } from "../../src/core/db/index.js";
 import { migrateLatest } from "../../src/core/migrate.js";
 import { dbUrl, PG_ADMIN_URL } from "./env.js";
 

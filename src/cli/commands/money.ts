@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import chalk from "chalk";
 import Table from "cli-table3";
 import ora from "ora";
+import { ENTRY_TYPES, type EntryType, type EntryTypeFilter } from "../../core/getHistory.js";
 import { formatCurrency } from "../../core/money.js";
 import { confirmOrAbort, need, parseIntArg } from "../args.js";
 import type { TransferStatusView } from "../client.js";
@@ -118,7 +119,7 @@ export function registerMoney(program: Command): void {
     .command("history")
     .description("List a wallet's ledger entries, newest first")
     .option("-u, --user <id>", "the wallet's user id")
-    .option("--type <type>", "0 all, 1 deposit, 2 withdraw, 3 transfer (or the name)", "0")
+    .option("--type <type>", "0 all, 1 deposit, 2 withdraw, 3 transfer, 4 reversal, 5 adjustment (or the name)", "0")
     .option("--page <n>", "page number", "1")
     .option("--page-size <n>", "entries per page, 1 to 100", "30")
     .addHelpText(
@@ -128,19 +129,7 @@ export function registerMoney(program: Command): void {
     .action(async (opts: UserOpts & { type: string; page: string; pageSize: string }, cmd: Command) => {
       const out = createOutput(globals(cmd).json);
       const user = await need(opts.user, "--user", "User id:", out.interactive);
-      const names: Record<string, 0 | 1 | 2 | 3> = {
-        "0": 0,
-        all: 0,
-        "1": 1,
-        deposit: 1,
-        "2": 2,
-        withdraw: 2,
-        "3": 3,
-        transfer: 3,
-      };
-      const type = names[opts.type];
-      if (type === undefined)
-        throw new UsageError(`--type must be 0-3 or all, deposit, withdraw, transfer (got '${opts.type}')`);
+      const type = historyType(opts.type);
       const page = parseIntArg(opts.page, "--page");
       const pageSize = parseIntArg(opts.pageSize, "--page-size");
       if (pageSize > 100) throw new UsageError("--page-size must be at most 100");
@@ -168,6 +157,15 @@ export function registerMoney(program: Command): void {
         });
       });
     });
+}
+
+/** "transfer" or "3" -> 3; "all" or "0" -> 0. */
+function historyType(text: string): EntryTypeFilter {
+  if (text === "all" || text === "0") return 0;
+  const byName = ENTRY_TYPES.indexOf(text as EntryType);
+  const n = byName >= 0 ? byName + 1 : /^[1-5]$/.test(text) ? Number(text) : -1;
+  if (n < 0) throw new UsageError(`--type must be 0-5 or all, ${ENTRY_TYPES.join(", ")} (got '${text}')`);
+  return n as EntryTypeFilter;
 }
 
 function describeTransfer(t: TransferStatusView): string {

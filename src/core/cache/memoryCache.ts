@@ -1,14 +1,16 @@
-import type { WalletVersion } from "../outcome.js";
+import type { WalletChange } from "../changes/feed.js";
 import type { CacheRead, VersionedCache } from "./types.js";
 
 /**
- * The in-process cache: right for one process that sees every write (the embedded
- * database serves one process). Bounded: past maxEntries values the oldest go.
+ * The in-process cache, following the database's change notifications. Bounded:
+ * past maxEntries values the oldest go. An epoch counter makes a fill that began
+ * before a reset land nowhere.
  */
 export class MemoryCache implements VersionedCache {
   readonly kind = "memory" as const;
   private versions = new Map<number, number>();
   private values = new Map<string, string>();
+  private epoch = 0;
 
   constructor(private readonly maxEntries = 100_000) {}
 
@@ -18,10 +20,11 @@ export class MemoryCache implements VersionedCache {
       const value = this.values.get(`${userId}:${version}:${field}`);
       if (value !== undefined) return { hit: true, value };
     }
-    return { hit: false, epoch: null };
+    return { hit: false, epoch: String(this.epoch) };
   }
 
-  async fill(userId: number, field: string, version: number, value: string): Promise<void> {
+  async fill(userId: number, field: string, version: number, value: string, token: CacheRead): Promise<void> {
+    if (token.hit || token.epoch !== String(this.epoch)) return;
     const current = this.versions.get(userId) ?? -1;
     if (version < current) return; // read before a newer write: no one will ask for it
     if (version > current) this.setVersion(userId, version);
@@ -32,17 +35,22 @@ export class MemoryCache implements VersionedCache {
     this.values.set(`${userId}:${version}:${field}`, value);
   }
 
-  async bump(versions: WalletVersion[]): Promise<void> {
-    for (const { userId, version } of versions) {
+  async bump(changes: WalletChange[]): Promise<void> {
+    for (const { userId, version } of changes) {
       if (version > (this.versions.get(userId) ?? -1)) this.setVersion(userId, version);
     }
+  }
+
+  async reset(): Promise<void> {
+    this.epoch++;
+    this.versions.clear();
+    this.values.clear();
   }
 
   private setVersion(userId: number, version: number): void {
     if (this.versions.size >= this.maxEntries && !this.versions.has(userId)) {
       // forgetting a version is safe only together with its values: start over
-      this.versions.clear();
-      this.values.clear();
+      void this.reset();
     }
     this.versions.set(userId, version);
   }
@@ -52,7 +60,6 @@ export class MemoryCache implements VersionedCache {
   }
 
   async close(): Promise<void> {
-    this.versions.clear();
-    this.values.clear();
+    await this.reset();
   }
 }

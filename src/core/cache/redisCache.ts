@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import type { WalletVersion } from "../outcome.js";
+import type { WalletChange } from "../changes/feed.js";
 import type { CacheRead, VersionedCache } from "./types.js";
 
 /*
@@ -52,8 +52,13 @@ type ScriptedRedis = Redis & {
 export class RedisCache implements VersionedCache {
   readonly kind = "redis" as const;
   private readonly redis: ScriptedRedis;
-  /** a write could not be published: do not use the cache until the epoch has moved */
+  /**
+   * Something may have been missed (a bump that failed, a lost connection, a reset):
+   * do not use the cache until the epoch has moved on after the latest such event.
+   */
   private dirty = false;
+  private dirtyGeneration = 0;
+  private recovering?: Promise<void>;
   private readonly epochKey: string;
 
   constructor(
@@ -70,9 +75,12 @@ export class RedisCache implements VersionedCache {
     this.redis = redis as ScriptedRedis;
     // A lost connection may have hidden other instances' writes from us, and ours from
     // them: whatever the cache holds is suspect until the epoch has moved on.
-    redis.on("close", () => {
-      this.dirty = true;
-    });
+    redis.on("close", () => this.markDirty());
+  }
+
+  private markDirty(): void {
+    this.dirty = true;
+    this.dirtyGeneration++;
   }
 
   private usable(): boolean {
@@ -81,18 +89,20 @@ export class RedisCache implements VersionedCache {
     return !this.dirty;
   }
 
-  private recovering = false;
-  private async recover(): Promise<void> {
-    if (this.recovering) return;
-    this.recovering = true;
-    try {
-      await this.redis.incr(this.epochKey);
-      this.dirty = false;
-    } catch {
-      /* still unreachable: stay dirty */
-    } finally {
-      this.recovering = false;
-    }
+  /** Moves the epoch on; clean only if nothing new went wrong while it did. */
+  private recover(): Promise<void> {
+    this.recovering ??= (async () => {
+      const generation = this.dirtyGeneration;
+      try {
+        await this.redis.incr(this.epochKey);
+        if (generation === this.dirtyGeneration) this.dirty = false;
+      } catch {
+        /* still unreachable: stay dirty */
+      } finally {
+        this.recovering = undefined;
+      }
+    })();
+    return this.recovering;
   }
 
   async get(userId: number, field: string): Promise<CacheRead> {
@@ -123,13 +133,14 @@ export class RedisCache implements VersionedCache {
   }
 
   /**
-   * Publishes a write's versions before the write is answered. A connection that was
-   * just cut usually comes back within a few hundred milliseconds: keep trying until
-   * bumpDeadlineMs, so that a blip costs latency, not freshness. Past the deadline the
-   * write is answered anyway (the money has moved) and this instance stops using the
-   * cache until it has moved the epoch on.
+   * Moves the shared versions forward, as the database announced them (every process
+   * that hears a change does it; the script only ever moves a version up). A
+   * connection that was just cut usually comes back within a few hundred
+   * milliseconds: keep trying until bumpDeadlineMs, so that a blip costs latency, not
+   * freshness. Past the deadline this instance stops using the cache until it has
+   * moved the epoch on.
    */
-  async bump(versions: WalletVersion[]): Promise<void> {
+  async bump(versions: WalletChange[]): Promise<void> {
     if (versions.length === 0) return;
     const args = [this.prefix, String(this.versionTtlMs)];
     for (const v of versions) args.push(String(v.userId), String(v.version));
@@ -144,7 +155,14 @@ export class RedisCache implements VersionedCache {
         await new Promise((r) => setTimeout(r, 25));
       }
     }
-    this.dirty = true;
+    this.markDirty();
+  }
+
+  /** A new epoch: every value and version cached before, by any instance, is dropped. */
+  async reset(): Promise<void> {
+    this.markDirty();
+    await this.recovering; // one that began before this reset does not count
+    await this.recover();
   }
 
   state(): "ok" | "degraded" {

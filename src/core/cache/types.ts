@@ -1,17 +1,20 @@
-import type { WalletVersion } from "../outcome.js";
+import type { WalletChange } from "../changes/feed.js";
 
 /**
  * A read cache keyed by wallet version. A reader asks for (user, field) and gets the
- * value stored under the wallet's current version, or a miss. A writer bumps the
- * version (it only moves forward) before it answers. A reader that filled from the
- * database just before a write stores its value under the old version, which no one
- * asks for again: the fill-after-evict race cannot serve stale data.
+ * value stored under the wallet's current version, or a miss. The versions come
+ * from the database (ChangeFeed), which says what changed, whoever changed it; they
+ * only move forward. A reader that filled from the database just before a write
+ * stores its value under the old version, which no one asks for again: the
+ * fill-after-evict race cannot serve stale data. reset() starts a new epoch: every
+ * value and version learnt before is dropped.
  */
 export interface VersionedCache {
   readonly kind: "memory" | "redis" | "none";
   get(userId: number, field: string): Promise<CacheRead>;
   fill(userId: number, field: string, version: number, value: string, token: CacheRead): Promise<void>;
-  bump(versions: WalletVersion[]): Promise<void>;
+  bump(changes: WalletChange[]): Promise<void>;
+  reset(): Promise<void>;
   /** "ok", or "degraded" while the shared cache cannot be reached (reads go to the database) */
   state(): "ok" | "degraded" | "off";
   close(): Promise<void>;
@@ -25,6 +28,7 @@ export const noCache: VersionedCache = {
   get: async () => ({ hit: false, epoch: null }),
   fill: async () => undefined,
   bump: async () => undefined,
+  reset: async () => undefined,
   state: () => "off",
   close: async () => undefined,
 };

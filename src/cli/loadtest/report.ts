@@ -1,0 +1,49 @@
+/** The loadtest's answer for people: one table. */
+import chalk from "chalk";
+import Table from "cli-table3";
+import type { AsyncReport, LedgerReport } from "./check.js";
+import type { LoadResult } from "./run.js";
+
+export type LoadReport = Omit<LoadResult, "lastAcceptedBySender"> & {
+  target: string;
+  users: number;
+  async?: AsyncReport;
+  ledger?: LedgerReport;
+};
+
+const list = (o: Record<string, number>) =>
+  Object.entries(o)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join(", ");
+
+export function renderReport(r: LoadReport): string {
+  const t = new Table({ style: { head: [], border: [] } });
+  t.push(
+    ["scenario", r.scenario],
+    ["requests", r.requests.toLocaleString()],
+    ["throughput", `${r.throughput_rps.toLocaleString()} req/s`],
+    [
+      "latency p50 / p90 / p99 / max",
+      `${r.latency_ms.p50} / ${r.latency_ms.p90} / ${r.latency_ms.p99} / ${r.latency_ms.max} ms`,
+    ],
+    ["statuses", list(r.statuses)],
+    ["errors", Object.keys(r.errors).length ? list(r.errors) : "none"],
+  );
+  const a = r.async;
+  if (a) {
+    const latency = a.completion_latency_ms
+      ? `, accept->done p50 ${a.completion_latency_ms.p50} ms, p99 ${a.completion_latency_ms.p99} ms`
+      : "";
+    t.push(["async completion", `${a.completion_rps.toLocaleString()} transfers/s${latency}`]);
+  }
+  const l = r.ledger;
+  if (l) {
+    t.push([
+      "ledger",
+      l.ok
+        ? chalk.green(`ok: total ${l.total_after} as expected, verify ${String(l.verify)}`)
+        : chalk.red(`FAILED: ${JSON.stringify(l)}`),
+    ]);
+  }
+  return t.toString();
+}

@@ -1,0 +1,53 @@
+import type { Knex } from "knex";
+
+export type Engine = "pg" | "pglite";
+
+export type QueryOptions = {
+  /** the call fails (and its connection is closed) past this many milliseconds */
+  timeoutMs?: number;
+  /** a prepared statement's name: parsed and planned once per connection */
+  name?: string;
+};
+
+/** The narrow executor the core talks to: one statement, its rows. */
+export interface Executor {
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[], opts?: QueryOptions): Promise<T[]>;
+}
+
+export type TransactionOptions = { isolation?: "repeatable read" | "serializable"; readOnly?: boolean };
+
+/** A dedicated LISTEN connection (see ChangeFeed, which reconnects it). */
+export type Listener = {
+  /** a round trip on the listening connection: fails if it is dead */
+  ping(timeoutMs: number): Promise<void>;
+  close(): Promise<void>;
+};
+
+export type ListenHandlers = {
+  onNotify(channel: string, payload: string): void;
+  /** the connection is gone; called at most once */
+  onDown(err: unknown): void;
+};
+
+export type PoolStats = { used: number; free: number; waiting: number };
+
+export interface Database extends Executor {
+  readonly engine: Engine;
+  transaction<T>(fn: (tx: Executor) => Promise<T>, opts?: TransactionOptions): Promise<T>;
+  listen(channels: string[], handlers: ListenHandlers): Promise<Listener>;
+  /** knex on the same database, for the migrator only */
+  knex(): Knex;
+  poolStats(): PoolStats | undefined;
+  close(): Promise<void>;
+}
+
+export const INT8_OID = 20;
+
+/** int8 columns as exact JavaScript numbers: balances are bounded by 2^53-1; ids, larger, are selected as text. */
+export function parseInt8(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) {
+    throw new Error(`int8 value ${text} is not an exact JavaScript number; select it as text`);
+  }
+  return n;
+}

@@ -1,0 +1,63 @@
+/**
+ * The calls that move money: wallet_apply for every request (one call and one
+ * commit for a whole group-commit batch) and wallet_process_transfers for a worker's
+ * step. Both are PL/pgSQL functions (migrations/) that lock wallets in user-id order,
+ * return refusals as data and write the journal in the same transaction.
+ */
+import type { Executor } from "../db/index.js";
+
+export const enum OpKind {
+  Deposit = 1,
+  Withdraw = 2,
+  Transfer = 3,
+  AcceptTransfer = 4,
+}
+
+/** One operation as wallet_apply takes it (a JSON object; ids as strings). */
+export type OpRow = {
+  k: OpKind;
+  /** the operation's id, made before its first attempt: its identity in the database */
+  id: string;
+  /** the acting user */
+  u: number;
+  /** the counterparty (a transfer's destination) */
+  c?: number;
+  a?: number;
+  /** Idempotency-Key and the hash of the request it came with: always together */
+  key?: string;
+  h?: string;
+};
+
+export type OpResult = { outcome: string; result: Record<string, unknown> | null; replayed: boolean };
+
+/**
+ * Applies ops in order in one transaction. retry: an earlier attempt's outcome is
+ * unknown, so an op already applied is answered from what it stored. token: sent
+ * back on the change feed when the transaction commits.
+ */
+export async function applyOperations(db: Executor, ops: OpRow[], retry: boolean, token: string): Promise<OpResult[]> {
+  const rows = await db.query<OpResult & { ord: number }>(
+    "select ord, outcome, result, replayed from wallet_apply($1::jsonb, $2, $3)",
+    [JSON.stringify(ops), retry, token],
+    { name: "wallet_apply" },
+  );
+  const out = new Array<OpResult>(ops.length);
+  for (const r of rows) out[r.ord - 1] = { outcome: r.outcome, result: r.result, replayed: r.replayed };
+  return out;
+}
+
+export type ProcessedTransfer = { id: string; outcome: string; error: string | null; attempts: number | null };
+
+/** A worker's step: claim up to limit due transfers, apply them, mark them (one call, one commit). */
+export function processTransfers(
+  db: Executor,
+  limit: number,
+  maxAttempts: number,
+  retryBaseMs: number,
+  retryCapMs: number,
+): Promise<ProcessedTransfer[]> {
+  return db.query<ProcessedTransfer>(
+    "select id::text as id, outcome, error, attempts from wallet_process_transfers($1, $2, $3, $4)",
+    [limit, maxAttempts, retryBaseMs, retryCapMs],
+  );
+}

@@ -1,0 +1,89 @@
+/**
+ * Every ledger invariant, each one query returning its violations (at most 100).
+ * Sums are taken as numeric and compared as text: a total of many balances can pass 2^53.
+ */
+import type { Executor } from "../db/index.js";
+
+export type Check = { check: string; sql: string; describe(row: Record<string, unknown>): string };
+
+export const CHECKS: Check[] = [
+  {
+    check: "balance_equals_journal",
+    sql: `select w.user_id, w.balance::text as balance, coalesce(s.total, 0)::text as total
+            from wallets w
+            left join (select user_id, sum(direction * amount) as total from journal group by user_id) s
+              on s.user_id = w.user_id
+           where w.balance <> coalesce(s.total, 0)
+           limit 100`,
+    describe: (r) => `wallet ${r.user_id}: balance ${r.balance} but its journal sums to ${r.total}`,
+  },
+  {
+    check: "balance_in_range",
+    sql: `select user_id, balance::text as balance from wallets
+           where balance < 0 or balance > 9007199254740991 limit 100`,
+    describe: (r) => `wallet ${r.user_id}: balance ${r.balance} out of range`,
+  },
+  {
+    check: "balance_after_chain",
+    sql: `select user_id, seq, balance_after::text as balance_after, running::text as running from (
+            select user_id, seq, balance_after,
+                   sum(direction * amount) over (partition by user_id order by seq) as running
+              from journal) j
+           where balance_after <> running limit 100`,
+    describe: (r) =>
+      `journal row ${r.seq} of wallet ${r.user_id}: balance_after ${r.balance_after}, running sum ${r.running}`,
+  },
+  {
+    check: "journal_sequence",
+    // each wallet's rows are numbered 1..version with no gap and no repeat
+    sql: `select w.user_id, w.version, coalesce(j.n, 0) as n, coalesce(j.top, 0) as top
+            from wallets w
+            left join (select user_id, count(*) as n, max(seq) as top from journal group by user_id) j
+              on j.user_id = w.user_id
+           where w.version <> coalesce(j.top, 0) or coalesce(j.n, 0) <> coalesce(j.top, 0)
+           limit 100`,
+    describe: (r) => `wallet ${r.user_id}: version ${r.version}, ${r.n} journal rows numbered up to ${r.top}`,
+  },
+  {
+    check: "transfer_pairs",
+    // every transfer in the journal is one out row and one in row of the same amount,
+    // between the same two wallets
+    sql: `select transfer_id::text as transfer_id, count(*) as n from journal
+           where kind = 3
+           group by transfer_id
+          having count(*) <> 2 or sum(direction) <> 0 or min(amount) <> max(amount)
+              or min(user_id) <> min(counterparty_user_id) or max(user_id) <> max(counterparty_user_id)
+           limit 100`,
+    describe: (r) => `transfer ${r.transfer_id}: ${r.n} journal rows that do not pair up`,
+  },
+  {
+    check: "async_transfer_outcome",
+    // a completed async transfer has its pair of rows; any other has none
+    sql: `select t.id::text as id, t.status, count(j.user_id) as n
+            from transfers t left join journal j on j.id = t.id and j.kind = 3
+           group by t.id, t.status
+          having (t.status = 'completed') <> (count(j.user_id) = 2) or count(j.user_id) not in (0, 2)
+           limit 100`,
+    describe: (r) => `transfer ${r.id} (${r.status}) has ${r.n} journal rows`,
+  },
+  {
+    check: "money_conserved",
+    // transfers only move money: all balances together equal the money that came in
+    // from outside minus what went out
+    sql: `select b.total::text as balances, l.total::text as ledger from
+            (select coalesce(sum(balance), 0) as total from wallets) b,
+            (select coalesce(sum(direction * amount), 0) as total from journal
+              where kind is not null and counterparty_user_id is null) l
+           where b.total <> l.total`,
+    describe: (r) => `balances sum to ${r.balances}, money in minus money out to ${r.ledger}`,
+  },
+];
+
+export async function ledgerSummary(db: Executor): Promise<{ wallets: number; entries: number; total: string }> {
+  const [row] = await db.query<{ wallets: number; entries: number; total: string }>(
+    `select (select count(*)::int from wallets) as wallets,
+            (select count(*)::int from journal where kind is not null) as entries,
+            (select coalesce(sum(balance), 0)::text from wallets) as total`,
+  );
+  return row!;
+}

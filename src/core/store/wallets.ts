@@ -1,0 +1,97 @@
+/** Reading wallets and their journal; opening wallets; seeding. */
+import type { Executor } from "../db/index.js";
+
+export type BalanceRow = { balance: number; version: number };
+
+/** The wallet's balance and version; opens it (balance 0) on first use. */
+export async function readBalance(db: Executor, userId: number): Promise<BalanceRow> {
+  const [row] = await db.query<BalanceRow>("select balance, version from wallets where user_id = $1", [userId], {
+    name: "read_balance",
+  });
+  if (row) return row;
+  await openWallet(db, userId);
+  return { balance: 0, version: 0 };
+}
+
+/** Opens a wallet with balance 0 if it does not exist; true when it was created. */
+export async function openWallet(db: Executor, userId: number): Promise<boolean> {
+  const rows = await db.query("insert into wallets (user_id) values ($1) on conflict do nothing returning user_id", [
+    userId,
+  ]);
+  return rows.length > 0;
+}
+
+export type JournalMoneyRow = {
+  id: string;
+  kind: number;
+  direction: number;
+  amount: number;
+  balance_after: number;
+  counterparty_user_id: number | null;
+  transfer_id: string | null;
+  hold_id: string | null;
+  reverses: string | null;
+  created_at: Date;
+};
+
+/**
+ * A page of the wallet's money rows, newest first (by seq: the order they were
+ * applied in), and the wallet's version read in the same statement, so from the
+ * same snapshot: the page is exactly the history at that version (the cache relies
+ * on it). kind 0: all kinds (the primary key, read backwards); else the kind index.
+ * version is null when the wallet does not exist.
+ */
+export async function readHistory(
+  db: Executor,
+  q: { userId: number; kind: number; limit: number; offset: number },
+): Promise<{ rows: JournalMoneyRow[]; version: number | null }> {
+  const kindFilter = q.kind === 0 ? "j.kind is not null" : "j.kind = $4";
+  const params: unknown[] = [q.userId, q.limit, q.offset];
+  if (q.kind !== 0) params.push(q.kind);
+  const rows = await db.query<JournalMoneyRow & { seq: number | null; version: number }>(
+    `with page as (
+       select j.seq, j.id::text as id, j.kind, j.direction, j.amount, j.balance_after, j.counterparty_user_id,
+              j.transfer_id::text as transfer_id, j.hold_id::text as hold_id, j.reverses::text as reverses, j.created_at
+         from journal j
+        where j.user_id = $1 and ${kindFilter}
+        order by j.seq desc
+        limit $2 offset $3)
+     select page.*, w.version from (select version from wallets where user_id = $1) w
+       left join page on true
+      order by page.seq desc`,
+    params,
+  );
+  // no row at all: no wallet; one row with a null seq: a wallet without entries
+  return { rows: rows.filter((r) => r.seq !== null), version: rows[0]?.version ?? null };
+}
+
+/**
+ * Opens wallets first..last with the given balance, each credited through a journal
+ * row (a deposit), in one statement. Wallets that already exist are left as they
+ * are. Returns how many it opened.
+ */
+export async function seedRange(db: Executor, first: number, last: number, balance: number): Promise<number> {
+  const [row] = await db.query<{ n: number }>(
+    `with opened as (
+       insert into wallets (user_id, balance, version)
+       select g, $3::bigint, case when $3::bigint > 0 then 1 else 0 end from generate_series($1::bigint, $2::bigint) g
+       on conflict do nothing
+       returning user_id
+     ), credited as (
+       insert into journal (user_id, seq, id, event, kind, direction, amount, balance_after, available_after)
+       select user_id, 1, wallet_next_id(), 1, 1, 1, $3::bigint, $3::bigint, $3::bigint from opened where $3::bigint > 0
+     )
+     select count(*)::int as n from opened`,
+    [first, last, balance],
+  );
+  return row!.n;
+}
+
+/** The sum of the balances of wallets first..last (exact, as text: it may pass 2^53). */
+export async function totalBalance(db: Executor, first: number, last: number): Promise<bigint> {
+  const [row] = await db.query<{ total: string }>(
+    "select coalesce(sum(balance), 0)::text as total from wallets where user_id between $1 and $2",
+    [first, last],
+  );
+  return BigInt(row!.total);
+}
