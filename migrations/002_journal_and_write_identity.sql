@@ -23,14 +23,6 @@ language sql volatile as $$
 $$;
 create sequence wallet_id_block_seq increment by 1024;
 
--- The result of one operation: an outcome ('ok', 'accepted' or a refusal code), the
--- answer's data, and the wallets it changed as (user, new version) pairs.
-create type wallet_step as (outcome text, result jsonb, changes bigint[]);
-
--- A refused operation: its code, no data, no change.
-create function wallet_refuse(p_code text) returns wallet_step
-language sql immutable as $$ select (p_code, null, null)::wallet_step $$;
-
 create table journal (
   user_id              bigint not null references wallets (user_id),
   seq                  bigint not null check (seq > 0),
@@ -77,24 +69,17 @@ drop table entries;
 -- a lost connection) is not a replay of someone else's request.
 alter table idempotency_keys add column op_id bigint;
 
--- Changes one locked wallet and appends its journal row; returns the new figures.
--- direction 1 credits amount, -1 debits it, 0 records an event that moves no money.
-create function wallet_record(p_user bigint, p_event smallint, p_kind smallint, p_direction smallint,
-                              p_amount bigint, p_id bigint, p_counterparty bigint default null,
-                              p_transfer bigint default null, p_hold bigint default null,
-                              p_reverses bigint default null, p_reason text default null,
-                              out balance bigint, out available bigint, out version bigint)
-language plpgsql as $$
-begin
-  update wallets w set balance = w.balance + p_direction * p_amount, version = w.version + 1, updated_at = now()
-   where w.user_id = p_user
-  returning w.balance, w.balance, w.version into balance, available, version;
-  insert into journal (user_id, seq, id, event, kind, direction, amount, balance_after, available_after,
-                       counterparty_user_id, transfer_id, hold_id, reverses, reason)
-  values (p_user, version, p_id, p_event, p_kind, p_direction, p_amount, balance, available,
-          p_counterparty, p_transfer, p_hold, p_reverses, p_reason);
-end
-$$;
+-- The result of one operation: an outcome ('ok', 'accepted' or a refusal code), the
+-- answer's data, and the journal rows it made (written by the caller, all rows of a
+-- batch in one insert).
+create type wallet_step as (outcome text, result jsonb, rows journal[]);
+
+-- One operation of a batch, as wallet_apply takes them (see there).
+create type wallet_op as (k smallint, id bigint, u bigint, c bigint, a bigint, key text, h text);
+
+-- A refused operation: its code, no data, no change.
+create function wallet_refuse(p_code text) returns wallet_step
+language sql immutable as $$ select (p_code, null, null)::wallet_step $$;
 
 -- Why a debit of amount from this (locked) wallet is refused, or null.
 create function wallet_debit_refusal(w wallets, p_amount bigint) returns text
@@ -102,66 +87,86 @@ language sql stable as $$
   select case when w.balance < p_amount then 'insufficient_funds' end
 $$;
 
--- Locks the given wallets in user-id order (so concurrent batches wait for each
--- other instead of deadlocking). Returns the changes it made itself (none yet).
-create function wallet_lock(p_users bigint[]) returns bigint[]
+-- Changes one locked wallet and returns its journal row (the caller writes it).
+-- direction 1 credits amount, -1 debits it, 0 records an event that moves no money.
+-- A debit the wallet cannot pay (wallet_debit_refusal), or a credit past 2^53-1,
+-- changes nothing and returns null: one statement both checks and applies.
+create function wallet_record(p_user bigint, p_event smallint, p_kind smallint, p_direction smallint,
+                              p_amount bigint, p_id bigint, p_counterparty bigint default null,
+                              p_transfer bigint default null, p_hold bigint default null,
+                              p_reverses bigint default null, p_reason text default null)
+returns journal
+language plpgsql as $$
+declare
+  j journal;
+begin
+  update wallets w set balance = w.balance + p_direction * p_amount, version = w.version + 1, updated_at = now()
+   where w.user_id = p_user
+     and (p_direction >= 0 or wallet_debit_refusal(w, p_amount) is null)
+     and (p_direction <= 0 or w.balance <= 9007199254740991 - p_amount)
+  returning w.version, w.balance, w.balance into j.seq, j.balance_after, j.available_after;
+  if not found then return null; end if;
+  j.user_id := p_user; j.id := p_id; j.event := p_event; j.kind := p_kind; j.direction := p_direction;
+  j.amount := p_amount; j.counterparty_user_id := p_counterparty; j.transfer_id := p_transfer;
+  j.hold_id := p_hold; j.reverses := p_reverses; j.reason := p_reason; j.created_at := now();
+  return j;
+end
+$$;
+
+-- Why a debit from this wallet was refused (after wallet_record returned null).
+create function wallet_debit_refused(p_user bigint, p_amount bigint) returns wallet_step
+language sql stable as $$
+  select wallet_refuse(coalesce((select wallet_debit_refusal(w, p_amount) from wallets w where w.user_id = p_user),
+                                'wallet_not_found'))
+$$;
+
+-- Locks the given wallets in user-id order (so concurrent batches wait for each other
+-- instead of deadlocking). Returns the journal rows of changes it made itself (none
+-- yet; holds add some) and the wallets it found.
+create function wallet_lock(p_users bigint[], out rows journal[], out locked bigint[])
 language plpgsql as $$
 begin
-  perform 1 from wallets where user_id = any (p_users) order by user_id for update;
-  return '{}';
+  locked := array(select user_id from wallets where user_id = any (p_users) order by user_id for update);
+  rows := '{}';
 end
 $$;
 
 create function wallet_op_deposit(p_id bigint, p_user bigint, p_amount bigint) returns wallet_step
 language plpgsql as $$
 declare
-  w wallets;
-  b record;
+  j journal := wallet_record(p_user, 1::smallint, 1::smallint, 1::smallint, p_amount, p_id);
 begin
-  select * into w from wallets where user_id = p_user;
-  if w.balance > 9007199254740991 - p_amount then return wallet_refuse('balance_limit_exceeded'); end if;
-  b := wallet_record(p_user, 1::smallint, 1::smallint, 1::smallint, p_amount, p_id);
-  return ('ok', jsonb_build_object('balance', b.balance, 'transaction_id', p_id::text), array[p_user, b.version])::wallet_step;
+  if j.seq is null then return wallet_refuse('balance_limit_exceeded'); end if;
+  return ('ok', jsonb_build_object('balance', j.balance_after, 'transaction_id', p_id::text), array[j])::wallet_step;
 end
 $$;
 
 create function wallet_op_withdraw(p_id bigint, p_user bigint, p_amount bigint) returns wallet_step
 language plpgsql as $$
 declare
-  w wallets;
-  b record;
-  v_refusal text;
+  j journal := wallet_record(p_user, 2::smallint, 2::smallint, -1::smallint, p_amount, p_id);
 begin
-  select * into w from wallets where user_id = p_user;
-  v_refusal := wallet_debit_refusal(w, p_amount);
-  if v_refusal is not null then return wallet_refuse(v_refusal); end if;
-  b := wallet_record(p_user, 2::smallint, 2::smallint, -1::smallint, p_amount, p_id);
-  return ('ok', jsonb_build_object('balance', b.balance, 'transaction_id', p_id::text), array[p_user, b.version])::wallet_step;
+  if j.seq is null then return wallet_debit_refused(p_user, p_amount); end if;
+  return ('ok', jsonb_build_object('balance', j.balance_after, 'transaction_id', p_id::text), array[j])::wallet_step;
 end
 $$;
 
 -- Moves money between two locked wallets: both journal rows carry the transfer's id.
+-- The receiver is checked first, so that once the debit is made the credit cannot fail.
 create function wallet_op_transfer(p_id bigint, p_from bigint, p_to bigint, p_amount bigint) returns wallet_step
 language plpgsql as $$
 declare
-  f wallets;
-  t wallets;
-  a record;
-  b record;
-  v_refusal text;
+  v_to_balance bigint;
+  a journal;
 begin
   if p_from = p_to then return wallet_refuse('same_wallet'); end if;
-  select * into t from wallets where user_id = p_to;
+  select balance into v_to_balance from wallets where user_id = p_to;
   if not found then return wallet_refuse('wallet_not_found'); end if;
-  select * into f from wallets where user_id = p_from;
-  if not found then return wallet_refuse('wallet_not_found'); end if;
-  v_refusal := wallet_debit_refusal(f, p_amount);
-  if v_refusal is not null then return wallet_refuse(v_refusal); end if;
-  if t.balance > 9007199254740991 - p_amount then return wallet_refuse('balance_limit_exceeded'); end if;
+  if v_to_balance > 9007199254740991 - p_amount then return wallet_refuse('balance_limit_exceeded'); end if;
   a := wallet_record(p_from, 4::smallint, 3::smallint, -1::smallint, p_amount, p_id, p_to, p_id);
-  b := wallet_record(p_to, 3::smallint, 3::smallint, 1::smallint, p_amount, p_id, p_from, p_id);
-  return ('ok', jsonb_build_object('success', true, 'transfer_id', p_id::text, 'balance', a.balance),
-          array[p_from, a.version, p_to, b.version])::wallet_step;
+  if a.seq is null then return wallet_debit_refused(p_from, p_amount); end if;
+  return ('ok', jsonb_build_object('success', true, 'transfer_id', p_id::text, 'balance', a.balance_after),
+          array[a, wallet_record(p_to, 3::smallint, 3::smallint, 1::smallint, p_amount, p_id, p_from, p_id)])::wallet_step;
 end
 $$;
 
@@ -180,47 +185,51 @@ begin
 end
 $$;
 
--- After an unknown outcome: if operation p_id was applied, its answer again (built
--- from what it wrote); else null, and the caller applies it now.
-create function wallet_replay(p_kind smallint, p_id bigint, p_user bigint) returns wallet_step
+-- After an unknown outcome: if operation o was applied, its answer again (built from
+-- what it wrote); else null, and the caller applies it now.
+create function wallet_replay(o wallet_op) returns wallet_step
 language plpgsql as $$
 declare
   j journal;
 begin
-  if p_kind = 4 then
-    if exists (select 1 from transfers where id = p_id) then
-      return ('accepted', jsonb_build_object('success', true, 'transfer_id', p_id::text, 'status', 'pending'), null)::wallet_step;
+  if o.k = 4 then
+    if exists (select 1 from transfers where id = o.id) then
+      return ('accepted', jsonb_build_object('success', true, 'transfer_id', o.id::text, 'status', 'pending'), null)::wallet_step;
     end if;
     return null;
   end if;
-  select * into j from journal where id = p_id and user_id = p_user;
+  select * into j from journal where id = o.id and user_id = o.u;
   if not found then return null; end if;
-  if p_kind = 3 then
-    return ('ok', jsonb_build_object('success', true, 'transfer_id', p_id::text, 'balance', j.balance_after), null)::wallet_step;
+  if o.k = 3 then
+    return ('ok', jsonb_build_object('success', true, 'transfer_id', o.id::text, 'balance', j.balance_after), null)::wallet_step;
   end if;
-  return ('ok', jsonb_build_object('balance', j.balance_after, 'transaction_id', p_id::text), null)::wallet_step;
+  return ('ok', jsonb_build_object('balance', j.balance_after, 'transaction_id', o.id::text), null)::wallet_step;
 end
 $$;
 
--- Tells every listening process which wallets changed: LISTEN wallet_changes.
--- Delivered only at commit, whoever called. Payload: '1' on the last chunk (else
--- '0'), the caller's token, a space, then user:version pairs; at most 200 pairs a
--- notification (a payload must stay under 8000 bytes). A token without changes
--- still sends its last chunk: the writer waiting for it learns its batch committed.
-create function wallet_notify_changes(p_token text, p_changes bigint[]) returns void
+-- Writes a batch's journal rows in one statement and tells every listening process
+-- which wallets changed (LISTEN wallet_changes). Delivered only at commit, whoever
+-- called. Payload: '1' on the last chunk (else '0'), the caller's token, a space,
+-- then user,version,user,version...; at most 200 pairs a notification (a payload must
+-- stay under 8000 bytes). A token without changes still sends its last chunk: the
+-- writer waiting for it learns its batch committed.
+create function wallet_write(p_rows journal[], p_token text) returns void
 language plpgsql as $$
 declare
-  n integer := coalesce(array_length(p_changes, 1), 0) / 2;
+  v_pairs bigint[];
+  n integer;
   i integer := 0;
-  v_chunk text;
 begin
-  if n = 0 and p_token is null then return; end if;
+  if cardinality(p_rows) > 0 then
+    insert into journal select (r).* from unnest(p_rows) r;
+  end if;
+  if cardinality(p_rows) = 0 and p_token is null then return; end if;
+  v_pairs := array(select x from unnest(p_rows) r, lateral (values (r.user_id), (r.seq)) v(x));
+  n := cardinality(v_pairs);
   loop
-    select string_agg(p_changes[2 * k - 1] || ':' || p_changes[2 * k], ',') into v_chunk
-      from generate_series(i + 1, least(i + 200, n)) k;
-    i := i + 200;
-    perform pg_notify('wallet_changes',
-                      (case when i >= n then '1' else '0' end) || coalesce(p_token, '') || ' ' || coalesce(v_chunk, ''));
+    perform pg_notify('wallet_changes', (case when i + 400 >= n then '1' else '0' end) || coalesce(p_token, '')
+                      || ' ' || array_to_string(v_pairs[i + 1 : i + 400], ','));
+    i := i + 400;
     exit when i >= n;
   end loop;
 end
@@ -234,38 +243,61 @@ language sql immutable as $$
                        'balance_limit_exceeded')
 $$;
 
+-- Every wallet a batch touches (later migrations add the wallets behind holds).
+create function wallet_batch_users(p_ops wallet_op[]) returns bigint[]
+language sql stable as $$
+  select array(select x.u from unnest(p_ops) x where x.u is not null
+               union select x.c from unnest(p_ops) x where x.c is not null)
+$$;
+
+-- One operation, by kind (later migrations add kinds).
+create function wallet_dispatch(o wallet_op) returns wallet_step
+language plpgsql as $$
+begin
+  case o.k
+    when 1 then return wallet_op_deposit(o.id, o.u, o.a);
+    when 2 then return wallet_op_withdraw(o.id, o.u, o.a);
+    when 3 then return wallet_op_transfer(o.id, o.u, o.c, o.a);
+    when 4 then return wallet_op_accept(o.id, o.u, o.c, o.a);
+    else raise exception 'wallet_apply: unknown operation kind %', o.k;
+  end case;
+end
+$$;
+
 -- Applies a batch of operations in order, in one transaction: the only way money
--- moves for a request. p_ops is a JSON array of
+-- moves for a request. p_ops is a JSON array of wallet_op:
 --   {"k": kind, "id": operation id, "u": acting user, "c": counterparty, "a": amount,
 --    "key": Idempotency-Key, "h": request hash}
 -- kind: 1 deposit, 2 withdraw, 3 transfer (c is the destination), 4 transfer v2 acceptance.
 -- p_retry: the batch may have been applied already (an earlier attempt's outcome is
 -- unknown): answer an operation found by its id (or key) from what it stored.
--- p_token: sent back on wallet_changes at commit (see wallet_notify_changes).
+-- p_token: sent back on wallet_changes at commit (see wallet_write).
 -- One row per operation: its outcome, the answer's data, and whether that answer is
 -- the stored one of another request with the same Idempotency-Key.
 create function wallet_apply(p_ops jsonb, p_retry boolean default false, p_token text default null)
 returns table (ord integer, outcome text, result jsonb, replayed boolean)
 language plpgsql as $$
 declare
-  o record;
+  v_ops wallet_op[] := array(select x from jsonb_populate_recordset(null::wallet_op, p_ops) x);
+  v_actors bigint[] := array(select distinct x.u from unnest(v_ops) x where x.u is not null order by 1);
+  v_lock record;
+  v_rows journal[];
+  o wallet_op;
   s wallet_step;
-  v_changes bigint[] := '{}';
   v_hash text;
   v_op bigint;
 begin
-  -- the acting user's wallet opens on first use, then every wallet of the batch is
-  -- locked in user-id order: batches wait for each other, never deadlock
-  insert into wallets (user_id)
-  select distinct (e ->> 'u')::bigint from jsonb_array_elements(p_ops) e order by 1
-  on conflict do nothing;
-  v_changes := wallet_lock(array(
-    select (e ->> 'u')::bigint from jsonb_array_elements(p_ops) e
-    union select (e ->> 'c')::bigint from jsonb_array_elements(p_ops) e where e ->> 'c' is not null));
+  -- every wallet of the batch locked in user-id order: batches wait for each other,
+  -- never deadlock; an acting user's wallet opens on first use (inserted in order,
+  -- and so held by this transaction too)
+  v_lock := wallet_lock(wallet_batch_users(v_ops));
+  if not v_actors <@ v_lock.locked then
+    insert into wallets (user_id) select u from unnest(v_actors) u order by 1 on conflict do nothing;
+  end if;
+  v_rows := v_lock.rows;
 
   ord := 0;
-  for o in select * from jsonb_to_recordset(p_ops)
-             as x(k smallint, id bigint, u bigint, c bigint, a bigint, key text, h text) loop
+  foreach o in array v_ops loop
     ord := ord + 1;
     replayed := false;
     if o.key is not null then
@@ -285,7 +317,7 @@ begin
         continue;
       end if;
     elsif p_retry then
-      s := wallet_replay(o.k, o.id, o.u);
+      s := wallet_replay(o);
       if s.outcome is not null then
         outcome := s.outcome;
         result := s.result;
@@ -294,30 +326,20 @@ begin
       end if;
     end if;
 
-    if o.k = 1 then
-      s := wallet_op_deposit(o.id, o.u, o.a);
-    elsif o.k = 2 then
-      s := wallet_op_withdraw(o.id, o.u, o.a);
-    elsif o.k = 3 then
-      s := wallet_op_transfer(o.id, o.u, o.c, o.a);
-    elsif o.k = 4 then
-      s := wallet_op_accept(o.id, o.u, o.c, o.a);
-    else
-      raise exception 'wallet_apply: unknown operation kind %', o.k;
-    end if;
+    s := wallet_dispatch(o);
     if not wallet_known_outcome(s.outcome) then
       raise exception 'wallet_apply: operation kind % returned unknown outcome %', o.k, s.outcome;
     end if;
     outcome := s.outcome;
     result := s.result;
-    if s.changes is not null then v_changes := v_changes || s.changes; end if;
+    if s.rows is not null then v_rows := v_rows || s.rows; end if;
     if o.key is not null then
       update idempotency_keys k set outcome = s.outcome, result = s.result
        where k.user_id = o.u and k.key = o.key;
     end if;
     return next;
   end loop;
-  perform wallet_notify_changes(p_token, v_changes);
+  perform wallet_write(v_rows, p_token);
 end
 $$;
 
@@ -336,23 +358,21 @@ language plpgsql as $$
 declare
   t record;
   s wallet_step;
-  v_changes bigint[];
-  v_failed record;
+  v_rows journal[];
 begin
-  v_changes := wallet_lock(array(
+  v_rows := (wallet_lock(array(
     select c.from_user_id from transfers c where c.id = any (p_ids)
-    union select c.to_user_id from transfers c where c.id = any (p_ids)));
+    union select c.to_user_id from transfers c where c.id = any (p_ids)))).rows;
   -- row locks make the apply safe on its own: a transfer another transaction has
   -- meanwhile applied is re-checked, found no longer pending, and skipped
   for t in select c.id, c.from_user_id, c.to_user_id, c.amount from transfers c
             where c.id = any (p_ids) and c.status = 'pending' order by c.id for update loop
     s := wallet_op_transfer(t.id, t.from_user_id, t.to_user_id, t.amount);
     if s.outcome = 'ok' then
-      v_changes := v_changes || s.changes;
+      v_rows := v_rows || s.rows;
     else
-      v_failed := wallet_record(t.from_user_id, 5::smallint, null, 0::smallint, t.amount, t.id,
-                                t.to_user_id, t.id, p_reason => s.outcome);
-      v_changes := v_changes || array[t.from_user_id, v_failed.version];
+      v_rows := v_rows || wallet_record(t.from_user_id, 5::smallint, null, 0::smallint, t.amount, t.id,
+                                        t.to_user_id, t.id, p_reason => s.outcome);
     end if;
     update transfers c set status = case when s.outcome = 'ok' then 'completed' else 'failed' end,
                            failure_reason = nullif(s.outcome, 'ok'),
@@ -362,7 +382,7 @@ begin
     outcome := s.outcome;
     return next;
   end loop;
-  perform wallet_notify_changes(null, v_changes);
+  perform wallet_write(v_rows, null);
 end
 $$;
 

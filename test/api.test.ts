@@ -36,6 +36,17 @@ describe("deposit, withdraw, balance", () => {
     expect(await balanceOf(base, 101)).toBe(100);
   });
 
+  it("opens the wallet of a user seen for the first time by the write itself", async () => {
+    const d = await post(base, "/api/deposit/v1", 150, { amount: 5 });
+    expect(d.status).toBe(200);
+    expect(d.body.balance).toBe(5);
+    const w = await post(base, "/api/withdraw/v1", 151, { amount: 1 });
+    expect(w.body.error.code).toBe("insufficient_funds");
+    const t = await post(base, "/api/transfer/v1", 152, { destination_user_id: 150, amount: 1 });
+    expect(t.body.error.code).toBe("insufficient_funds");
+    expect(await balanceOf(base, 152)).toBe(0);
+  });
+
   it("judges an exponent amount by its value", async () => {
     const r = await post(base, "/api/deposit/v1", 102, '{"amount": 1e2}');
     expect(r.status).toBe(200);

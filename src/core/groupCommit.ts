@@ -72,15 +72,20 @@ export class GroupCommit<Op extends { id: string }, R> {
       this.scheduled = false;
       while (this.inFlight < this.opts.maxInFlight && this.queue.length > 0) {
         this.inFlight++;
-        void this.flush(this.queue.splice(0, this.opts.maxBatch), false).finally(() => {
+        let released = false;
+        // the slot is the database call: freed as soon as it returns, not when the batch is answered
+        const release = () => {
+          if (released) return;
+          released = true;
           this.inFlight--;
           this.schedule();
-        });
+        };
+        void this.flush(this.queue.splice(0, this.opts.maxBatch), false, release).finally(release);
       }
     });
   }
 
-  private async flush(batch: Array<Pending<Op, R>>, retry: boolean): Promise<void> {
+  private async flush(batch: Array<Pending<Op, R>>, retry: boolean, release: () => void): Promise<void> {
     const deadline = Math.min(...batch.map((p) => p.deadline));
     const token = batch[0]!.op.id;
     for (let attempt = 0; ; attempt++) {
@@ -98,7 +103,7 @@ export class GroupCommit<Op extends { id: string }, R> {
         if (kind === "error") {
           if (batch.length === 1) return batch[0]!.reject(err);
           // run each alone, so that only the operation that causes it sees it
-          await Promise.all(batch.map((p) => this.flush([p], retry)));
+          await Promise.all(batch.map((p) => this.flush([p], retry, () => undefined)));
           return;
         }
         if (kind === "unknown") retry = true; // it may have committed: from now on, ask with the identities
@@ -114,6 +119,7 @@ export class GroupCommit<Op extends { id: string }, R> {
         continue;
       }
       this.counts.batches++;
+      release();
       if (ticket && !(await ticket.settled(this.opts.settleMs ?? 1000))) await this.feed!.desync();
       batch.forEach((p, i) => p.resolve(results[i]!));
       return;

@@ -184,14 +184,14 @@ export class ChangeFeed {
       for (const wake of this.transferWakers) wake();
       return;
     }
-    // "<1 on the last chunk, else 0><token> <user>:<version>,..." (see wallet_notify_changes)
+    // "<1 on the last chunk, else 0><token> <user>,<version>,<user>,<version>..." (see wallet_write)
     const space = payload.indexOf(" ");
     const last = payload[0] === "1";
     const token = payload.slice(1, space);
+    const numbers = space + 1 < payload.length ? payload.slice(space + 1).split(",") : [];
     const changes: WalletChange[] = [];
-    for (const pair of payload.slice(space + 1).split(",")) {
-      const colon = pair.indexOf(":");
-      if (colon > 0) changes.push({ userId: Number(pair.slice(0, colon)), version: Number(pair.slice(colon + 1)) });
+    for (let i = 0; i + 1 < numbers.length; i += 2) {
+      changes.push({ userId: Number(numbers[i]), version: Number(numbers[i + 1]) });
     }
     void this.enqueue(async () => {
       if (changes.length > 0) for (const s of this.subscribers) await s.onChanges(changes);
