@@ -2,7 +2,7 @@
 // Compares two revisions' `wallet serve` on the same machine in the same run: each is
 // built in a worktree of its own (so edits in this checkout do not disturb a run); for
 // each scenario, rounds alternate between the two builds (fresh database, same seed,
-// same load generator: this checkout's `wallet loadtest`), and the report gives each
+// same load generator: the head build's `wallet loadtest`), and the report gives each
 // side's median and the ratio head/base.
 //   node bench/compare.mjs <base-rev> [scenario ...]      (default scenarios: transfer deposit)
 // Env: HEAD_REV (default HEAD).
