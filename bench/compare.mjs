@@ -77,7 +77,7 @@ const stop = (s) => new Promise((r) => (s.child.once("exit", r), s.child.kill("S
 // own `wallet verify` checks its invariants afterwards
 function loadtest(url, scenario) {
   const args = [
-    path.join(ROOT, "bin/wallet.js"),
+    builds.head,
     "loadtest",
     "--api",
     url,
