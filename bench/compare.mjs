@@ -76,16 +76,7 @@ const stop = (s) => new Promise((r) => (s.child.once("exit", r), s.child.kill("S
 // the load generator checks totals over the API (the two schemas differ); each side's
 // own `wallet verify` checks its invariants afterwards
 function loadtest(url, scenario) {
-  const args = [
-    builds.head,
-    "loadtest",
-    "--api",
-    url,
-    "--scenario",
-    scenario,
-    "--duration",
-    String(DURATION),
-  ];
+  const args = [builds.head, "loadtest", "--api", url, "--scenario", scenario, "--duration", String(DURATION)];
   args.push("--concurrency", String(CONCURRENCY), "--users", String(USERS), "--no-seed", "--json");
   const env = { ...process.env, LOG_LEVEL: "warn" };
   delete env.DATABASE_URL;

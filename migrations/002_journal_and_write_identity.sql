@@ -246,8 +246,7 @@ $$;
 -- Every wallet a batch touches (later migrations add the wallets behind holds).
 create function wallet_batch_users(p_ops wallet_op[]) returns bigint[]
 language sql stable as $$
-  select array(select x.u from unnest(p_ops) x where x.u is not null
-               union select x.c from unnest(p_ops) x where x.c is not null)
+  select array(select distinct v.id from unnest(p_ops) x, unnest(array[x.u, x.c]) v(id) where v.id is not null)
 $$;
 
 -- One operation, by kind (later migrations add kinds).

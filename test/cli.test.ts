@@ -49,7 +49,7 @@ describe("direct mode", () => {
     expect(a.code).toBe(0);
     expect(a.json).toMatchObject({ status: "completed", amount: 47, source_user_id: 1010, destination_user_id: 1012 });
     const b = await cli(["balance", "--user", "1010", "--json"]);
-    expect(b.json).toEqual({ balance: 9200 });
+    expect(b.json).toEqual({ balance: 9200, available_balance: 9200 });
     const human = await cli(["balance", "--user", "1011"]);
     expect(human.stdout).toBe("wallet 1011  11003  $110.03\n");
   });
@@ -119,6 +119,31 @@ describe("direct mode", () => {
     expect(noAmount.stderr).toMatch(/missing amount/);
   });
 
+  it("places, captures, voids and lists holds as the operator", async () => {
+    await seed(1060, 2, 10000);
+    const h = await cli(["hold", "2500", "--from", "1060", "--to", "1061", "--expires-in", "900", "--json"]);
+    expect(h.code).toBe(0);
+    expect(h.json).toMatchObject({ status: "held", amount: 2500, balance: 10000, available_balance: 7500 });
+    const bal = await cli(["balance", "--user", "1060"]);
+    expect(bal.stdout).toMatch(/available\s+7500/);
+    // direct mode is the operator: it may capture a hold that has a destination
+    const c = await cli(["capture", h.json.hold_id, "1000", "--json"]);
+    expect(c.json).toMatchObject({ status: "captured", captured_amount: 1000, balance: 9000, available_balance: 9000 });
+    const again = await cli(["capture", h.json.hold_id]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/hold_not_active/);
+    const h2 = await cli(["hold", "300", "--from", "1060", "--json"]);
+    const v = await cli(["void", h2.json.hold_id]);
+    expect(v.code).toBe(0);
+    expect(v.stdout).toMatch(/Voided/);
+    const list = await cli(["holds", "list", "--user", "1060", "--json"]);
+    expect(list.json.holds.map((x: { status: string }) => x.status)).toEqual(["voided", "captured"]);
+    const table = await cli(["holds", "list", "--user", "1060"]);
+    expect(table.stdout).toMatch(/captured/);
+    expect((await cli(["capture", "not-a-hold"])).code).toBe(2);
+    expect((await cli(["holds", "list", "--user", "1060", "--status", "open"])).code).toBe(2);
+  });
+
   it("prints a token in token mode and verifies the ledger", async () => {
     const noSecret = await cli(["token", "--user", "1"]);
     expect(noSecret.code).toBe(2);
@@ -175,7 +200,7 @@ describe("api mode", () => {
     expect(poor.code).toBe(1);
     expect(poor.stderr).toMatch(/insufficient_funds/);
     const viaEnv = await cli(["balance", "--user", "1101", "--json"], { WALLET_API_URL: server.url });
-    expect(viaEnv.json).toEqual({ balance: 10050 });
+    expect(viaEnv.json).toEqual({ balance: 10050, available_balance: 10050 });
     const apiHistory = await api(["history", "--user", "1100", "--json"]);
     expect(apiHistory.json.transactions.length).toBe(4);
     if (engine === "pg") {
@@ -190,6 +215,21 @@ describe("api mode", () => {
       expect(direct.code).toBe(1);
       expect(direct.stderr).toMatch(/--api/);
     }
+  });
+
+  it("acts on holds as the user named by --user over the API", async () => {
+    const api = (args: string[]) => cli([...args, "--api", server.url]);
+    const h = await api(["hold", "40", "--from", "1100", "--to", "1101", "--json"]);
+    expect(h.json).toMatchObject({ status: "held", amount: 40 });
+    const noUser = await api(["capture", h.json.hold_id]);
+    expect(noUser.code).toBe(2);
+    const payer = await api(["capture", h.json.hold_id, "--user", "1100"]);
+    expect(payer.code).toBe(1);
+    expect(payer.stderr).toMatch(/forbidden/);
+    const dest = await api(["capture", h.json.hold_id, "15", "--user", "1101", "--json"]);
+    expect(dest.json).toMatchObject({ status: "captured", captured_amount: 15 });
+    const shown = await api(["holds", "show", h.json.hold_id, "--user", "1101", "--json"]);
+    expect(shown.json).toMatchObject({ status: "captured", hold_id: h.json.hold_id });
   });
 
   it("says which server it could not reach", async () => {

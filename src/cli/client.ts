@@ -4,7 +4,15 @@
  * The commands and their output code do not know which one they have.
  */
 import type { EntryTypeFilter, HistoryPage } from "../core/getHistory.js";
-import type { BalanceChange, TransferAccepted, TransferDone } from "../core/operations.js";
+import type { HoldPage } from "../core/holds.js";
+import type {
+  BalanceChange,
+  HoldChange,
+  HoldStatus,
+  HoldView,
+  TransferAccepted,
+  TransferDone,
+} from "../core/operations.js";
 import type { PublicTransferView } from "../core/transfers.js";
 
 export type TransferStatusView = PublicTransferView;
@@ -17,7 +25,13 @@ export interface WalletClient {
   transferAsync(fromUserId: number, toUserId: number, amount: number): Promise<TransferAccepted>;
   /** the transfer as its sender sees it; in direct mode this also lends a hand applying it */
   transferStatus(userId: number, transferId: string): Promise<TransferStatusView>;
-  balance(userId: number): Promise<{ balance: number }>;
+  balance(userId: number): Promise<{ balance: number; available_balance: number }>;
+  placeHold(h: { userId: number; toUserId?: number; amount: number; expiresInSeconds?: number }): Promise<HoldChange>;
+  /** actorId: who acts (needed over the API); direct mode acts as the operator, on any hold */
+  captureHold(h: { holdId: string; amount?: number; actorId?: number }): Promise<HoldChange>;
+  voidHold(h: { holdId: string; actorId?: number }): Promise<HoldChange>;
+  getHold(h: { holdId: string; viewerId?: number }): Promise<HoldView>;
+  listHolds(userId: number, q: { status?: HoldStatus; page: number; pageSize: number }): Promise<HoldPage>;
   history(userId: number, q: { type: EntryTypeFilter; page: number; pageSize: number }): Promise<HistoryPage>;
   close(): Promise<void>;
 }

@@ -3,7 +3,8 @@ import { getBalance } from "../core/getBalance.js";
 import { getHistory } from "../core/getHistory.js";
 import type { Core } from "../core/index.js";
 import { unwrap } from "../core/outcome.js";
-import { acceptTransfer, deposit, transfer, withdraw } from "../core/operations.js";
+import { getHold, listHolds } from "../core/holds.js";
+import { acceptTransfer, captureHold, deposit, placeHold, transfer, voidHold, withdraw } from "../core/operations.js";
 import { getTransfer, publicView } from "../core/transfers.js";
 import { TransferWorkers } from "../core/worker.js";
 import type { WalletClient } from "./client.js";
@@ -26,7 +27,16 @@ export function createDirectClient(core: Core, target: string, maxAttempts: numb
       }
       return publicView(t);
     },
-    balance: async (userId) => ({ balance: (await getBalance(ctx, userId)).balance }),
+    balance: async (userId) => {
+      const b = await getBalance(ctx, userId);
+      return { balance: b.balance, available_balance: b.available };
+    },
+    placeHold: async (h) => unwrap(await placeHold(ctx, h)),
+    // the operator: no actor, any hold
+    captureHold: async (h) => unwrap(await captureHold(ctx, { holdId: h.holdId, amount: h.amount })),
+    voidHold: async (h) => unwrap(await voidHold(ctx, { holdId: h.holdId })),
+    getHold: (h) => getHold(ctx, { holdId: h.holdId }),
+    listHolds: (userId, q) => listHolds(ctx, { userId, ...q }),
     history: async (userId, q) => {
       const { version: _v, ...page } = await getHistory(ctx, { userId, ...q });
       return page;

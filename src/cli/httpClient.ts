@@ -7,7 +7,7 @@ import { Pool, errors as undiciErrors } from "undici";
 import { isErrorCode, WalletError } from "../core/errors.js";
 import { signToken } from "../server/auth.js";
 import type { WalletClient } from "./client.js";
-import { ConnectionError } from "./errors.js";
+import { ConnectionError, UsageError } from "./errors.js";
 
 export type HttpClientOptions = { authMode: "userid" | "token"; authSecret?: string; token?: string; retries?: number };
 
@@ -20,6 +20,12 @@ export function createHttpClient(baseUrl: string, opts: HttpClientOptions): Wall
   }
   const pool = new Pool(origin.origin, { connections: 4, headersTimeout: 30_000, bodyTimeout: 30_000 });
   const retries = opts.retries ?? 3;
+
+  /** Over the API a hold is acted on as a user: the one given with --user. */
+  function actor(userId: number | undefined): number {
+    if (userId === undefined) throw new UsageError("over the API, --user must say who acts on the hold");
+    return userId;
+  }
 
   async function authorization(userId: number): Promise<string> {
     if (opts.token) return `Bearer ${opts.token}`;
@@ -87,6 +93,24 @@ export function createHttpClient(baseUrl: string, opts: HttpClientOptions): Wall
     transferAsync: (from, to, amount) => call("POST", "/api/transfer/v2", from, { destination_user_id: to, amount }),
     transferStatus: (userId, id) => call("GET", `/api/transfer/v2/${encodeURIComponent(id)}`, userId),
     balance: (userId) => call("GET", "/api/wallet/balance/v1", userId),
+    placeHold: (h) =>
+      call("POST", "/api/holds/v1", h.userId, {
+        amount: h.amount,
+        ...(h.toUserId ? { destination_user_id: h.toUserId } : {}),
+        ...(h.expiresInSeconds ? { expires_in_seconds: h.expiresInSeconds } : {}),
+      }),
+    captureHold: (h) =>
+      call("POST", `/api/holds/v1/${encodeURIComponent(h.holdId)}/capture`, actor(h.actorId), {
+        ...(h.amount ? { amount: h.amount } : {}),
+      }),
+    voidHold: (h) => call("POST", `/api/holds/v1/${encodeURIComponent(h.holdId)}/void`, actor(h.actorId), {}),
+    getHold: (h) => call("GET", `/api/holds/v1/${encodeURIComponent(h.holdId)}`, actor(h.viewerId)),
+    listHolds: (userId, q) =>
+      call(
+        "GET",
+        `/api/holds/v1?page=${q.page}&page_size=${q.pageSize}${q.status ? `&status=${q.status}` : ""}`,
+        userId,
+      ),
     history: (userId, q) =>
       call("GET", `/api/transactions/v1?type=${q.type}&page=${q.page}&page_size=${q.pageSize}`, userId),
     close: () => pool.close(),

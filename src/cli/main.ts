@@ -3,6 +3,7 @@ import { Command, CommanderError } from "commander";
 import { ConfigError } from "../core/config.js";
 import { WalletError } from "../core/errors.js";
 import { registerAdmin } from "./commands/admin.js";
+import { registerHolds } from "./commands/holds.js";
 import { registerLoadtest } from "./commands/loadtest.js";
 import { registerMoney } from "./commands/money.js";
 import { registerOperate } from "./commands/operate.js";
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerServe(program);
   registerMoney(program);
+  registerHolds(program);
   registerOperate(program);
   registerAdmin(program);
   registerLoadtest(program);

@@ -35,3 +35,8 @@ export function createOutput(json: boolean): Output {
 export function money(cents: number): string {
   return `${cents}  ${chalk.dim(formatCurrency(cents))}`;
 }
+
+/** "2026-11-29T14:00:00.123Z" -> "2026-11-29 14:00:00Z" */
+export function when(iso: string): string {
+  return iso.replace("T", " ").replace(/\.\d+Z$/, "Z");
+}

@@ -41,6 +41,7 @@ const schema = z.object({
   GROUP_COMMIT: bool.default(true),
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
   REQUEST_DEADLINE_MS: int(100, 600_000).default(5000),
+  HOLD_SWEEP_MS: int(10, 3_600_000).default(1000),
 });
 
 /** Every environment variable the service reads. */
@@ -68,6 +69,8 @@ export type Config = {
   shutdownTimeoutMs: number;
   /** how long a request may wait for the database before it is answered 503 unavailable */
   requestDeadlineMs: number;
+  /** how often expired holds are marked in the background */
+  holdSweepMs: number;
 };
 
 export class ConfigError extends Error {
@@ -116,5 +119,6 @@ export function resolveConfig(
     groupCommit: c.GROUP_COMMIT,
     shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_MS,
     requestDeadlineMs: c.REQUEST_DEADLINE_MS,
+    holdSweepMs: c.HOLD_SWEEP_MS,
   };
 }

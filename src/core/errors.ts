@@ -7,6 +7,7 @@ export const ERROR_CODES = {
   invalid_request: { status: 400, exit: 2, message: "The request is not valid." },
   unauthorized: { status: 401, exit: 1, message: "Missing or invalid credentials." },
   not_found: { status: 404, exit: 1, message: "Not found." },
+  forbidden: { status: 403, exit: 1, message: "You may see this, but not act on it." },
   wallet_not_found: { status: 404, exit: 1, message: "The destination wallet does not exist." },
   method_not_allowed: { status: 405, exit: 1, message: "Method not allowed on this path." },
   idempotency_key_in_progress: {
@@ -14,14 +15,20 @@ export const ERROR_CODES = {
     exit: 1,
     message: "A request with this Idempotency-Key is still being processed; retry shortly.",
   },
+  hold_not_active: {
+    status: 409,
+    exit: 1,
+    message: "The hold is no longer held (captured, voided or expired).",
+  },
   payload_too_large: { status: 413, exit: 1, message: "The request body is larger than 64 KiB." },
   idempotency_key_reused: {
     status: 422,
     exit: 1,
     message: "This Idempotency-Key was already used with a different request.",
   },
-  insufficient_funds: { status: 422, exit: 1, message: "The balance is too low for this operation." },
-  same_wallet: { status: 422, exit: 1, message: "A transfer needs two different wallets." },
+  insufficient_funds: { status: 422, exit: 1, message: "The available balance is too low for this operation." },
+  amount_exceeds_hold: { status: 422, exit: 1, message: "The amount is more than the hold reserves." },
+  same_wallet: { status: 422, exit: 1, message: "A transfer or hold needs two different wallets." },
   balance_limit_exceeded: {
     status: 422,
     exit: 1,

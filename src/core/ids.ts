@@ -45,3 +45,8 @@ export class IdSource {
     this.drawnAt = Date.now();
   }
 }
+
+/** A decimal id that fits int8 (ids are 64-bit; anything else cannot name a transaction, transfer or hold). */
+export function isId(id: string): boolean {
+  return /^[0-9]{1,19}$/.test(id) && BigInt(id) <= 9223372036854775807n;
+}

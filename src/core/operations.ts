@@ -11,6 +11,29 @@ import { OpKind, type OpRow } from "./store/ledger.js";
 export { OpKind };
 
 export type BalanceChange = { balance: number; transaction_id: string };
+export type HoldStatus = "held" | "captured" | "voided" | "expired";
+export type HoldView = {
+  hold_id: string;
+  status: HoldStatus;
+  amount: number;
+  captured_amount: number | null;
+  user_id: number;
+  destination_user_id: number | null;
+  expires_at: string;
+  created_at: string;
+};
+/** A hold as a place, capture or void answers it: with the payer's balances after it. */
+export type HoldChange = HoldView & {
+  balance: number;
+  available_balance: number;
+  /** a capture's id: transfer_id with a destination, transaction_id without */
+  transfer_id?: string;
+  transaction_id?: string;
+};
+
+/** A new hold's lifetime when none is asked for, and the longest allowed (7 days). */
+export const HOLD_DEFAULT_SECONDS = 3600;
+export const HOLD_MAX_SECONDS = 604_800;
 export type TransferDone = { success: true; transfer_id: string; balance: number };
 export type TransferAccepted = { success: true; transfer_id: string; status: "pending" };
 
@@ -48,10 +71,50 @@ export function acceptTransfer(ctx: CoreContext, i: TransferInput): Promise<Outc
   return run(ctx, { k: OpKind.AcceptTransfer, u: i.userId, c: i.toUserId, a: i.amount }, i.idempotency);
 }
 
+/** Reserves amount cents of the payer's available balance until captured, voided or expired. */
+export function placeHold(
+  ctx: CoreContext,
+  i: Input & { toUserId?: number; expiresInSeconds?: number },
+): Promise<Outcome<HoldChange>> {
+  return run(
+    ctx,
+    {
+      k: OpKind.PlaceHold,
+      u: i.userId,
+      c: i.toUserId,
+      a: i.amount,
+      e: i.expiresInSeconds ?? HOLD_DEFAULT_SECONDS,
+    },
+    i.idempotency,
+  );
+}
+
+/**
+ * Captures a hold (whole, or amount of it; the rest is released). actorId: who asks
+ * (the destination, or the payer of a hold without one); absent: the operator.
+ */
+export function captureHold(
+  ctx: CoreContext,
+  i: { holdId: string; actorId?: number; amount?: number; idempotency?: Idempotency },
+): Promise<Outcome<HoldChange>> {
+  return run(ctx, { k: OpKind.CaptureHold, u: i.actorId, r: i.holdId, a: i.amount }, i.idempotency);
+}
+
+/** Releases a hold. actorId as for captureHold. */
+export function voidHold(
+  ctx: CoreContext,
+  i: { holdId: string; actorId?: number; idempotency?: Idempotency },
+): Promise<Outcome<HoldChange>> {
+  return run(ctx, { k: OpKind.VoidHold, u: i.actorId, r: i.holdId }, i.idempotency);
+}
+
 /** What each operation may refuse with (declared once: the routes and the OpenAPI document read it). */
 export const REFUSALS = {
   deposit: ["balance_limit_exceeded"],
   withdraw: ["insufficient_funds"],
   transfer: ["wallet_not_found", "insufficient_funds", "same_wallet", "balance_limit_exceeded"],
   acceptTransfer: ["wallet_not_found", "same_wallet"],
+  placeHold: ["insufficient_funds", "same_wallet", "wallet_not_found"],
+  captureHold: ["not_found", "forbidden", "hold_not_active", "amount_exceeds_hold", "balance_limit_exceeded"],
+  voidHold: ["not_found", "forbidden", "hold_not_active"],
 } as const satisfies Record<string, readonly ErrorCode[]>;

@@ -1,5 +1,6 @@
 import type { CoreContext } from "./context.js";
 import { WalletError } from "./errors.js";
+import { isId } from "./ids.js";
 import {
   requeueDead,
   selectTransfer,
@@ -68,11 +69,6 @@ export function publicView(t: TransferView): PublicTransferView {
   };
 }
 
-/** A decimal id that fits int8 (ids are 64-bit; anything else cannot name a transfer). */
-export function isTransferId(id: string): boolean {
-  return /^[0-9]{1,19}$/.test(id) && BigInt(id) <= 9223372036854775807n;
-}
-
 /**
  * One transfer, as its sender or receiver sees it. Anyone else (and any id that
  * does not exist) gets not_found: the answer does not reveal which.
@@ -81,7 +77,7 @@ export async function getTransfer(
   ctx: CoreContext,
   input: { transferId: string; viewerUserId?: number },
 ): Promise<TransferView> {
-  if (!isTransferId(input.transferId)) {
+  if (!isId(input.transferId)) {
     throw new WalletError("not_found", "No such transfer.");
   }
   const row = await selectTransfer(ctx.db, input.transferId);
@@ -105,7 +101,7 @@ export async function listTransfers(
 
 /** Puts a dead-lettered transfer back in the queue with a fresh set of attempts. */
 export async function retryTransfer(ctx: CoreContext, transferId: string): Promise<TransferView> {
-  if (!isTransferId(transferId)) throw new WalletError("not_found", "No such transfer.");
+  if (!isId(transferId)) throw new WalletError("not_found", "No such transfer.");
   const status = await requeueDead(ctx.db, transferId);
   if (!status) throw new WalletError("not_found", "No such transfer.");
   if (status !== "dead") {

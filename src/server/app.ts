@@ -96,6 +96,7 @@ export function createApp(opts: AppOptions) {
     res: ServerResponse,
     route: CompiledRoute,
     params: Record<string, string>,
+    path: string,
     search: string,
   ): Promise<Reply> {
     const info: RequestInfo = { userId: 0, body: {}, query: {}, params };
@@ -115,15 +116,17 @@ export function createApp(opts: AppOptions) {
     }
     info.query = route.query ? parse(route.query, parseQuery(search)) : {};
     if (route.body) {
-      info.body = parse(route.body, parseJsonObject(await readBody(req)));
+      const raw = await readBody(req);
+      info.body = parse(route.body, raw.length === 0 && route.bodyOptional ? {} : parseJsonObject(raw));
       const key = req.headers["idempotency-key"];
       if (key !== undefined) {
         if (typeof key !== "string" || !IDEMPOTENCY_KEY.test(key)) {
           throw new WalletError("invalid_request", "Idempotency-Key must be 1 to 255 visible ASCII characters.");
         }
         // the validated request, canonical: the same request always hashes the same
+        // method, the path as sent (a capture of one hold is not a capture of another) and the body
         const hash = createHash("sha256")
-          .update(`${route.method} ${route.path}\n${JSON.stringify(info.body, Object.keys(info.body).sort())}`)
+          .update(`${route.method} ${path}\n${JSON.stringify(info.body, Object.keys(info.body).sort())}`)
           .digest("base64url");
         info.idempotency = { key, hash };
       }
@@ -157,7 +160,7 @@ export function createApp(opts: AppOptions) {
       const reply = await traced(
         `${method} ${route.path}`,
         { "http.method": method, "http.route": route.path, "wallet.request_id": requestId },
-        () => dispatch(req, res, route, params, search),
+        () => dispatch(req, res, route, params, path, search),
       );
       for (const [k, v] of Object.entries(reply.headers ?? {})) res.setHeader(k, v);
       if (reply.json !== undefined) sendBody(req, res, reply.status, reply.json, "application/json; charset=utf-8");

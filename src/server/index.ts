@@ -12,6 +12,7 @@ import { RedisCache } from "../core/cache/redisCache.js";
 import type { VersionedCache } from "../core/cache/types.js";
 import type { Config } from "../core/config.js";
 import { openCore } from "../core/index.js";
+import { markExpiredHolds } from "../core/holds.js";
 import { purgeIdempotencyKeys } from "../core/purgeIdempotencyKeys.js";
 import type { TransferWorkers } from "../core/worker.js";
 import { createApp } from "./app.js";
@@ -22,7 +23,9 @@ import { buildOpenApi } from "./openapi.js";
 import { opsRoutes } from "./opsRoutes.js";
 import { observeQueue } from "./queueMetrics.js";
 import { connectRedis, redisReady } from "./redis.js";
-import { routes as apiRoutes, type Route } from "./routes.js";
+import { holdRoutes } from "./holdRoutes.js";
+import { moneyRoutes } from "./moneyRoutes.js";
+import type { Route } from "./routes.js";
 import type { Services } from "./services.js";
 import { createWorkers } from "./workers.js";
 
@@ -76,7 +79,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     config,
     redisState: () => (redis ? cache.state() : "off"),
   };
-  const allRoutes: Route[] = [...apiRoutes];
+  const allRoutes: Route[] = [...moneyRoutes, ...holdRoutes];
   let openapi: unknown;
   allRoutes.push(...opsRoutes(() => (openapi ??= buildOpenApi(allRoutes, { authMode: config.authMode }))));
 
@@ -90,6 +93,15 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     );
   }, 600_000);
   purge.unref();
+  // expired holds are marked in the background (any instance may; each wallet is
+  // taken by one); every action already judges expiry by the database clock itself
+  const sweep = setInterval(() => {
+    markExpiredHolds(ctx).then(
+      (n) => n > 0 && log.debug({ expired: n }, "expired holds marked"),
+      (err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, "hold marker failed"),
+    );
+  }, config.holdSweepMs);
+  sweep.unref();
 
   const app = createApp({
     services,
@@ -134,6 +146,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
         await app.close(config.shutdownTimeoutMs); // no new requests; in-flight ones answered
         await workers.stop(); // no new claims; claimed batches committed or rolled back
         clearInterval(purge);
+        clearInterval(sweep);
         await core.close();
         redis?.disconnect();
         log.info("wallet stopped");

@@ -1,15 +1,13 @@
 /**
- * The route table: each route's method, path, schemas (which validate requests and
- * describe them in the OpenAPI document), the refusals it may answer, and its
- * handler. Handlers parse nothing and format little: they call one use case and
- * turn its outcome into a reply.
+ * What a route is: its method, path, schemas (which validate requests and describe
+ * them in the OpenAPI document), the refusals it may answer, and its handler.
+ * Handlers parse nothing and format little: they call one use case and turn its
+ * outcome into a reply. The route tables are moneyRoutes.ts, holdRoutes.ts and
+ * opsRoutes.ts.
  */
 import type { z } from "zod";
 import { ERROR_CODES, type ErrorCode } from "../core/errors.js";
 import type { Idempotency, Outcome } from "../core/outcome.js";
-import { acceptTransfer, deposit, REFUSALS, transfer, withdraw } from "../core/operations.js";
-import { getTransfer, publicView } from "../core/transfers.js";
-import * as s from "./schemas.js";
 import type { Services } from "./services.js";
 
 export type RequestInfo = {
@@ -42,6 +40,8 @@ export type Route = {
   opensWallet?: boolean;
   body?: z.ZodType;
   query?: z.ZodType;
+  /** an empty body is taken as {} (the body's fields are all optional) */
+  bodyOptional?: boolean;
   /** success (and other non-error) responses */
   responses: Record<number, { description: string; schema?: z.ZodType; contentType?: string }>;
   /** the error codes this route may answer beyond those every route may (see routeRefusals) */
@@ -59,7 +59,7 @@ export function routeRefusals(r: Route): ErrorCode[] {
 }
 
 /** Turns a use case's outcome into a reply. */
-function outcomeReply<T>(svc: Services, kind: string, outcome: Outcome<T>, successStatus: number): Reply {
+export function outcomeReply<T>(svc: Services, kind: string, outcome: Outcome<T>, successStatus: number): Reply {
   svc.metrics.operations.inc({ kind, outcome: outcome.ok ? "ok" : outcome.code });
   const headers: Record<string, string> = {};
   if (outcome.replayed) {
@@ -71,18 +71,20 @@ function outcomeReply<T>(svc: Services, kind: string, outcome: Outcome<T>, succe
   return { status: e.status, body: { error: { code: outcome.code, message: e.message } }, headers };
 }
 
-const user = { auth: true, rateLimited: true } as const;
+export const user = { auth: true, rateLimited: true } as const;
 
 /** A POST that moves money: validate the body, run one operation, answer its outcome. */
-function moneyRoute<B extends z.ZodType, T>(o: {
+export function moneyRoute<B extends z.ZodType, T>(o: {
   path: string;
   operationId: string;
   summary: string;
+  tag?: string;
   body: B;
+  bodyOptional?: boolean;
   status?: number;
   response: { description: string; schema: z.ZodType };
   refusals: readonly ErrorCode[];
-  run(svc: Services, userId: number, body: z.infer<B>, idempotency?: Idempotency): Promise<Outcome<T>>;
+  run(svc: Services, r: RequestInfo & { body: z.infer<B> }): Promise<Outcome<T>>;
 }): Route {
   const status = o.status ?? 200;
   return {
@@ -92,97 +94,12 @@ function moneyRoute<B extends z.ZodType, T>(o: {
     operationId: o.operationId,
     opensWallet: true,
     summary: o.summary,
-    tag: "money",
+    tag: o.tag ?? "money",
     body: o.body,
+    bodyOptional: o.bodyOptional,
     responses: { [status]: o.response },
     refusals: o.refusals,
     handler: async (r, svc) =>
-      outcomeReply(svc, o.operationId, await o.run(svc, r.userId, r.body as z.infer<B>, r.idempotency), status),
+      outcomeReply(svc, o.operationId, await o.run(svc, r as RequestInfo & { body: z.infer<B> }), status),
   };
 }
-
-export const routes: Route[] = [
-  moneyRoute({
-    path: "/api/deposit/v1",
-    operationId: "deposit",
-    summary: "Deposit cents into your wallet",
-    body: s.AmountBody,
-    response: { description: "Deposited", schema: s.BalanceChangeResponse },
-    refusals: REFUSALS.deposit,
-    run: (svc, userId, b, idempotency) => deposit(svc.ctx, { userId, amount: b.amount, idempotency }),
-  }),
-  moneyRoute({
-    path: "/api/withdraw/v1",
-    operationId: "withdraw",
-    summary: "Withdraw cents from your wallet",
-    body: s.AmountBody,
-    response: { description: "Withdrawn", schema: s.BalanceChangeResponse },
-    refusals: REFUSALS.withdraw,
-    run: (svc, userId, b, idempotency) => withdraw(svc.ctx, { userId, amount: b.amount, idempotency }),
-  }),
-  moneyRoute({
-    path: "/api/transfer/v1",
-    operationId: "transfer",
-    summary: "Transfer cents to another wallet, synchronously",
-    body: s.TransferBody,
-    response: { description: "Transferred", schema: s.TransferResponse },
-    refusals: REFUSALS.transfer,
-    run: (svc, userId, b, idempotency) =>
-      transfer(svc.ctx, { userId, toUserId: b.destination_user_id, amount: b.amount, idempotency }),
-  }),
-  moneyRoute({
-    path: "/api/transfer/v2",
-    operationId: "transferAsync",
-    summary: "Transfer cents to another wallet, asynchronously (durable once accepted)",
-    body: s.TransferBody,
-    status: 202,
-    response: { description: "Accepted: recorded durably, applied by a worker", schema: s.TransferAcceptedResponse },
-    refusals: REFUSALS.acceptTransfer,
-    run: (svc, userId, b, idempotency) =>
-      acceptTransfer(svc.ctx, { userId, toUserId: b.destination_user_id, amount: b.amount, idempotency }),
-  }),
-  {
-    ...user,
-    method: "GET",
-    path: "/api/transfer/v2/{transfer_id}",
-    operationId: "getTransfer",
-    summary: "The status of a transfer (sender or receiver only)",
-    tag: "money",
-    query: s.EmptyQuery,
-    responses: { 200: { description: "The transfer", schema: s.TransferStatusResponse } },
-    refusals: ["not_found"],
-    handler: async (r, svc) => {
-      const t = await getTransfer(svc.ctx, { transferId: r.params.transfer_id!, viewerUserId: r.userId });
-      return { status: 200, body: publicView(t) };
-    },
-  },
-  {
-    ...user,
-    method: "GET",
-    path: "/api/wallet/balance/v1",
-    operationId: "balance",
-    opensWallet: true,
-    summary: "Your balance in cents",
-    tag: "wallet",
-    query: s.EmptyQuery,
-    responses: { 200: { description: "The balance", schema: s.BalanceResponse } },
-    handler: async (r, svc) => ({ status: 200, body: { balance: await svc.reads.balance(r.userId) } }),
-  },
-  {
-    ...user,
-    method: "GET",
-    path: "/api/transactions/v1",
-    operationId: "history",
-    summary: "Your ledger entries, newest first",
-    tag: "wallet",
-    query: s.HistoryQuery,
-    responses: { 200: { description: "A page of entries", schema: s.HistoryResponse } },
-    handler: async (r, svc) => {
-      const q = r.query as z.infer<typeof s.HistoryQuery>;
-      return {
-        status: 200,
-        json: await svc.reads.historyJson({ userId: r.userId, type: q.type, page: q.page, pageSize: q.page_size }),
-      };
-    },
-  },
-];

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { ENTRY_TYPES, type EntryTypeFilter } from "../core/getHistory.js";
 import { MAX_CENTS } from "../core/money.js";
+import { HOLD_DEFAULT_SECONDS, HOLD_MAX_SECONDS } from "../core/operations.js";
 
 export const Amount = z
   .int({ error: "must be an integer number of cents" })
@@ -52,13 +53,42 @@ export const HistoryQuery = z.strictObject({
 
 export const EmptyQuery = z.strictObject({});
 
+export const HoldBody = z.strictObject({
+  amount: Amount,
+  destination_user_id: UserId.optional().meta({
+    description: "Who may capture it (and receives the money); absent: the payer captures, out of the system",
+    example: 2,
+  }),
+  expires_in_seconds: z
+    .int({ error: "must be a whole number of seconds" })
+    .min(1, { error: "must be at least 1 second" })
+    .max(HOLD_MAX_SECONDS, { error: `must be at most ${HOLD_MAX_SECONDS} seconds (7 days)` })
+    .optional()
+    .meta({ description: `Lifetime, 1..${HOLD_MAX_SECONDS} s; default ${HOLD_DEFAULT_SECONDS}`, example: 900 }),
+});
+
+export const CaptureBody = z.strictObject({
+  amount: Amount.optional().meta({ description: "How much to move (default: the whole hold); the rest is released" }),
+});
+
+export const HoldListQuery = z.strictObject({
+  status: z
+    .enum(["held", "captured", "voided", "expired"], { error: "must be held, captured, voided or expired" })
+    .optional(),
+  page: positiveIntString("page", 10_000_000).default(1),
+  page_size: positiveIntString("page_size", 100).default(30),
+});
+
 // Responses (for the OpenAPI document)
 const Id = z
   .string()
   .regex(/^[0-9]+$/)
   .meta({ description: "64-bit time-ordered id, as a string" });
 
-export const BalanceResponse = z.object({ balance: z.int() });
+export const BalanceResponse = z.object({
+  balance: z.int(),
+  available_balance: z.int().meta({ description: "balance minus the amounts of active holds" }),
+});
 export const BalanceChangeResponse = z.object({ balance: z.int(), transaction_id: Id });
 export const TransferResponse = z.object({ success: z.literal(true), transfer_id: Id, balance: z.int() });
 export const TransferAcceptedResponse = z.object({
@@ -92,6 +122,29 @@ export const HistoryResponse = z.object({
       reverses: Id.nullable().meta({ description: "the transaction or transfer a reversal reverses, else null" }),
     }),
   ),
+  page: z.int(),
+  page_size: z.int(),
+  has_more: z.boolean(),
+});
+const Instant = z.string().meta({ format: "date-time" });
+export const HoldResponse = z.object({
+  hold_id: Id,
+  status: z.enum(["held", "captured", "voided", "expired"]),
+  amount: z.int().meta({ description: "the amount held" }),
+  captured_amount: z.int().nullable().meta({ description: "what moved, once captured" }),
+  user_id: z.int().meta({ description: "the payer" }),
+  destination_user_id: z.int().nullable(),
+  expires_at: Instant,
+  created_at: Instant,
+});
+export const HoldChangeResponse = HoldResponse.extend({
+  balance: z.int().meta({ description: "the payer's balance after it" }),
+  available_balance: z.int().meta({ description: "the payer's available balance after it" }),
+  transfer_id: Id.optional().meta({ description: "a capture with a destination: its transfer id" }),
+  transaction_id: Id.optional().meta({ description: "a capture without a destination: its transaction id" }),
+});
+export const HoldListResponse = z.object({
+  holds: z.array(HoldResponse),
   page: z.int(),
   page_size: z.int(),
   has_more: z.boolean(),

@@ -8,7 +8,7 @@ import { confirmOrAbort, need, parseIntArg } from "../args.js";
 import type { TransferStatusView } from "../client.js";
 import { UsageError } from "../errors.js";
 import { globals } from "../globals.js";
-import { createOutput, money } from "../output.js";
+import { createOutput, money, when } from "../output.js";
 import { withClient } from "../target.js";
 
 const TARGET_HELP =
@@ -111,7 +111,12 @@ export function registerMoney(program: Command): void {
       const user = await need(opts.user, "--user", "User id:", out.interactive);
       await withClient(cmd, async (client) => {
         const r = await client.balance(user);
-        out.result(r, () => `wallet ${user}  ${money(r.balance)}`);
+        out.result(
+          r,
+          () =>
+            `wallet ${user}  ${money(r.balance)}` +
+            (r.available_balance === r.balance ? "" : `\navailable  ${money(r.available_balance)}  (the rest is held)`),
+        );
       });
     });
 
@@ -145,7 +150,7 @@ export function registerMoney(program: Command): void {
             const signed = t.direction === "in" ? `+${t.amount}` : `-${t.amount}`;
             table.push([
               t.id,
-              t.created_at.replace("T", " ").replace(/\.\d+Z$/, "Z"),
+              when(t.created_at),
               t.type,
               t.direction === "in" ? chalk.green(signed) : chalk.red(signed),
               chalk.dim(formatCurrency(t.amount)),

@@ -5,7 +5,8 @@ import ora from "ora";
 import { MIN_SECRET_LENGTH } from "../../core/config.js";
 import { formatCurrency, MAX_CENTS } from "../../core/money.js";
 import { seedWallets } from "../../core/seed.js";
-import { isTransferId, listTransfers, retryTransfer, type TransferStatus } from "../../core/transfers.js";
+import { isId } from "../../core/ids.js";
+import { listTransfers, retryTransfer, type TransferStatus } from "../../core/transfers.js";
 import { signToken } from "../../server/auth.js";
 import { parseIntArg } from "../args.js";
 import { loadConfig, openDirect } from "../context.js";
@@ -116,7 +117,7 @@ export function registerOperate(program: Command): void {
     .addHelpText("after", "\nExample:\n  $ wallet transfers retry 250919292663496711")
     .action(async (id: string, _opts: unknown, cmd: Command) => {
       directOnly(cmd, "transfers retry");
-      if (!isTransferId(id)) throw new UsageError(`'${id}' is not a transfer id`);
+      if (!isId(id)) throw new UsageError(`'${id}' is not a transfer id`);
       const out = createOutput(globals(cmd).json);
       const core = await openDirect(loadConfig());
       try {

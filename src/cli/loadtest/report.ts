@@ -29,6 +29,7 @@ export function renderReport(r: LoadReport): string {
     ["statuses", list(r.statuses)],
     ["errors", Object.keys(r.errors).length ? list(r.errors) : "none"],
   );
+  if (r.payments > 0) t.push(["payments (hold + capture)", `${r.payments_rps.toLocaleString()}/s`]);
   const a = r.async;
   if (a) {
     const latency = a.completion_latency_ms

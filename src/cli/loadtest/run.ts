@@ -4,7 +4,7 @@
  */
 import hdr from "hdr-histogram-js";
 import { Pool } from "undici";
-import { picker, type Scenario } from "./scenarios.js";
+import { picker, type Call, type Scenario } from "./scenarios.js";
 
 export type LoadOptions = {
   url: string;
@@ -29,6 +29,9 @@ export type LoadResult = {
   /** money moved by answered deposits and withdrawals (for the ledger check) */
   deposited: number;
   withdrawn: number;
+  /** holds: payments completed (a hold, then its capture, both answered) */
+  payments: number;
+  payments_rps: number;
   /** transfer-async: accepted ids, the last per sender */
   accepted: number;
   lastAcceptedBySender: Record<string, string>;
@@ -50,13 +53,16 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   let deposited = 0;
   let withdrawn = 0;
   let accepted = 0;
+  let payments = 0;
   const started = performance.now();
   const deadline = started + o.durationSec * 1000;
   const ticker = setInterval(() => o.onTick?.((performance.now() - started) / 1000, done, failed), 1000);
 
   async function loop(): Promise<void> {
+    let follow: Call | undefined;
     while (performance.now() < deadline) {
-      const c = next();
+      const c = follow ?? next();
+      follow = undefined;
       const t0 = performance.now();
       let status = 0;
       let text = "";
@@ -88,6 +94,10 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         deposited += c.amount!;
       } else if (c.kind === "withdraw") {
         withdrawn += c.amount!;
+      } else if (c.next) {
+        follow = c.next(text);
+      } else if (c.kind === "capture") {
+        payments++;
       } else if (c.kind === "transfer-async") {
         accepted++;
         const id = /"transfer_id":"(\d+)"/.exec(text)?.[1];
@@ -119,6 +129,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     deposited,
     withdrawn,
     accepted,
+    payments,
+    payments_rps: Math.round(payments / seconds),
     lastAcceptedBySender: lastAccepted,
   };
   histogram.destroy();

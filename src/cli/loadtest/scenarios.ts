@@ -8,12 +8,22 @@ export const SCENARIOS = [
   "history",
   "mixed",
   "hot",
+  "holds",
   "baseline-get",
   "baseline-post",
 ] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
-export type Call = { kind: string; method: "GET" | "POST"; path: string; user: number; body?: string; amount?: number };
+export type Call = {
+  kind: string;
+  method: "GET" | "POST";
+  path: string;
+  user: number;
+  body?: string;
+  amount?: number;
+  /** a request that follows this one's successful answer (a hold's capture) */
+  next?: (answer: string) => Call | undefined;
+};
 
 export type Picker = () => Call;
 
@@ -70,6 +80,30 @@ export function picker(scenario: Scenario, first: number, users: number): Picker
           path: "/api/transfer/v1",
           user: from,
           body: `{"destination_user_id":${first},"amount":1}`,
+        };
+      };
+    case "holds":
+      // a payment in two phases: hold, then the destination captures it (half of them in part)
+      return () => {
+        const payer = rnd();
+        const dest = other(payer);
+        return {
+          kind: "hold",
+          method: "POST",
+          path: "/api/holds/v1",
+          user: payer,
+          body: `{"amount":2,"destination_user_id":${dest}}`,
+          next: (answer) => {
+            const id = /"hold_id":"(\d+)"/.exec(answer)?.[1];
+            if (!id) return undefined;
+            return {
+              kind: "capture",
+              method: "POST",
+              path: `/api/holds/v1/${id}/capture`,
+              user: dest,
+              body: Math.random() < 0.5 ? '{"amount":1}' : "{}",
+            };
+          },
         };
       };
     case "mixed":

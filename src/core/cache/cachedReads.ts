@@ -13,6 +13,9 @@ import { getHistory, type HistoryPage, type HistoryQuery } from "../getHistory.j
 import type { CacheRead, CacheStats, VersionedCache } from "./types.js";
 
 const MISS: CacheRead = { hit: false, epoch: null };
+const EXPIRY_MARGIN_MS = 1000;
+
+export type Balances = { balance: number; available_balance: number };
 
 export class CachedReads implements ChangeSubscriber {
   readonly stats: CacheStats = { hits: 0, misses: 0 };
@@ -41,12 +44,24 @@ export class CachedReads implements ChangeSubscriber {
     return cached;
   }
 
-  async balance(userId: number): Promise<number> {
+  /**
+   * Cached as "balance,available,valid until (ms)": a hold's expiry changes the
+   * available balance without a new version (until the marker records it), so a value
+   * is not served within a second of the wallet's next expiry (allowing for clock skew
+   * between this process and the database).
+   */
+  async balance(userId: number): Promise<Balances> {
     const cached = await this.lookup(userId, "b");
-    if (cached.hit) return Number(cached.value);
-    const { balance, version } = await getBalance(this.ctx, userId);
-    await this.cache.fill(userId, "b", version, String(balance), cached);
-    return balance;
+    if (cached.hit) {
+      const [balance, available, until] = cached.value.split(",").map(Number) as [number, number, number];
+      if (until === 0 || Date.now() < until - EXPIRY_MARGIN_MS) return { balance, available_balance: available };
+    }
+    const b = await getBalance(this.ctx, userId);
+    if (b.holdExpiryMs === null || Date.now() < b.holdExpiryMs - EXPIRY_MARGIN_MS) {
+      const value = `${b.balance},${b.available},${b.holdExpiryMs ?? 0}`;
+      await this.cache.fill(userId, "b", b.version, value, cached.hit ? MISS : cached);
+    }
+    return { balance: b.balance, available_balance: b.available };
   }
 
   /** The page as JSON text: a hit needs no parse and no serialisation. */

@@ -11,6 +11,9 @@ export const enum OpKind {
   Withdraw = 2,
   Transfer = 3,
   AcceptTransfer = 4,
+  PlaceHold = 5,
+  CaptureHold = 6,
+  VoidHold = 7,
 }
 
 /** One operation as wallet_apply takes it (a JSON object; ids as strings). */
@@ -18,11 +21,15 @@ export type OpRow = {
   k: OpKind;
   /** the operation's id, made before its first attempt: its identity in the database */
   id: string;
-  /** the acting user */
-  u: number;
-  /** the counterparty (a transfer's destination) */
+  /** the acting user; absent: the operator (the direct-mode CLI) */
+  u?: number;
+  /** the counterparty (a transfer's or a hold's destination) */
   c?: number;
   a?: number;
+  /** the hold a capture or void acts on */
+  r?: string;
+  /** a new hold's lifetime in seconds */
+  e?: number;
   /** Idempotency-Key and the hash of the request it came with: always together */
   key?: string;
   h?: string;

@@ -67,6 +67,36 @@ export const CHECKS: Check[] = [
     describe: (r) => `transfer ${r.id} (${r.status}) has ${r.n} journal rows`,
   },
   {
+    check: "held_equals_holds",
+    // the held column is the sum of the wallet's holds still held (expired ones not yet
+    // marked included: the marker moves both together)
+    sql: `select w.user_id, w.held, coalesce(h.total, 0) as total
+            from wallets w
+            left join (select user_id, sum(amount) as total from holds where status = 'held' group by user_id) h
+              on h.user_id = w.user_id
+           where w.held <> coalesce(h.total, 0) or w.held < 0 or w.held > w.balance
+           limit 100`,
+    describe: (r) => `wallet ${r.user_id}: held ${r.held}, its held holds sum to ${r.total} (0 <= held <= balance)`,
+  },
+  {
+    check: "hold_captures",
+    // a captured hold moved exactly its captured amount (out of the payer, into the
+    // destination when it has one); any other hold moved nothing
+    sql: `select h.id::text as id, h.status, h.captured_amount, coalesce(m.outs, 0) as outs, coalesce(m.ins, 0) as ins
+            from holds h
+            left join (select hold_id, sum(amount) filter (where direction = -1) as outs,
+                              sum(amount) filter (where direction = 1) as ins
+                         from journal where hold_id is not null and kind is not null group by hold_id) m
+              on m.hold_id = h.id
+           where (h.status = 'captured'
+                  and (coalesce(m.outs, 0) <> h.captured_amount
+                       or coalesce(m.ins, 0) <> case when h.destination_user_id is null then 0 else h.captured_amount end))
+              or (h.status <> 'captured' and (coalesce(m.outs, 0) <> 0 or coalesce(m.ins, 0) <> 0))
+           limit 100`,
+    describe: (r) =>
+      `hold ${r.id} (${r.status}, captured ${r.captured_amount ?? 0}): ${r.outs} out and ${r.ins} in the journal`,
+  },
+  {
     check: "money_conserved",
     // transfers only move money: all balances together equal the money that came in
     // from outside minus what went out

@@ -1,16 +1,34 @@
 /** Reading wallets and their journal; opening wallets; seeding. */
 import type { Executor } from "../db/index.js";
 
-export type BalanceRow = { balance: number; version: number };
+export type BalanceRow = {
+  balance: number;
+  /** balance minus the amounts of the active holds (held, and not past expires_at) */
+  available: number;
+  version: number;
+  /** the earliest expiry among its held holds (ms since the epoch), when any: available changes then */
+  holdExpiryMs: number | null;
+};
 
-/** The wallet's balance and version; opens it (balance 0) on first use. */
+/**
+ * The wallet's balance, available balance and version; opens it (balance 0) on first
+ * use. Available is O(1) from the held column, unless a hold has expired and no one
+ * has marked it yet: then those holds are added back (one indexed sum).
+ */
 export async function readBalance(db: Executor, userId: number): Promise<BalanceRow> {
-  const [row] = await db.query<BalanceRow>("select balance, version from wallets where user_id = $1", [userId], {
-    name: "read_balance",
-  });
+  const [row] = await db.query<BalanceRow>(
+    `select balance, version, balance - held + case when hold_expiry <= now() then
+              (select coalesce(sum(h.amount), 0) from holds h
+                where h.user_id = w.user_id and h.status = 'held' and h.expires_at <= now())::bigint
+            else 0 end as available,
+            (extract(epoch from hold_expiry) * 1000)::float8 as "holdExpiryMs"
+       from wallets w where user_id = $1`,
+    [userId],
+    { name: "read_balance" },
+  );
   if (row) return row;
   await openWallet(db, userId);
-  return { balance: 0, version: 0 };
+  return { balance: 0, available: 0, version: 0, holdExpiryMs: null };
 }
 
 /** Opens a wallet with balance 0 if it does not exist; true when it was created. */

@@ -1,0 +1,92 @@
+/** The money and wallet routes of the user API. */
+import type { z } from "zod";
+import { acceptTransfer, deposit, REFUSALS, transfer, withdraw } from "../core/operations.js";
+import { getTransfer, publicView } from "../core/transfers.js";
+import { moneyRoute, user, type Route } from "./routes.js";
+import * as s from "./schemas.js";
+
+const transferOf = (b: z.infer<typeof s.TransferBody>) => ({ toUserId: b.destination_user_id, amount: b.amount });
+
+export const moneyRoutes: Route[] = [
+  moneyRoute({
+    path: "/api/deposit/v1",
+    operationId: "deposit",
+    summary: "Deposit cents into your wallet",
+    body: s.AmountBody,
+    response: { description: "Deposited", schema: s.BalanceChangeResponse },
+    refusals: REFUSALS.deposit,
+    run: (svc, r) => deposit(svc.ctx, { userId: r.userId, amount: r.body.amount, idempotency: r.idempotency }),
+  }),
+  moneyRoute({
+    path: "/api/withdraw/v1",
+    operationId: "withdraw",
+    summary: "Withdraw cents from your wallet",
+    body: s.AmountBody,
+    response: { description: "Withdrawn", schema: s.BalanceChangeResponse },
+    refusals: REFUSALS.withdraw,
+    run: (svc, r) => withdraw(svc.ctx, { userId: r.userId, amount: r.body.amount, idempotency: r.idempotency }),
+  }),
+  moneyRoute({
+    path: "/api/transfer/v1",
+    operationId: "transfer",
+    summary: "Transfer cents to another wallet, synchronously",
+    body: s.TransferBody,
+    response: { description: "Transferred", schema: s.TransferResponse },
+    refusals: REFUSALS.transfer,
+    run: (svc, r) => transfer(svc.ctx, { userId: r.userId, ...transferOf(r.body), idempotency: r.idempotency }),
+  }),
+  moneyRoute({
+    path: "/api/transfer/v2",
+    operationId: "transferAsync",
+    summary: "Transfer cents to another wallet, asynchronously (durable once accepted)",
+    body: s.TransferBody,
+    status: 202,
+    response: { description: "Accepted: recorded durably, applied by a worker", schema: s.TransferAcceptedResponse },
+    refusals: REFUSALS.acceptTransfer,
+    run: (svc, r) => acceptTransfer(svc.ctx, { userId: r.userId, ...transferOf(r.body), idempotency: r.idempotency }),
+  }),
+  {
+    ...user,
+    method: "GET",
+    path: "/api/transfer/v2/{transfer_id}",
+    operationId: "getTransfer",
+    summary: "The status of a transfer (sender or receiver only)",
+    tag: "money",
+    query: s.EmptyQuery,
+    responses: { 200: { description: "The transfer", schema: s.TransferStatusResponse } },
+    refusals: ["not_found"],
+    handler: async (r, svc) => {
+      const t = await getTransfer(svc.ctx, { transferId: r.params.transfer_id!, viewerUserId: r.userId });
+      return { status: 200, body: publicView(t) };
+    },
+  },
+  {
+    ...user,
+    method: "GET",
+    path: "/api/wallet/balance/v1",
+    operationId: "balance",
+    opensWallet: true,
+    summary: "Your balance and available balance (the balance minus active holds), in cents",
+    tag: "wallet",
+    query: s.EmptyQuery,
+    responses: { 200: { description: "The balance", schema: s.BalanceResponse } },
+    handler: async (r, svc) => ({ status: 200, body: await svc.reads.balance(r.userId) }),
+  },
+  {
+    ...user,
+    method: "GET",
+    path: "/api/transactions/v1",
+    operationId: "history",
+    summary: "Your ledger entries, newest first",
+    tag: "wallet",
+    query: s.HistoryQuery,
+    responses: { 200: { description: "A page of entries", schema: s.HistoryResponse } },
+    handler: async (r, svc) => {
+      const q = r.query as z.infer<typeof s.HistoryQuery>;
+      return {
+        status: 200,
+        json: await svc.reads.historyJson({ userId: r.userId, type: q.type, page: q.page, pageSize: q.page_size }),
+      };
+    },
+  },
+];
