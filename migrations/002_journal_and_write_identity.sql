@@ -186,18 +186,13 @@ end
 $$;
 
 -- After an unknown outcome: if operation o was applied, its answer again (built from
--- what it wrote); else null, and the caller applies it now.
-create function wallet_replay(o wallet_op) returns wallet_step
+-- what it wrote); else null, and the caller applies it now. A deposit, withdrawal or
+-- transfer is found by its id in the journal, an accepted transfer in transfers.
+create function wallet_replay_journal(o wallet_op) returns wallet_step
 language plpgsql as $$
 declare
   j journal;
 begin
-  if o.k = 4 then
-    if exists (select 1 from transfers where id = o.id) then
-      return ('accepted', jsonb_build_object('success', true, 'transfer_id', o.id::text, 'status', 'pending'), null)::wallet_step;
-    end if;
-    return null;
-  end if;
   select * into j from journal where id = o.id and user_id = o.u;
   if not found then return null; end if;
   if o.k = 3 then
@@ -207,22 +202,36 @@ begin
 end
 $$;
 
--- Writes a batch's journal rows in one statement and tells every listening process
--- which wallets changed (LISTEN wallet_changes). Delivered only at commit, whoever
--- called. Payload: '1' on the last chunk (else '0'), the caller's token, a space,
--- then user,version,user,version...; at most 200 pairs a notification (a payload must
--- stay under 8000 bytes). A token without changes still sends its last chunk: the
--- writer waiting for it learns its batch committed.
-create function wallet_write(p_rows journal[], p_token text) returns void
+create function wallet_replay_accept(o wallet_op) returns wallet_step
+language sql stable as $$
+  select ('accepted', jsonb_build_object('success', true, 'transfer_id', o.id::text, 'status', 'pending'), null)::wallet_step
+   where exists (select 1 from transfers where id = o.id)
+$$;
+
+-- A batch's journal rows are written in one insert (wallet_flush) when the batch ends,
+-- or earlier, before an operation that reads the journal (wallet_reads_journal), so
+-- that it sees the rows of the operations before it in the batch.
+create function wallet_reads_journal(p_kind smallint) returns boolean
+language sql immutable as $$ select false $$;
+
+create function wallet_flush(p_rows journal[]) returns void
+language sql as $$
+  insert into journal select (r).* from unnest(p_rows) r
+$$;
+
+-- Tells every listening process which wallets changed (LISTEN wallet_changes).
+-- Delivered only at commit, whoever called. Payload: '1' on the last chunk (else
+-- '0'), the caller's token, a space, then user,version,user,version...; at most 200
+-- pairs a notification (a payload must stay under 8000 bytes). A token without
+-- changes still sends its last chunk: the writer waiting for it learns its batch
+-- committed.
+create function wallet_notify(p_rows journal[], p_token text) returns void
 language plpgsql as $$
 declare
   v_pairs bigint[];
   n integer;
   i integer := 0;
 begin
-  if cardinality(p_rows) > 0 then
-    insert into journal select (r).* from unnest(p_rows) r;
-  end if;
   if cardinality(p_rows) = 0 and p_token is null then return; end if;
   v_pairs := array(select x from unnest(p_rows) r, lateral (values (r.user_id), (r.seq)) v(x));
   n := cardinality(v_pairs);
@@ -249,15 +258,16 @@ language sql stable as $$
   select array(select distinct v.id from unnest(p_ops) x, unnest(array[x.u, x.c]) v(id) where v.id is not null)
 $$;
 
--- One operation, by kind (later migrations add kinds).
-create function wallet_dispatch(o wallet_op) returns wallet_step
+-- One operation, by kind (later migrations add kinds): applied, or with p_replay its
+-- stored answer if it was applied before (null if not).
+create function wallet_dispatch(o wallet_op, p_replay boolean) returns wallet_step
 language plpgsql as $$
 begin
   case o.k
-    when 1 then return wallet_op_deposit(o.id, o.u, o.a);
-    when 2 then return wallet_op_withdraw(o.id, o.u, o.a);
-    when 3 then return wallet_op_transfer(o.id, o.u, o.c, o.a);
-    when 4 then return wallet_op_accept(o.id, o.u, o.c, o.a);
+    when 1 then return case when p_replay then wallet_replay_journal(o) else wallet_op_deposit(o.id, o.u, o.a) end;
+    when 2 then return case when p_replay then wallet_replay_journal(o) else wallet_op_withdraw(o.id, o.u, o.a) end;
+    when 3 then return case when p_replay then wallet_replay_journal(o) else wallet_op_transfer(o.id, o.u, o.c, o.a) end;
+    when 4 then return case when p_replay then wallet_replay_accept(o) else wallet_op_accept(o.id, o.u, o.c, o.a) end;
     else raise exception 'wallet_apply: unknown operation kind %', o.k;
   end case;
 end
@@ -270,7 +280,7 @@ $$;
 -- kind: 1 deposit, 2 withdraw, 3 transfer (c is the destination), 4 transfer v2 acceptance.
 -- p_retry: the batch may have been applied already (an earlier attempt's outcome is
 -- unknown): answer an operation found by its id (or key) from what it stored.
--- p_token: sent back on wallet_changes at commit (see wallet_write).
+-- p_token: sent back on wallet_changes at commit (see wallet_notify).
 -- One row per operation: its outcome, the answer's data, and whether that answer is
 -- the stored one of another request with the same Idempotency-Key.
 create function wallet_apply(p_ops jsonb, p_retry boolean default false, p_token text default null)
@@ -281,6 +291,7 @@ declare
   v_actors bigint[] := array(select distinct x.u from unnest(v_ops) x where x.u is not null order by 1);
   v_lock record;
   v_rows journal[];
+  v_flushed integer := 0;
   o wallet_op;
   s wallet_step;
   v_hash text;
@@ -301,11 +312,13 @@ begin
     replayed := false;
     if o.key is not null then
       -- a concurrent request with the same key waits here until the first commits
-      insert into idempotency_keys (user_id, key, request_hash, op_id) values (o.u, o.key, o.h, o.id)
+      -- scoped per user; the operator (no acting user) has scope 0
+      insert into idempotency_keys (user_id, key, request_hash, op_id)
+      values (coalesce(o.u, 0), o.key, o.h, o.id)
       on conflict do nothing;
       if not found then
         select k.request_hash, k.outcome, k.result, k.op_id into v_hash, outcome, result, v_op
-          from idempotency_keys k where k.user_id = o.u and k.key = o.key;
+          from idempotency_keys k where k.user_id = coalesce(o.u, 0) and k.key = o.key;
         if v_hash <> o.h then
           outcome := 'idempotency_key_reused';
           result := null;
@@ -316,7 +329,7 @@ begin
         continue;
       end if;
     elsif p_retry then
-      s := wallet_replay(o);
+      s := wallet_dispatch(o, true);
       if s.outcome is not null then
         outcome := s.outcome;
         result := s.result;
@@ -325,7 +338,11 @@ begin
       end if;
     end if;
 
-    s := wallet_dispatch(o);
+    if wallet_reads_journal(o.k) and cardinality(v_rows) > v_flushed then
+      perform wallet_flush(v_rows[v_flushed + 1 :]);
+      v_flushed := cardinality(v_rows);
+    end if;
+    s := wallet_dispatch(o, false);
     if not wallet_known_outcome(s.outcome) then
       raise exception 'wallet_apply: operation kind % returned unknown outcome %', o.k, s.outcome;
     end if;
@@ -334,11 +351,12 @@ begin
     if s.rows is not null then v_rows := v_rows || s.rows; end if;
     if o.key is not null then
       update idempotency_keys k set outcome = s.outcome, result = s.result
-       where k.user_id = o.u and k.key = o.key;
+       where k.user_id = coalesce(o.u, 0) and k.key = o.key;
     end if;
     return next;
   end loop;
-  perform wallet_write(v_rows, p_token);
+  if cardinality(v_rows) > v_flushed then perform wallet_flush(v_rows[v_flushed + 1 :]); end if;
+  perform wallet_notify(v_rows, p_token);
 end
 $$;
 
@@ -381,7 +399,8 @@ begin
     outcome := s.outcome;
     return next;
   end loop;
-  perform wallet_write(v_rows, null);
+  perform wallet_flush(v_rows);
+  perform wallet_notify(v_rows, null);
 end
 $$;
 

@@ -250,55 +250,41 @@ language sql stable as $$
                 where q.id is not null)
 $$;
 
--- kind: 5 place a hold (u the payer, c the destination or null, a, e seconds),
--- 6 capture (u the actor or null for the operator, r the hold, a or null for all),
--- 7 void (u the actor or null, r the hold).
-create or replace function wallet_dispatch(o wallet_op) returns wallet_step
-language plpgsql as $$
-begin
-  case o.k
-    when 1 then return wallet_op_deposit(o.id, o.u, o.a);
-    when 2 then return wallet_op_withdraw(o.id, o.u, o.a);
-    when 3 then return wallet_op_transfer(o.id, o.u, o.c, o.a);
-    when 4 then return wallet_op_accept(o.id, o.u, o.c, o.a);
-    when 5 then return wallet_op_hold(o.id, o.u, o.c, o.a, o.e);
-    when 6 then return wallet_op_capture(o.id, o.u, o.r, o.a);
-    when 7 then return wallet_op_void(o.id, o.u, o.r);
-    else raise exception 'wallet_apply: unknown operation kind %', o.k;
-  end case;
-end
-$$;
-
 -- Replays of the hold operations: a placed hold is found by its id; a capture or void
 -- by the hold it closed (closed_by is its identity).
-create or replace function wallet_replay(o wallet_op) returns wallet_step
+create function wallet_replay_hold(o wallet_op) returns wallet_step
 language plpgsql as $$
 declare
   j journal;
   h holds;
 begin
-  if o.k = 4 then
-    if exists (select 1 from transfers where id = o.id) then
-      return ('accepted', jsonb_build_object('success', true, 'transfer_id', o.id::text, 'status', 'pending'), null)::wallet_step;
-    end if;
-    return null;
+  select * into h from holds where id = case when o.k = 5 then o.id else o.r end;
+  if not found or (o.k <> 5 and h.closed_by is distinct from o.id) then return null; end if;
+  select * into j from journal where id = o.id and user_id = h.user_id;
+  if o.k = 5 then
+    return ('ok', wallet_hold_json(h) || jsonb_build_object('balance', j.balance_after,
+                                                            'available_balance', j.available_after), null)::wallet_step;
   end if;
-  if o.k in (5, 6, 7) then
-    select * into h from holds where id = case when o.k = 5 then o.id else o.r end;
-    if not found or (o.k <> 5 and h.closed_by is distinct from o.id) then return null; end if;
-    select * into j from journal where id = o.id and user_id = h.user_id;
-    if o.k = 5 then
-      return ('ok', wallet_hold_json(h) || jsonb_build_object('balance', j.balance_after,
-                                                              'available_balance', j.available_after), null)::wallet_step;
-    end if;
-    return ('ok', wallet_hold_result(h, j), null)::wallet_step;
-  end if;
-  select * into j from journal where id = o.id and user_id = o.u;
-  if not found then return null; end if;
-  if o.k = 3 then
-    return ('ok', jsonb_build_object('success', true, 'transfer_id', o.id::text, 'balance', j.balance_after), null)::wallet_step;
-  end if;
-  return ('ok', jsonb_build_object('balance', j.balance_after, 'transaction_id', o.id::text), null)::wallet_step;
+  return ('ok', wallet_hold_result(h, j), null)::wallet_step;
+end
+$$;
+
+-- kind: 5 place a hold (u the payer, c the destination or null, a, e seconds),
+-- 6 capture (u the actor or null for the operator, r the hold, a or null for all),
+-- 7 void (u the actor or null, r the hold).
+create or replace function wallet_dispatch(o wallet_op, p_replay boolean) returns wallet_step
+language plpgsql as $$
+begin
+  case o.k
+    when 1 then return case when p_replay then wallet_replay_journal(o) else wallet_op_deposit(o.id, o.u, o.a) end;
+    when 2 then return case when p_replay then wallet_replay_journal(o) else wallet_op_withdraw(o.id, o.u, o.a) end;
+    when 3 then return case when p_replay then wallet_replay_journal(o) else wallet_op_transfer(o.id, o.u, o.c, o.a) end;
+    when 4 then return case when p_replay then wallet_replay_accept(o) else wallet_op_accept(o.id, o.u, o.c, o.a) end;
+    when 5 then return case when p_replay then wallet_replay_hold(o) else wallet_op_hold(o.id, o.u, o.c, o.a, o.e) end;
+    when 6 then return case when p_replay then wallet_replay_hold(o) else wallet_op_capture(o.id, o.u, o.r, o.a) end;
+    when 7 then return case when p_replay then wallet_replay_hold(o) else wallet_op_void(o.id, o.u, o.r) end;
+    else raise exception 'wallet_apply: unknown operation kind %', o.k;
+  end case;
 end
 $$;
 
@@ -318,7 +304,8 @@ begin
   for v_user in select user_id from wallets where user_id = any (v_users) order by user_id for update skip locked loop
     v_rows := v_rows || wallet_release_expired(v_user);
   end loop;
-  perform wallet_write(v_rows, null);
+  perform wallet_flush(v_rows);
+  perform wallet_notify(v_rows, null);
   return cardinality(v_rows);
 end
 $$;

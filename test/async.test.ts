@@ -140,11 +140,11 @@ describe("transfer v2", () => {
 
     await s.services.ctx.db.query("drop trigger test_broken on transfers");
     const { retryTransfer } = await import("../src/core/transfers.js");
-    const requeued = await retryTransfer(s.services.ctx, r.body.transfer_id);
+    const requeued = await retryTransfer(s.services.ctx, r.body.transfer_id, { actor: "test" });
     expect(["pending", "completed"]).toContain(requeued.status); // a worker may be quicker
     expect((await settle(10, r.body.transfer_id)).status).toBe("completed");
     expect(await balanceOf(base, 11)).toBe(4244);
-    await expect(retryTransfer(s.services.ctx, r.body.transfer_id)).rejects.toThrow(/not dead/);
+    await expect(retryTransfer(s.services.ctx, r.body.transfer_id, { actor: "test" })).rejects.toThrow(/not dead/);
   });
 
   it("applies a sender's transfers in the order they were accepted", async () => {

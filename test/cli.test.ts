@@ -2,6 +2,9 @@
  * The real `wallet` process for every command: direct mode on the engine under test,
  * --api mode against a running server, and the two agreeing; exit codes and --json.
  */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "./helpers/cli.js";
 import { processDatabase } from "./helpers/db.js";
@@ -144,6 +147,54 @@ describe("direct mode", () => {
     expect((await cli(["holds", "list", "--user", "1060", "--status", "open"])).code).toBe(2);
   });
 
+  it("runs the operator's commands, recording the actor", async () => {
+    await seed(1070, 2, 10000);
+    const act = ["--actor", "ann", "--yes"];
+    const frozen = await cli(["freeze", "--user", "1070", "--reason", "review #9", ...act, "--json"]);
+    expect(frozen.json).toMatchObject({ user_id: 1070, frozen: true, frozen_reason: "review #9" });
+    const refused = await cli(["withdraw", "5", "--user", "1070"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/wallet_frozen/);
+    expect((await cli(["unfreeze", "--user", "1070", "--reason", "ok", ...act])).stdout).toMatch(/Unfrozen/);
+    const adj = await cli(["adjust", "-250", "--user", "1070", "--reason", "fee", ...act, "--json"]);
+    expect(adj.json).toMatchObject({ amount: -250, balance: 9750 });
+    const t = await cli(["transfer", "600", "--from", "1070", "--to", "1071", "--yes", "--json"]);
+    const rev = await cli(["reverse", t.json.transfer_id, "--amount", "100", "--reason", "refund", ...act, "--json"]);
+    expect(rev.json).toMatchObject({ amount: 100, remaining: 500, from_user_id: 1071, to_user_id: 1070 });
+    const inspect = await cli(["inspect", "--user", "1071"]);
+    expect(inspect.stdout).toMatch(/balance\s+10500/);
+    const audit = await cli(["audit", "--limit", "1000", "--json"]);
+    const mine = audit.json.entries.filter((e: { target: string }) => /wallet:1070|transfer:/.test(e.target));
+    expect(mine.map((e: { action: string; actor: string }) => `${e.action}:${e.actor}`)).toEqual(
+      expect.arrayContaining(["freeze:ann", "unfreeze:ann", "adjustment:ann", "reversal:ann"]),
+    );
+    expect((await cli(["freeze", "--user", "1070", "--yes"])).code).toBe(2); // no reason
+    expect((await cli(["adjust", "0", "--user", "1070", "--reason", "x", "--yes"])).code).toBe(2);
+  });
+
+  it("writes a statement as RFC 4180 CSV, and answers a past balance", async () => {
+    await seed(1080, 1, 500);
+    const from = new Date(Date.now() - 60_000).toISOString();
+    await cli(["deposit", "7", "--user", "1080"]);
+    const to = new Date(Date.now() + 60_000).toISOString();
+    const file = path.join(os.tmpdir(), `statement-${process.pid}-${engine}.csv`);
+    const r = await cli(["statement", "--user", "1080", "--from", from, "--to", to, "--csv", "--out", file]);
+    expect(r.code).toBe(0);
+    const csv = fs.readFileSync(file, "utf8");
+    fs.rmSync(file);
+    const lines = csv.split("\r\n");
+    expect(lines[0]).toBe(
+      "id,created_at,type,direction,amount,balance_after,counterparty_user_id,transfer_id,hold_id,reverses",
+    );
+    expect(lines.at(-1)).toBe(""); // every record ends with CRLF
+    expect(lines.slice(1, -1).map((l) => l.split(",")[2])).toEqual(["deposit", "deposit"]);
+    const json = await cli(["statement", "--user", "1080", "--from", from, "--to", to, "--json"]);
+    expect(json.json).toMatchObject({ opening_balance: 0, total_in: 507, total_out: 0, closing_balance: 507 });
+    const past = await cli(["balance", "--user", "1080", "--at", "2001-01-01", "--json"]);
+    expect(past.json).toMatchObject({ balance: 0 });
+    expect((await cli(["balance", "--user", "1080", "--at", "whenever"])).code).toBe(2);
+  });
+
   it("prints a token in token mode and verifies the ledger", async () => {
     const noSecret = await cli(["token", "--user", "1"]);
     expect(noSecret.code).toBe(2);
@@ -184,7 +235,7 @@ describe("api mode", () => {
   let server: ServeProcess;
   beforeAll(async () => {
     await seed(1100, 2, 10000);
-    server = await startProcess("serve", { ...env, TRANSFER_WORKERS: "2" });
+    server = await startProcess("serve", { ...env, TRANSFER_WORKERS: "2", ADMIN_TOKEN: "a".repeat(32) });
   });
   afterAll(() => server.stop());
 
@@ -230,6 +281,22 @@ describe("api mode", () => {
     expect(dest.json).toMatchObject({ status: "captured", captured_amount: 15 });
     const shown = await api(["holds", "show", h.json.hold_id, "--user", "1101", "--json"]);
     expect(shown.json).toMatchObject({ status: "captured", hold_id: h.json.hold_id });
+  });
+
+  it("runs the operator's commands through the admin API with WALLET_ADMIN_TOKEN", async () => {
+    const api = (args: string[], extra: Record<string, string> = { WALLET_ADMIN_TOKEN: "a".repeat(32) }) =>
+      cli([...args, "--api", server.url, "--actor", "api-ann"], extra);
+    const f = await api(["freeze", "--user", "1101", "--reason", "api review", "--yes", "--json"]);
+    expect(f.json).toMatchObject({ user_id: 1101, frozen: true });
+    const u = await api(["unfreeze", "--user", "1101", "--reason", "done", "--json"]);
+    expect(u.json.frozen).toBe(false);
+    const audit = await api(["audit", "--json"]);
+    expect(audit.json.entries.at(-1)).toMatchObject({ action: "unfreeze", actor: "api-ann", target: "wallet:1101" });
+    const noToken = await api(["inspect", "--user", "1101"], {});
+    expect(noToken.code).toBe(1);
+    expect(noToken.stderr).toMatch(/WALLET_ADMIN_TOKEN/);
+    const wrong = await api(["inspect", "--user", "1101"], { WALLET_ADMIN_TOKEN: "b".repeat(32) });
+    expect(wrong.stderr).toMatch(/unauthorized/);
   });
 
   it("says which server it could not reach", async () => {

@@ -5,6 +5,7 @@
  */
 import type { EntryTypeFilter, HistoryPage } from "../core/getHistory.js";
 import type { HoldPage } from "../core/holds.js";
+import type { Statement } from "../core/operator.js";
 import type {
   BalanceChange,
   HoldChange,
@@ -32,6 +33,8 @@ export interface WalletClient {
   voidHold(h: { holdId: string; actorId?: number }): Promise<HoldChange>;
   getHold(h: { holdId: string; viewerId?: number }): Promise<HoldView>;
   listHolds(userId: number, q: { status?: HoldStatus; page: number; pageSize: number }): Promise<HoldPage>;
+  balanceAt(userId: number, at: Date): Promise<{ balance: number; available_balance: number; at: string }>;
+  statement(userId: number, from: Date, to: Date): Promise<Statement>;
   history(userId: number, q: { type: EntryTypeFilter; page: number; pageSize: number }): Promise<HistoryPage>;
   close(): Promise<void>;
 }

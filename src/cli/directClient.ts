@@ -4,6 +4,7 @@ import { getHistory } from "../core/getHistory.js";
 import type { Core } from "../core/index.js";
 import { unwrap } from "../core/outcome.js";
 import { getHold, listHolds } from "../core/holds.js";
+import { balanceAtInstant, statement } from "../core/operator.js";
 import { acceptTransfer, captureHold, deposit, placeHold, transfer, voidHold, withdraw } from "../core/operations.js";
 import { getTransfer, publicView } from "../core/transfers.js";
 import { TransferWorkers } from "../core/worker.js";
@@ -37,6 +38,8 @@ export function createDirectClient(core: Core, target: string, maxAttempts: numb
     voidHold: async (h) => unwrap(await voidHold(ctx, { holdId: h.holdId })),
     getHold: (h) => getHold(ctx, { holdId: h.holdId }),
     listHolds: (userId, q) => listHolds(ctx, { userId, ...q }),
+    balanceAt: (userId, at) => balanceAtInstant(ctx, userId, at),
+    statement: (userId, from, to) => statement(ctx, { userId, from, to }),
     history: async (userId, q) => {
       const { version: _v, ...page } = await getHistory(ctx, { userId, ...q });
       return page;

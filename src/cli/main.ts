@@ -7,6 +7,7 @@ import { registerHolds } from "./commands/holds.js";
 import { registerLoadtest } from "./commands/loadtest.js";
 import { registerMoney } from "./commands/money.js";
 import { registerOperate } from "./commands/operate.js";
+import { registerOperator } from "./commands/operator.js";
 import { registerServe } from "./commands/serve.js";
 import { EXIT, exitCodeOf, UsageError } from "./errors.js";
 
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerMoney(program);
   registerHolds(program);
   registerOperate(program);
+  registerOperator(program);
   registerAdmin(program);
   registerLoadtest(program);
   return program;

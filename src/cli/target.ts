@@ -5,6 +5,7 @@ import { loadConfig, openDirect, redactUrl } from "./context.js";
 import { createDirectClient } from "./directClient.js";
 import { globals } from "./globals.js";
 import { createHttpClient } from "./httpClient.js";
+import { actorName, createDirectOperator, createHttpOperator, type OperatorClient } from "./operatorClient.js";
 
 export async function openClient(cmd: Command): Promise<WalletClient> {
   const g = globals(cmd);
@@ -23,6 +24,24 @@ export async function openClient(cmd: Command): Promise<WalletClient> {
 
 export async function withClient<T>(cmd: Command, fn: (client: WalletClient) => Promise<T>): Promise<T> {
   const client = await openClient(cmd);
+  try {
+    return await fn(client);
+  } finally {
+    await client.close();
+  }
+}
+
+/** The operator's client: the admin API with --api, else the database; actor: --actor or the OS user. */
+export async function withOperator<T>(
+  cmd: Command,
+  actor: string | undefined,
+  fn: (client: OperatorClient) => Promise<T>,
+): Promise<T> {
+  const g = globals(cmd);
+  const name = actorName(actor);
+  const client = g.api
+    ? createHttpOperator(g.api, process.env.WALLET_ADMIN_TOKEN || undefined, name)
+    : createDirectOperator(await openDirect(loadConfig()), name);
   try {
     return await fn(client);
   } finally {

@@ -42,6 +42,7 @@ const schema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
   REQUEST_DEADLINE_MS: int(100, 600_000).default(5000),
   HOLD_SWEEP_MS: int(10, 3_600_000).default(1000),
+  ADMIN_TOKEN: z.string().optional(),
 });
 
 /** Every environment variable the service reads. */
@@ -71,6 +72,8 @@ export type Config = {
   requestDeadlineMs: number;
   /** how often expired holds are marked in the background */
   holdSweepMs: number;
+  /** the admin API's bearer token; unset: the admin API is off */
+  adminToken?: string;
 };
 
 export class ConfigError extends Error {
@@ -98,6 +101,9 @@ export function resolveConfig(
   if (c.AUTH_MODE === "token" && (c.AUTH_SECRET ?? "").length < MIN_SECRET_LENGTH) {
     throw new ConfigError(`AUTH_MODE=token needs AUTH_SECRET of at least ${MIN_SECRET_LENGTH} characters`);
   }
+  if (c.ADMIN_TOKEN !== undefined && c.ADMIN_TOKEN.length < MIN_SECRET_LENGTH) {
+    throw new ConfigError(`ADMIN_TOKEN must be at least ${MIN_SECRET_LENGTH} characters (or unset: no admin API)`);
+  }
   return {
     port: c.PORT,
     host: c.HOST,
@@ -120,5 +126,6 @@ export function resolveConfig(
     shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_MS,
     requestDeadlineMs: c.REQUEST_DEADLINE_MS,
     holdSweepMs: c.HOLD_SWEEP_MS,
+    adminToken: c.ADMIN_TOKEN,
   };
 }

@@ -39,6 +39,17 @@ export const ERROR_CODES = {
     exit: 1,
     message: "Only a dead-lettered transfer can be re-queued.",
   },
+  wallet_frozen: { status: 422, exit: 1, message: "The wallet is frozen: money cannot leave it." },
+  reversal_exceeds_original: {
+    status: 422,
+    exit: 1,
+    message: "The reversals of a transaction cannot add up to more than its amount.",
+  },
+  not_reversible: {
+    status: 422,
+    exit: 1,
+    message: "Only a completed deposit, withdrawal or transfer can be reversed.",
+  },
   rate_limited: { status: 429, exit: 1, message: "Too many requests; slow down." },
   internal: { status: 500, exit: 1, message: "Internal error; the server logs have the details." },
   unavailable: {

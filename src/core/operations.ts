@@ -40,7 +40,12 @@ export type TransferAccepted = { success: true; transfer_id: string; status: "pe
 type Input = { userId: number; amount: number; idempotency?: Idempotency };
 type TransferInput = Input & { toUserId: number };
 
-async function run<T>(ctx: CoreContext, op: Omit<OpRow, "id" | "key" | "h">, idem?: Idempotency): Promise<Outcome<T>> {
+/** Gives the operation its id and sends it through group commit: the one way a wallet changes. */
+export async function run<T>(
+  ctx: CoreContext,
+  op: Omit<OpRow, "id" | "key" | "h">,
+  idem?: Idempotency,
+): Promise<Outcome<T>> {
   const id = await ctx.ids.take();
   const row: OpRow = idem ? { ...op, id, key: idem.key, h: idem.hash } : { ...op, id };
   const r = await ctx.commits.submit(row);
@@ -111,10 +116,17 @@ export function voidHold(
 /** What each operation may refuse with (declared once: the routes and the OpenAPI document read it). */
 export const REFUSALS = {
   deposit: ["balance_limit_exceeded"],
-  withdraw: ["insufficient_funds"],
-  transfer: ["wallet_not_found", "insufficient_funds", "same_wallet", "balance_limit_exceeded"],
-  acceptTransfer: ["wallet_not_found", "same_wallet"],
-  placeHold: ["insufficient_funds", "same_wallet", "wallet_not_found"],
-  captureHold: ["not_found", "forbidden", "hold_not_active", "amount_exceeds_hold", "balance_limit_exceeded"],
+  withdraw: ["insufficient_funds", "wallet_frozen"],
+  transfer: ["wallet_not_found", "insufficient_funds", "same_wallet", "balance_limit_exceeded", "wallet_frozen"],
+  acceptTransfer: ["wallet_not_found", "same_wallet", "wallet_frozen"],
+  placeHold: ["insufficient_funds", "same_wallet", "wallet_not_found", "wallet_frozen"],
+  captureHold: [
+    "not_found",
+    "forbidden",
+    "hold_not_active",
+    "amount_exceeds_hold",
+    "balance_limit_exceeded",
+    "wallet_frozen",
+  ],
   voidHold: ["not_found", "forbidden", "hold_not_active"],
 } as const satisfies Record<string, readonly ErrorCode[]>;

@@ -99,10 +99,14 @@ export async function listTransfers(
   return (await selectTransfers(ctx.db, input)).map(view);
 }
 
-/** Puts a dead-lettered transfer back in the queue with a fresh set of attempts. */
-export async function retryTransfer(ctx: CoreContext, transferId: string): Promise<TransferView> {
+/** Puts a dead-lettered transfer back in the queue with a fresh set of attempts (audited). */
+export async function retryTransfer(
+  ctx: CoreContext,
+  transferId: string,
+  by: { actor: string; reason?: string },
+): Promise<TransferView> {
   if (!isId(transferId)) throw new WalletError("not_found", "No such transfer.");
-  const status = await requeueDead(ctx.db, transferId);
+  const status = await requeueDead(ctx.db, transferId, by.actor, by.reason ?? null);
   if (!status) throw new WalletError("not_found", "No such transfer.");
   if (status !== "dead") {
     throw new WalletError(

@@ -11,7 +11,7 @@ import { WalletError } from "../core/errors.js";
 import { openWallet } from "../core/store/wallets.js";
 import { traced } from "../core/tracing.js";
 import type { RateLimiter } from "../core/cache/rateLimiter.js";
-import type { Authenticator } from "./auth.js";
+import type { AdminAuthenticator, Authenticator } from "./auth.js";
 import { parseJsonObject, readBody, sendBody, sendError, sendJson } from "./http.js";
 import type { Reply, RequestInfo, Route } from "./routes.js";
 import { describeIssues } from "./schemas.js";
@@ -35,11 +35,13 @@ export type AppOptions = {
   services: Services;
   routes: Route[];
   authenticate: Authenticator;
+  /** with ADMIN_TOKEN set: the admin routes' check */
+  adminAuth?: AdminAuthenticator;
   limiter?: RateLimiter;
 };
 
 export function createApp(opts: AppOptions) {
-  const { services: svc, authenticate, limiter } = opts;
+  const { services: svc, authenticate, adminAuth, limiter } = opts;
   const compiled = opts.routes.map(compile);
   const exact = new Map<string, CompiledRoute>();
   for (const r of compiled) if (r.paramNames.length === 0) exact.set(`${r.method} ${r.path}`, r);
@@ -100,7 +102,10 @@ export function createApp(opts: AppOptions) {
     search: string,
   ): Promise<Reply> {
     const info: RequestInfo = { userId: 0, body: {}, query: {}, params };
-    if (route.auth) {
+    if (route.admin) {
+      const actor = req.headers["x-actor"];
+      info.actor = adminAuth!(req.headers.authorization, typeof actor === "string" ? actor : undefined);
+    } else if (route.auth) {
       info.userId = await authenticate(req.headers.authorization);
       if (limiter && route.rateLimited) {
         const d = await limiter.take(info.userId);
@@ -131,7 +136,7 @@ export function createApp(opts: AppOptions) {
         info.idempotency = { key, hash };
       }
     }
-    if (route.auth && !route.opensWallet) await ensureWallet(info.userId);
+    if (route.auth && !route.admin && !route.opensWallet) await ensureWallet(info.userId);
     return traced(route.operationId, { "wallet.user_id": info.userId }, () => route.handler(info, svc));
   }
 

@@ -2,6 +2,7 @@
  * Who is calling. AUTH_MODE=userid (the seed's mode) trusts "Authorization: <userId>";
  * AUTH_MODE=token wants "Authorization: Bearer <JWT>" signed HS256 with AUTH_SECRET.
  */
+import { createHash, timingSafeEqual } from "node:crypto";
 import { jwtVerify, SignJWT } from "jose";
 import { WalletError } from "../core/errors.js";
 import { parsePositiveInt } from "../core/money.js";
@@ -40,4 +41,31 @@ export async function signToken(secret: string, userId: number, ttlSeconds: numb
     .setIssuedAt()
     .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds)
     .sign(new TextEncoder().encode(secret));
+}
+
+/** Who acts through the admin API: the name in X-Actor, once the bearer token is right. */
+export type AdminAuthenticator = (authorization: string | undefined, actor: string | undefined) => string;
+
+const ACTOR = /^[\x20-\x7e]{1,200}$/;
+
+/**
+ * The admin API's check: `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant
+ * time (SHA-256 digests of both, so that lengths leak nothing either), and `X-Actor`.
+ * A user's credentials are never this token.
+ */
+export function createAdminAuthenticator(token: string): AdminAuthenticator {
+  const expected = createHash("sha256").update(`Bearer ${token}`).digest();
+  return (authorization, actor) => {
+    const given = createHash("sha256")
+      .update(authorization ?? "")
+      .digest();
+    if (!timingSafeEqual(given, expected)) {
+      throw new WalletError("unauthorized", "The admin API wants Authorization: Bearer <ADMIN_TOKEN>.");
+    }
+    const name = actor?.trim();
+    if (!name || !ACTOR.test(name)) {
+      throw new WalletError("invalid_request", "X-Actor must name the person acting (1 to 200 printable characters).");
+    }
+    return name;
+  };
 }

@@ -16,7 +16,8 @@ import { markExpiredHolds } from "../core/holds.js";
 import { purgeIdempotencyKeys } from "../core/purgeIdempotencyKeys.js";
 import type { TransferWorkers } from "../core/worker.js";
 import { createApp } from "./app.js";
-import { createAuthenticator } from "./auth.js";
+import { adminRoutes } from "./adminRoutes.js";
+import { createAdminAuthenticator, createAuthenticator } from "./auth.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createMetrics } from "./metrics.js";
 import { buildOpenApi } from "./openapi.js";
@@ -79,7 +80,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     config,
     redisState: () => (redis ? cache.state() : "off"),
   };
-  const allRoutes: Route[] = [...moneyRoutes, ...holdRoutes];
+  // the admin API exists only with ADMIN_TOKEN: otherwise /admin/... is an unknown path (404)
+  const allRoutes: Route[] = [...moneyRoutes, ...holdRoutes, ...(config.adminToken ? adminRoutes : [])];
   let openapi: unknown;
   allRoutes.push(...opsRoutes(() => (openapi ??= buildOpenApi(allRoutes, { authMode: config.authMode }))));
 
@@ -107,6 +109,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     services,
     routes: allRoutes,
     authenticate: createAuthenticator(config.authMode, config.authSecret),
+    adminAuth: config.adminToken ? createAdminAuthenticator(config.adminToken) : undefined,
     limiter,
   });
   await new Promise<void>((resolve, reject) => {
@@ -130,6 +133,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       redis: Boolean(redis),
       cache: cache.kind,
       workers: config.transferWorkers,
+      admin: Boolean(config.adminToken),
     },
     "wallet listening",
   );

@@ -1,6 +1,7 @@
 /** The money and wallet routes of the user API. */
 import type { z } from "zod";
 import { acceptTransfer, deposit, REFUSALS, transfer, withdraw } from "../core/operations.js";
+import { balanceAtInstant, statement } from "../core/operator.js";
 import { getTransfer, publicView } from "../core/transfers.js";
 import { moneyRoute, user, type Route } from "./routes.js";
 import * as s from "./schemas.js";
@@ -66,11 +67,31 @@ export const moneyRoutes: Route[] = [
     path: "/api/wallet/balance/v1",
     operationId: "balance",
     opensWallet: true,
-    summary: "Your balance and available balance (the balance minus active holds), in cents",
+    summary: "Your balance and available balance (the balance minus active holds), in cents; ?at= a past instant",
     tag: "wallet",
-    query: s.EmptyQuery,
-    responses: { 200: { description: "The balance", schema: s.BalanceResponse } },
-    handler: async (r, svc) => ({ status: 200, body: await svc.reads.balance(r.userId) }),
+    query: s.BalanceQuery,
+    responses: { 200: { description: "The balances (with at: as they were then)", schema: s.BalanceResponse } },
+    handler: async (r, svc) => {
+      const { at } = r.query as z.infer<typeof s.BalanceQuery>;
+      return {
+        status: 200,
+        body: at ? await balanceAtInstant(svc.ctx, r.userId, at) : await svc.reads.balance(r.userId),
+      };
+    },
+  },
+  {
+    ...user,
+    method: "GET",
+    path: "/api/statements/v1",
+    operationId: "statement",
+    summary: "Your statement for [from, to): opening and closing balances, totals in and out, the entries",
+    tag: "wallet",
+    query: s.StatementQuery,
+    responses: { 200: { description: "The statement (opening + in - out = closing)", schema: s.StatementResponse } },
+    handler: async (r, svc) => {
+      const q = r.query as z.infer<typeof s.StatementQuery>;
+      return { status: 200, body: await statement(svc.ctx, { userId: r.userId, from: q.from, to: q.to }) };
+    },
   },
   {
     ...user,

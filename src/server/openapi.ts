@@ -33,6 +33,15 @@ export function buildOpenApi(routes: Route[], opts: { authMode: "userid" | "toke
       parameters.push({ name: m[1], in: "path", required: true, schema: { type: "string", pattern: "^[0-9]+$" } });
     }
     if (r.query) parameters.push(...queryParameters(r.query));
+    if (r.admin) {
+      parameters.push({
+        name: "X-Actor",
+        in: "header",
+        required: true,
+        description: "The person acting; recorded in the audit log.",
+        schema: { type: "string", minLength: 1, maxLength: 200 },
+      });
+    }
     if (r.method === "POST") {
       parameters.push({
         name: "Idempotency-Key",
@@ -76,7 +85,7 @@ export function buildOpenApi(routes: Route[], opts: { authMode: "userid" | "toke
         ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(r.body, "input") } } } }
         : {}),
       responses,
-      ...(r.auth ? {} : { security: [] }),
+      ...(r.admin ? { security: [{ admin: [] }] } : r.auth ? {} : { security: [] }),
     };
   }
   return {
@@ -93,6 +102,7 @@ export function buildOpenApi(routes: Route[], opts: { authMode: "userid" | "toke
     servers: [{ url: opts.serverUrl ?? "/" }],
     components: {
       securitySchemes: {
+        admin: { type: "http", scheme: "bearer", description: "ADMIN_TOKEN (the admin API, /admin/v1)" },
         auth:
           opts.authMode === "token"
             ? { type: "http", scheme: "bearer", bearerFormat: "JWT" }

@@ -12,6 +12,8 @@ import type { Services } from "./services.js";
 
 export type RequestInfo = {
   userId: number;
+  /** admin routes: the X-Actor of an authenticated admin */
+  actor?: string;
   body: Record<string, unknown>;
   query: Record<string, unknown>;
   params: Record<string, string>;
@@ -35,6 +37,8 @@ export type Route = {
   summary: string;
   tag: string;
   auth: boolean;
+  /** the admin API: the admin token and X-Actor instead of a user's credentials */
+  admin?: boolean;
   rateLimited: boolean;
   /** its own SQL opens the caller's wallet (wallet_apply, reading the balance) */
   opensWallet?: boolean;
@@ -53,7 +57,8 @@ export type Route = {
 export function routeRefusals(r: Route): ErrorCode[] {
   if (!r.auth && !r.body && !r.query && !r.refusals) return []; // operations routes: documented as they are
   const codes: ErrorCode[] = ["invalid_request", "internal", "unavailable"];
-  if (r.auth) codes.push("unauthorized", "rate_limited");
+  if (r.auth) codes.push("unauthorized");
+  if (r.rateLimited) codes.push("rate_limited");
   if (r.body) codes.push("payload_too_large", "idempotency_key_reused", "idempotency_key_in_progress");
   return [...new Set([...codes, ...(r.refusals ?? [])])];
 }

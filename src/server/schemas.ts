@@ -71,6 +71,59 @@ export const CaptureBody = z.strictObject({
   amount: Amount.optional().meta({ description: "How much to move (default: the whole hold); the rest is released" }),
 });
 
+const Reason = z
+  .string({ error: "reason is required: why, for the audit log" })
+  .min(1, { error: "reason is required: why, for the audit log" })
+  .max(500, { error: "reason must be at most 500 characters" })
+  .refine((r) => r.trim().length > 0, { error: "reason must not be only whitespace" })
+  .meta({ description: "Why (1..500 characters); recorded in the audit log", example: "fraud check #4411" });
+const IdString = z
+  .string()
+  .regex(/^[0-9]{1,19}$/, { error: "must be an id (a string of digits)" })
+  .meta({ description: "A transaction or transfer id, as a string" });
+
+export const ReasonBody = z.strictObject({ reason: Reason });
+export const ReversalBody = z
+  .strictObject({
+    transaction_id: IdString.optional(),
+    transfer_id: IdString.optional(),
+    amount: Amount.optional().meta({ description: "How much to reverse (default: all not yet reversed)" }),
+    reason: Reason,
+  })
+  .refine((b) => (b.transaction_id === undefined) !== (b.transfer_id === undefined), {
+    error: "give exactly one of transaction_id and transfer_id",
+  });
+export const AdjustmentBody = z.strictObject({
+  user_id: UserId,
+  amount: z
+    .int({ error: "must be a signed whole number of cents" })
+    .min(-MAX_CENTS, { error: `must be at least -${MAX_CENTS}` })
+    .max(MAX_CENTS, { error: `must be at most ${MAX_CENTS}` })
+    .refine((a) => a !== 0, { error: "must not be 0" })
+    .meta({ description: "Cents to credit (positive) or debit (negative)", example: -250 }),
+  reason: Reason,
+});
+export const AuditQuery = z.strictObject({
+  after: z
+    .string()
+    .regex(/^[0-9]{1,19}$/, { error: "must be an audit entry id" })
+    .optional(),
+  limit: positiveIntString("limit", 1000).default(100),
+});
+const instant = (name: string) =>
+  z
+    .string()
+    .refine(
+      (v) => /^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?)?$/.test(v) && !isNaN(Date.parse(v)),
+      {
+        error: `${name} must be an ISO 8601 date or date-time`,
+      },
+    )
+    .transform((v) => new Date(v))
+    .meta({ description: `${name}: ISO 8601`, format: "date-time" });
+export const BalanceQuery = z.strictObject({ at: instant("at").optional() });
+export const StatementQuery = z.strictObject({ from: instant("from"), to: instant("to") });
+
 export const HoldListQuery = z.strictObject({
   status: z
     .enum(["held", "captured", "voided", "expired"], { error: "must be held, captured, voided or expired" })
@@ -148,6 +201,58 @@ export const HoldListResponse = z.object({
   page: z.int(),
   page_size: z.int(),
   has_more: z.boolean(),
+});
+export const InspectResponse = z.object({
+  user_id: z.int(),
+  balance: z.int(),
+  available_balance: z.int(),
+  frozen: z.boolean(),
+  frozen_reason: z.string().nullable(),
+  active_holds: z.int(),
+  pending_transfers: z.int(),
+  created_at: Instant,
+});
+export const ReversalResponse = z.object({
+  reversal_id: Id,
+  reverses: Id,
+  amount: z.int(),
+  remaining: z.int().meta({ description: "what may still be reversed" }),
+  kind: z.enum(["deposit", "withdraw", "transfer"]),
+  from_user_id: z.int().nullable().meta({ description: "the wallet the money came back from (null: from outside)" }),
+  to_user_id: z.int().nullable().meta({ description: "the wallet it went back to (null: out of the system)" }),
+  reason: z.string(),
+});
+export const AdjustmentResponse = z.object({
+  transaction_id: Id,
+  user_id: z.int(),
+  amount: z.int(),
+  balance: z.int(),
+  available_balance: z.int(),
+  reason: z.string(),
+});
+export const AuditResponse = z.object({
+  entries: z.array(
+    z.object({
+      id: Id,
+      at: Instant,
+      actor: z.string(),
+      action: z.enum(["freeze", "unfreeze", "reversal", "adjustment", "transfer_retry"]),
+      target: z.string(),
+      reason: z.string().nullable(),
+      details: z.record(z.string(), z.unknown()),
+    }),
+  ),
+  next_after: Id.nullable(),
+});
+export const PastBalanceResponse = z.object({ balance: z.int(), available_balance: z.int(), at: Instant });
+export const StatementResponse = z.object({
+  from: Instant,
+  to: Instant,
+  opening_balance: z.int(),
+  closing_balance: z.int(),
+  total_in: z.int(),
+  total_out: z.int(),
+  entries: HistoryResponse.shape.transactions,
 });
 export const ErrorResponse = z.object({
   error: z.object({ code: z.string(), message: z.string() }),

@@ -103,18 +103,26 @@ export function registerMoney(program: Command): void {
 
   program
     .command("balance")
-    .description("Show a wallet's balance")
+    .description("Show a wallet's balance and available balance (now, or --at a past instant)")
     .option("-u, --user <id>", "the wallet's user id")
-    .addHelpText("after", `${TARGET_HELP}\n\nExample:\n  $ wallet balance --user 1`)
-    .action(async (opts: UserOpts, cmd: Command) => {
+    .option("--at <instant>", "ISO 8601: the balance as it was then")
+    .addHelpText(
+      "after",
+      `${TARGET_HELP}\n\nExamples:\n  $ wallet balance --user 1\n  $ wallet balance --user 1 --at 2026-11-01T00:00:00Z`,
+    )
+    .action(async (opts: UserOpts & { at?: string }, cmd: Command) => {
       const out = createOutput(globals(cmd).json);
       const user = await need(opts.user, "--user", "User id:", out.interactive);
+      const at = opts.at === undefined ? undefined : new Date(opts.at);
+      if (at && (!/^\d{4}-\d\d-\d\d/.test(opts.at!) || isNaN(at.getTime())))
+        throw new UsageError("--at must be an ISO 8601 date or instant");
       await withClient(cmd, async (client) => {
-        const r = await client.balance(user);
+        const r = at ? await client.balanceAt(user, at) : await client.balance(user);
         out.result(
           r,
           () =>
             `wallet ${user}  ${money(r.balance)}` +
+            (at ? `  at ${when(at.toISOString())}` : "") +
             (r.available_balance === r.balance ? "" : `\navailable  ${money(r.available_balance)}  (the rest is held)`),
         );
       });

@@ -11,6 +11,7 @@ import { signToken } from "../../server/auth.js";
 import { parseIntArg } from "../args.js";
 import { loadConfig, openDirect } from "../context.js";
 import { UsageError } from "../errors.js";
+import { actorName } from "../operatorClient.js";
 import { globals } from "../globals.js";
 import { createOutput, money } from "../output.js";
 
@@ -115,13 +116,15 @@ export function registerOperate(program: Command): void {
     .description("Re-queue a dead-lettered transfer with a fresh set of attempts")
     .argument("<id>", "the transfer id")
     .addHelpText("after", "\nExample:\n  $ wallet transfers retry 250919292663496711")
-    .action(async (id: string, _opts: unknown, cmd: Command) => {
+    .option("--actor <name>", "who re-queues it, for the audit log (default: the OS user)")
+    .option("--reason <text>", "why, for the audit log")
+    .action(async (id: string, opts: { actor?: string; reason?: string }, cmd: Command) => {
       directOnly(cmd, "transfers retry");
       if (!isId(id)) throw new UsageError(`'${id}' is not a transfer id`);
       const out = createOutput(globals(cmd).json);
       const core = await openDirect(loadConfig());
       try {
-        const t = await retryTransfer(core.ctx, id);
+        const t = await retryTransfer(core.ctx, id, { actor: actorName(opts.actor), reason: opts.reason });
         out.result(
           t,
           () =>

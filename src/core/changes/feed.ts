@@ -184,7 +184,7 @@ export class ChangeFeed {
       for (const wake of this.transferWakers) wake();
       return;
     }
-    // "<1 on the last chunk, else 0><token> <user>,<version>,<user>,<version>..." (see wallet_write)
+    // "<1 on the last chunk, else 0><token> <user>,<version>,<user>,<version>..." (see wallet_notify)
     const space = payload.indexOf(" ");
     const last = payload[0] === "1";
     const token = payload.slice(1, space);

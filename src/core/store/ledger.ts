@@ -14,6 +14,10 @@ export const enum OpKind {
   PlaceHold = 5,
   CaptureHold = 6,
   VoidHold = 7,
+  Reverse = 8,
+  Adjust = 9,
+  Freeze = 10,
+  Unfreeze = 11,
 }
 
 /** One operation as wallet_apply takes it (a JSON object; ids as strings). */
@@ -26,10 +30,13 @@ export type OpRow = {
   /** the counterparty (a transfer's or a hold's destination) */
   c?: number;
   a?: number;
-  /** the hold a capture or void acts on */
+  /** the hold a capture or void acts on; the transaction or transfer a reversal reverses */
   r?: string;
   /** a new hold's lifetime in seconds */
   e?: number;
+  /** an operator action's actor and reason */
+  actor?: string;
+  reason?: string;
   /** Idempotency-Key and the hash of the request it came with: always together */
   key?: string;
   h?: string;

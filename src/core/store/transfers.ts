@@ -52,17 +52,26 @@ export function selectTransfers(
 }
 
 /**
- * Puts a dead-lettered transfer back in the queue with a fresh set of attempts and
- * wakes the workers. Returns the status it found (undefined: no such transfer).
+ * Puts a dead-lettered transfer back in the queue with a fresh set of attempts, wakes
+ * the workers and writes the audit row, in one statement. Returns the status it found
+ * (undefined: no such transfer).
  */
-export async function requeueDead(db: Executor, id: string): Promise<TransferStatus | undefined> {
+export async function requeueDead(
+  db: Executor,
+  id: string,
+  actor: string,
+  reason: string | null,
+): Promise<TransferStatus | undefined> {
   const [row] = await db.query<{ status: TransferStatus }>(
     `with target as (select id, status from transfers where id = $1::bigint),
           requeued as (
             update transfers t set status = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now()
-              from target where t.id = target.id and target.status = 'dead' returning t.id)
-     select target.status, (select count(*) from requeued)::int as n, pg_notify('wallet_transfers', '') from target`,
-    [id],
+              from target where t.id = target.id and target.status = 'dead' returning t.id, t.attempts),
+          audited as (
+            insert into audit_log (id, actor, action, target, reason)
+            select wallet_next_id(), $2, 'transfer_retry', 'transfer:' || id, $3 from requeued)
+     select target.status, pg_notify('wallet_transfers', '') from target`,
+    [id, actor, reason],
   );
   return row?.status;
 }

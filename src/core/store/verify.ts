@@ -97,6 +97,18 @@ export const CHECKS: Check[] = [
       `hold ${r.id} (${r.status}, captured ${r.captured_amount ?? 0}): ${r.outs} out and ${r.ins} in the journal`,
   },
   {
+    check: "reversal_totals",
+    // the reversals of one transaction or transfer never add up to more than it
+    sql: `select r.reverses::text as id, sum(r.amount) as reversed, o.amount as original
+            from (select reverses, id, max(amount) as amount from journal where kind = 4 group by reverses, id) r
+            left join (select id, max(amount) as amount from journal where kind in (1, 2, 3) group by id) o
+              on o.id = r.reverses
+           group by r.reverses, o.amount
+          having o.amount is null or sum(r.amount) > o.amount
+           limit 100`,
+    describe: (r) => `${r.id}: reversed ${r.reversed} of ${r.original ?? "nothing (no such transaction)"}`,
+  },
+  {
     check: "money_conserved",
     // transfers only move money: all balances together equal the money that came in
     // from outside minus what went out

@@ -1,0 +1,255 @@
+import fs from "node:fs";
+import type { Command } from "commander";
+import chalk from "chalk";
+import Table from "cli-table3";
+import { isId } from "../../core/ids.js";
+import { MAX_CENTS } from "../../core/money.js";
+import type { InspectView } from "../../core/operator.js";
+import { confirmOrAbort, need, parseIntArg } from "../args.js";
+import { toCsv } from "../csv.js";
+import { UsageError } from "../errors.js";
+import { globals } from "../globals.js";
+import { createOutput, money, when } from "../output.js";
+import { withClient, withOperator } from "../target.js";
+
+const OPERATOR_HELP =
+  "\nDirect mode (the database) records the actor given by --actor, else your OS user name. With --api <url>\n" +
+  "(or WALLET_API_URL) it uses the admin API with WALLET_ADMIN_TOKEN, and --actor (or the OS user) as X-Actor.\n" +
+  "Every action is written to the audit log (wallet audit).";
+
+type ActOpts = { user?: string; reason?: string; actor?: string; yes?: boolean };
+
+function reasonOf(reason: string | undefined): string {
+  if (reason === undefined || reason.trim() === "") throw new UsageError("missing --reason (why, for the audit log)");
+  if (reason.length > 500) throw new UsageError("--reason must be at most 500 characters");
+  return reason;
+}
+
+function describeWallet(w: InspectView): string {
+  return [
+    `wallet ${w.user_id}${w.frozen ? `  ${chalk.red("FROZEN")}: ${w.frozen_reason}` : ""}`,
+    `balance            ${money(w.balance)}`,
+    `available          ${money(w.available_balance)}`,
+    `active holds       ${w.active_holds}`,
+    `pending transfers  ${w.pending_transfers}`,
+    `opened             ${when(w.created_at)}`,
+  ].join("\n");
+}
+
+/** "2026-11-01" or a full ISO 8601 instant; anything else is a usage error. */
+function instant(text: string, name: string): Date {
+  const d = new Date(text);
+  if (!/^\d{4}-\d\d-\d\d/.test(text) || isNaN(d.getTime())) throw new UsageError(`${name} must be an ISO 8601 date`);
+  return d;
+}
+
+export function registerOperator(program: Command): void {
+  program
+    .command("inspect")
+    .description("A wallet as an operator sees it: balances, freeze, active holds, pending transfers")
+    .option("-u, --user <id>", "the wallet's user id")
+    .option("--actor <name>", "who asks (admin API: X-Actor)")
+    .addHelpText("after", `${OPERATOR_HELP}\n\nExample:\n  $ wallet inspect --user 42`)
+    .action(async (opts: ActOpts, cmd: Command) => {
+      const out = createOutput(globals(cmd).json);
+      const user = await need(opts.user, "--user", "User id:", out.interactive);
+      await withOperator(cmd, opts.actor, async (c) => {
+        const w = await c.inspect(user);
+        out.result(w, () => describeWallet(w));
+      });
+    });
+
+  for (const action of ["freeze", "unfreeze"] as const) {
+    program
+      .command(action)
+      .description(
+        action === "freeze"
+          ? "Freeze a wallet: every debit is refused (wallet_frozen); credits still arrive"
+          : "Unfreeze a wallet",
+      )
+      .option("-u, --user <id>", "the wallet's user id")
+      .option("--reason <text>", "why (required; recorded in the audit log)")
+      .option("--actor <name>", "who acts (default: the OS user)")
+      .option("-y, --yes", "do not ask for confirmation")
+      .addHelpText(
+        "after",
+        `${OPERATOR_HELP}\n\nExample:\n  $ wallet ${action} --user 42 --reason "chargeback investigation #311"`,
+      )
+      .action(async (opts: ActOpts, cmd: Command) => {
+        const out = createOutput(globals(cmd).json);
+        const user = await need(opts.user, "--user", "User id:", out.interactive);
+        const reason = reasonOf(opts.reason);
+        if (action === "freeze") await confirmOrAbort(`Freeze wallet ${user}?`, opts.yes, out.interactive);
+        await withOperator(cmd, opts.actor, async (c) => {
+          const w = action === "freeze" ? await c.freeze(user, reason) : await c.unfreeze(user, reason);
+          out.result(w, () => `${chalk.green(action === "freeze" ? "Frozen" : "Unfrozen")}\n${describeWallet(w)}`);
+        });
+      });
+  }
+
+  program
+    .command("reverse")
+    .description("Reverse a completed deposit, withdrawal or transfer (or a hold's capture), whole or in part")
+    .argument("<id>", "the transaction id (deposit, withdrawal) or transfer id")
+    .option("--amount <cents>", "how much (default: all that is not reversed yet)")
+    .option("--reason <text>", "why (required; recorded in the audit log)")
+    .option("--actor <name>", "who acts (default: the OS user)")
+    .option("-y, --yes", "do not ask for confirmation")
+    .addHelpText(
+      "after",
+      `${OPERATOR_HELP}\n\nExamples:\n  $ wallet reverse 252790531776577621 --reason "paid the wrong wallet"\n` +
+        `  $ wallet reverse 252790531776577621 --amount 500 --reason "partial refund" --yes --json`,
+    )
+    .action(async (id: string, opts: ActOpts & { amount?: string }, cmd: Command) => {
+      const out = createOutput(globals(cmd).json);
+      if (!isId(id)) throw new UsageError(`'${id}' is not a transaction or transfer id`);
+      const amount = opts.amount === undefined ? undefined : parseIntArg(opts.amount, "--amount");
+      const reason = reasonOf(opts.reason);
+      await confirmOrAbort(
+        `Reverse ${amount === undefined ? "what remains of" : `${amount} cents of`} ${id}?`,
+        opts.yes,
+        out.interactive,
+      );
+      await withOperator(cmd, opts.actor, async (c) => {
+        const r = await c.reverse(id, reason, amount);
+        out.result(
+          r,
+          () =>
+            `${chalk.green("Reversed")} ${money(r.amount)} of ${r.kind} ${r.reverses}` +
+            `${r.from_user_id ? ` from wallet ${r.from_user_id}` : ""}${r.to_user_id ? ` to wallet ${r.to_user_id}` : ""}\n` +
+            `reversal  ${r.reversal_id}\nremaining ${money(r.remaining)}`,
+        );
+      });
+    });
+
+  program
+    .command("adjust")
+    .description("Credit (positive) or debit (negative) a wallet, with a reason")
+    .argument("[amount]", "signed cents: 250 credits, -250 debits")
+    .option("-u, --user <id>", "the wallet's user id")
+    .option("--reason <text>", "why (required; recorded in the audit log)")
+    .option("--actor <name>", "who acts (default: the OS user)")
+    .option("-y, --yes", "do not ask for confirmation")
+    .addHelpText(
+      "after",
+      `${OPERATOR_HELP}\n\nExamples:\n  $ wallet adjust -250 --user 42 --reason "duplicate fee"\n  $ wallet adjust 1000 --user 42 --reason "goodwill credit" --yes`,
+    )
+    .action(async (amountArg: string | undefined, opts: ActOpts, cmd: Command) => {
+      const out = createOutput(globals(cmd).json);
+      if (amountArg === undefined) throw new UsageError("missing amount (signed cents)");
+      if (!/^-?[0-9]+$/.test(amountArg) || Number(amountArg) === 0 || Math.abs(Number(amountArg)) > MAX_CENTS)
+        throw new UsageError(`amount must be a non-zero whole number of cents (got '${amountArg}')`);
+      const amount = Number(amountArg);
+      const user = await need(opts.user, "--user", "User id:", out.interactive);
+      const reason = reasonOf(opts.reason);
+      await confirmOrAbort(
+        `${amount > 0 ? "Credit" : "Debit"} ${Math.abs(amount)} cents ${amount > 0 ? "to" : "from"} wallet ${user}?`,
+        opts.yes,
+        out.interactive,
+      );
+      await withOperator(cmd, opts.actor, async (c) => {
+        const r = await c.adjust(user, amount, reason);
+        out.result(
+          r,
+          () =>
+            `${chalk.green("Adjusted")} wallet ${user} by ${amount}\ntransaction ${r.transaction_id}\nbalance   ${money(r.balance)}`,
+        );
+      });
+    });
+
+  program
+    .command("audit")
+    .description("The audit log, oldest first")
+    .option("--after <id>", "entries after this one (the previous page's next_after)")
+    .option("--limit <n>", "how many, 1 to 1000", "100")
+    .option("--actor <name>", "who asks (admin API: X-Actor)")
+    .addHelpText(
+      "after",
+      `${OPERATOR_HELP}\n\nExamples:\n  $ wallet audit\n  $ wallet audit --after 252790531776577621 --limit 50 --json`,
+    )
+    .action(async (opts: { after?: string; limit: string; actor?: string }, cmd: Command) => {
+      const out = createOutput(globals(cmd).json);
+      if (opts.after !== undefined && !isId(opts.after)) throw new UsageError("--after must be an audit entry id");
+      const limit = parseIntArg(opts.limit, "--limit");
+      if (limit > 1000) throw new UsageError("--limit must be at most 1000");
+      await withOperator(cmd, opts.actor, async (c) => {
+        const page = await c.audit(opts.after ?? null, limit);
+        out.result(page, () => {
+          if (page.entries.length === 0) return "no audit entries";
+          const table = new Table({
+            head: ["id", "at", "actor", "action", "target", "reason", "details"],
+            style: { head: out.color ? ["cyan"] : [], border: out.color ? ["grey"] : [] },
+          });
+          for (const e of page.entries) {
+            table.push([e.id, when(e.at), e.actor, e.action, e.target, e.reason ?? "", JSON.stringify(e.details)]);
+          }
+          return `${table.toString()}${page.next_after ? `\nmore: --after ${page.next_after}` : ""}`;
+        });
+      });
+    });
+
+  program
+    .command("statement")
+    .description("A wallet's statement for [from, to): opening and closing balances, totals, entries")
+    .option("-u, --user <id>", "the wallet's user id")
+    .option("--from <date>", "ISO 8601 date or instant (inclusive)")
+    .option("--to <date>", "ISO 8601 date or instant (exclusive)")
+    .option("--csv", "the entries as RFC 4180 CSV")
+    .option("--out <file>", "write to this file instead of stdout")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ wallet statement --user 42 --from 2026-11-01 --to 2026-12-01\n  $ wallet statement --user 42 --from 2026-11-01 --to 2026-12-01 --csv --out nov.csv",
+    )
+    .action(async (opts: { user?: string; from?: string; to?: string; csv?: boolean; out?: string }, cmd: Command) => {
+      const out = createOutput(globals(cmd).json);
+      const user = await need(opts.user, "--user", "User id:", out.interactive);
+      if (!opts.from || !opts.to) throw new UsageError("missing --from or --to");
+      const from = instant(opts.from, "--from");
+      const to = instant(opts.to, "--to");
+      await withClient(cmd, async (client) => {
+        const st = await client.statement(user, from, to);
+        let text: string;
+        if (opts.csv) {
+          text = toCsv(
+            [
+              "id",
+              "created_at",
+              "type",
+              "direction",
+              "amount",
+              "balance_after",
+              "counterparty_user_id",
+              "transfer_id",
+              "hold_id",
+              "reverses",
+            ],
+            st.entries.map((e) => [
+              e.id,
+              e.created_at,
+              e.type,
+              e.direction,
+              e.amount,
+              e.balance_after,
+              e.counterparty_user_id,
+              e.transfer_id,
+              e.hold_id,
+              e.reverses,
+            ]),
+          );
+        } else if (out.json) {
+          text = JSON.stringify(st) + "\n";
+        } else {
+          text =
+            `wallet ${user}, ${when(st.from)} to ${when(st.to)}\n` +
+            `opening  ${money(st.opening_balance)}\nin       ${money(st.total_in)}\nout      ${money(st.total_out)}\n` +
+            `closing  ${money(st.closing_balance)}\n${st.entries.length} entries\n`;
+        }
+        if (opts.out) {
+          fs.writeFileSync(opts.out, text);
+          out.info(`written ${opts.out}: ${st.entries.length} entries, closing balance ${st.closing_balance}`);
+        } else {
+          process.stdout.write(text);
+        }
+      });
+    });
+}

@@ -1,0 +1,72 @@
+/**
+ * The operator's commands (inspect, freeze, unfreeze, reverse, adjust, audit), with
+ * two implementations like WalletClient: the admin API (--api, with
+ * WALLET_ADMIN_TOKEN and X-Actor) and direct on the database.
+ */
+import os from "node:os";
+import type { Core } from "../core/index.js";
+import {
+  adjust,
+  auditLog,
+  freeze,
+  inspect,
+  reverse,
+  unfreeze,
+  type AdjustmentView,
+  type AuditPage,
+  type InspectView,
+  type ReversalView,
+} from "../core/operator.js";
+import { unwrap } from "../core/outcome.js";
+import { ConnectionError } from "./errors.js";
+import { createTransport } from "./http.js";
+
+export interface OperatorClient {
+  inspect(userId: number): Promise<InspectView>;
+  freeze(userId: number, reason: string): Promise<InspectView>;
+  unfreeze(userId: number, reason: string): Promise<InspectView>;
+  reverse(targetId: string, reason: string, amount?: number): Promise<ReversalView>;
+  adjust(userId: number, amount: number, reason: string): Promise<AdjustmentView>;
+  audit(after: string | null, limit: number): Promise<AuditPage>;
+  close(): Promise<void>;
+}
+
+/** Who acts: --actor, else the operating system's user name. */
+export function actorName(given?: string): string {
+  return given?.trim() || os.userInfo().username || "operator";
+}
+
+export function createDirectOperator(core: Core, actor: string): OperatorClient {
+  const ctx = core.ctx;
+  return {
+    inspect: (userId) => inspect(ctx, userId),
+    freeze: async (userId, reason) => unwrap(await freeze(ctx, { userId, actor, reason })),
+    unfreeze: async (userId, reason) => unwrap(await unfreeze(ctx, { userId, actor, reason })),
+    reverse: async (targetId, reason, amount) => unwrap(await reverse(ctx, { targetId, amount, actor, reason })),
+    adjust: async (userId, amount, reason) => unwrap(await adjust(ctx, { userId, amount, actor, reason })),
+    audit: (after, limit) => auditLog(ctx, after, limit),
+    close: () => core.close(),
+  };
+}
+
+export function createHttpOperator(baseUrl: string, token: string | undefined, actor: string): OperatorClient {
+  if (!token) throw new ConnectionError("--api needs WALLET_ADMIN_TOKEN (the server's ADMIN_TOKEN) for admin commands");
+  const t = createTransport(baseUrl);
+  const headers = { authorization: `Bearer ${token}`, "x-actor": actor };
+  return {
+    inspect: (userId) => t.call("GET", `/admin/v1/wallets/${userId}`, headers),
+    freeze: (userId, reason) => t.call("POST", `/admin/v1/wallets/${userId}/freeze`, headers, { reason }),
+    unfreeze: (userId, reason) => t.call("POST", `/admin/v1/wallets/${userId}/unfreeze`, headers, { reason }),
+    // the server looks both up the same way: by id
+    reverse: (targetId, reason, amount) =>
+      t.call("POST", "/admin/v1/reversals", headers, {
+        transaction_id: targetId,
+        reason,
+        ...(amount ? { amount } : {}),
+      }),
+    adjust: (userId, amount, reason) =>
+      t.call("POST", "/admin/v1/adjustments", headers, { user_id: userId, amount, reason }),
+    audit: (after, limit) => t.call("GET", `/admin/v1/audit?limit=${limit}${after ? `&after=${after}` : ""}`, headers),
+    close: () => t.close(),
+  };
+}

@@ -1,0 +1,148 @@
+/**
+ * Operator actions: freeze, unfreeze, reverse, adjust (each through the money path,
+ * with an actor and a reason, written to the audit log in the same transaction),
+ * and what operators read: a wallet inspected, the audit log, statements.
+ */
+import type { CoreContext } from "./context.js";
+import type { ErrorCode } from "./errors.js";
+import { WalletError } from "./errors.js";
+import { run } from "./operations.js";
+import type { Idempotency, Outcome } from "./outcome.js";
+import { OpKind } from "./store/ledger.js";
+import {
+  balanceAt,
+  inspectWallet,
+  selectAudit,
+  statementRows,
+  type AuditEntry,
+  type InspectView,
+} from "./store/operator.js";
+import { ENTRY_TYPES, type HistoryEntry } from "./getHistory.js";
+
+export type { AuditEntry, InspectView };
+
+/** Who acts and why. */
+export type Acting = { actor: string; reason: string; idempotency?: Idempotency };
+
+export type ReversalView = {
+  reversal_id: string;
+  reverses: string;
+  amount: number;
+  remaining: number;
+  kind: "deposit" | "withdraw" | "transfer";
+  from_user_id: number | null;
+  to_user_id: number | null;
+  reason: string;
+};
+
+export type AdjustmentView = {
+  transaction_id: string;
+  user_id: number;
+  amount: number;
+  balance: number;
+  available_balance: number;
+  reason: string;
+};
+
+export const OPERATOR_REFUSALS = {
+  freeze: ["wallet_not_found"],
+  reverse: ["not_found", "not_reversible", "reversal_exceeds_original", "insufficient_funds", "balance_limit_exceeded"],
+  adjust: ["wallet_not_found", "insufficient_funds", "balance_limit_exceeded"],
+} as const satisfies Record<string, readonly ErrorCode[]>;
+
+export function freeze(ctx: CoreContext, i: { userId: number } & Acting): Promise<Outcome<InspectView>> {
+  return run(ctx, { k: OpKind.Freeze, c: i.userId, actor: i.actor, reason: i.reason }, i.idempotency);
+}
+
+export function unfreeze(ctx: CoreContext, i: { userId: number } & Acting): Promise<Outcome<InspectView>> {
+  return run(ctx, { k: OpKind.Unfreeze, c: i.userId, actor: i.actor, reason: i.reason }, i.idempotency);
+}
+
+/** Reverses a completed deposit, withdrawal or transfer (by its id), whole (no amount: the rest) or in part. */
+export function reverse(
+  ctx: CoreContext,
+  i: { targetId: string; amount?: number } & Acting,
+): Promise<Outcome<ReversalView>> {
+  return run(ctx, { k: OpKind.Reverse, r: i.targetId, a: i.amount, actor: i.actor, reason: i.reason }, i.idempotency);
+}
+
+/** Credits (amount > 0) or debits (amount < 0) a wallet with a reason. */
+export function adjust(
+  ctx: CoreContext,
+  i: { userId: number; amount: number } & Acting,
+): Promise<Outcome<AdjustmentView>> {
+  return run(ctx, { k: OpKind.Adjust, c: i.userId, a: i.amount, actor: i.actor, reason: i.reason }, i.idempotency);
+}
+
+export async function inspect(ctx: CoreContext, userId: number): Promise<InspectView> {
+  const view = await inspectWallet(ctx.db, userId);
+  if (!view) throw new WalletError("wallet_not_found", `There is no wallet ${userId}.`);
+  return view;
+}
+
+export type AuditPage = { entries: AuditEntry[]; next_after: string | null };
+
+/** The audit log, oldest first; pass next_after as after for the next page (null: no more). */
+export async function auditLog(ctx: CoreContext, after: string | null, limit: number): Promise<AuditPage> {
+  const rows = await selectAudit(ctx.db, after, limit + 1);
+  const entries = rows.slice(0, limit);
+  return { entries, next_after: rows.length > limit ? entries.at(-1)!.id : null };
+}
+
+export type Statement = {
+  from: string;
+  to: string;
+  opening_balance: number;
+  closing_balance: number;
+  total_in: number;
+  total_out: number;
+  entries: HistoryEntry[];
+};
+
+/** The longest range a statement may cover. */
+export const STATEMENT_MAX_DAYS = 366;
+
+/** A wallet's statement for [from, to), oldest first; opening + in - out = closing. */
+export async function statement(ctx: CoreContext, i: { userId: number; from: Date; to: Date }): Promise<Statement> {
+  if (i.from >= i.to) throw new WalletError("invalid_request", "from must be before to.");
+  if (i.to.getTime() - i.from.getTime() > STATEMENT_MAX_DAYS * 86_400_000) {
+    throw new WalletError("invalid_request", `A statement covers at most ${STATEMENT_MAX_DAYS} days.`);
+  }
+  const { opening, rows } = await statementRows(ctx.db, i.userId, i.from, i.to);
+  let totalIn = 0;
+  let totalOut = 0;
+  for (const r of rows) {
+    if (r.direction === 1) totalIn += r.amount;
+    else totalOut += r.amount;
+  }
+  return {
+    from: i.from.toISOString(),
+    to: i.to.toISOString(),
+    opening_balance: opening,
+    closing_balance: opening + totalIn - totalOut,
+    total_in: totalIn,
+    total_out: totalOut,
+    entries: rows.map((r) => ({
+      id: r.id,
+      type: ENTRY_TYPES[r.kind - 1]!,
+      direction: r.direction === 1 ? "in" : "out",
+      amount: r.amount,
+      balance_after: r.balance_after,
+      counterparty_user_id: r.counterparty_user_id,
+      transfer_id: r.transfer_id,
+      created_at: r.created_at,
+      hold_id: r.hold_id,
+      reverses: r.reverses,
+    })),
+  };
+}
+
+/** The balances at an instant (entries at or before it; 0 before the first). */
+export async function balanceAtInstant(
+  ctx: CoreContext,
+  userId: number,
+  at: Date,
+): Promise<{ balance: number; available_balance: number; at: string }> {
+  const b = await balanceAt(ctx.db, userId, at);
+  return { balance: b.balance, available_balance: b.available, at: at.toISOString() };
+}
