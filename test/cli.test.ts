@@ -195,6 +195,17 @@ describe("direct mode", () => {
     expect((await cli(["balance", "--user", "1080", "--at", "whenever"])).code).toBe(2);
   });
 
+  it("prints a wallet's events", async () => {
+    await seed(1090, 1, 100);
+    await cli(["withdraw", "30", "--user", "1090"]);
+    const r = await cli(["events", "--user", "1090", "--json"]);
+    expect(r.json.events.map((e: { type: string }) => e.type)).toEqual(["deposit", "withdraw"]);
+    expect(r.json.next_after).toBe(2);
+    const human = await cli(["events", "--user", "1090", "--after", "1"]);
+    expect(human.stdout).toMatch(/withdraw.*balance 70/);
+    expect((await cli(["events", "prune", "--older-than", "0", "--json"])).json).toEqual({ pruned: 0 });
+  });
+
   it("prints a token in token mode and verifies the ledger", async () => {
     const noSecret = await cli(["token", "--user", "1"]);
     expect(noSecret.code).toBe(2);

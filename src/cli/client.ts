@@ -5,6 +5,7 @@
  */
 import type { EntryTypeFilter, HistoryPage } from "../core/getHistory.js";
 import type { HoldPage } from "../core/holds.js";
+import type { EventPage } from "../core/events.js";
 import type { Statement } from "../core/operator.js";
 import type {
   BalanceChange,
@@ -35,6 +36,7 @@ export interface WalletClient {
   listHolds(userId: number, q: { status?: HoldStatus; page: number; pageSize: number }): Promise<HoldPage>;
   balanceAt(userId: number, at: Date): Promise<{ balance: number; available_balance: number; at: string }>;
   statement(userId: number, from: Date, to: Date): Promise<Statement>;
+  events(userId: number, q: { after: number; limit: number; waitSeconds: number }): Promise<EventPage>;
   history(userId: number, q: { type: EntryTypeFilter; page: number; pageSize: number }): Promise<HistoryPage>;
   close(): Promise<void>;
 }

@@ -14,9 +14,9 @@ export function loadConfig(overrides: Record<string, string | undefined> = {}): 
 }
 
 /** Direct mode: the core on DATABASE_URL or the embedded database, schema brought up to date. */
-export async function openDirect(config: Config): Promise<Core> {
+export async function openDirect(config: Config, opts: { listen?: boolean } = {}): Promise<Core> {
   try {
-    return await openCore({ ...config, dbPoolMax: Math.min(config.dbPoolMax, 10) });
+    return await openCore({ ...config, dbPoolMax: Math.min(config.dbPoolMax, 10) }, opts);
   } catch (err) {
     if (err instanceof DatabaseInUseError) throw new ConnectionError(err.message);
     const where = config.databaseUrl ? redactUrl(config.databaseUrl) : `the embedded database in ${config.dataDir}`;

@@ -3,6 +3,7 @@ import { getBalance } from "../core/getBalance.js";
 import { getHistory } from "../core/getHistory.js";
 import type { Core } from "../core/index.js";
 import { unwrap } from "../core/outcome.js";
+import { getEvents } from "../core/events.js";
 import { getHold, listHolds } from "../core/holds.js";
 import { balanceAtInstant, statement } from "../core/operator.js";
 import { acceptTransfer, captureHold, deposit, placeHold, transfer, voidHold, withdraw } from "../core/operations.js";
@@ -40,6 +41,15 @@ export function createDirectClient(core: Core, target: string, maxAttempts: numb
     listHolds: (userId, q) => listHolds(ctx, { userId, ...q }),
     balanceAt: (userId, at) => balanceAtInstant(ctx, userId, at),
     statement: (userId, from, to) => statement(ctx, { userId, from, to }),
+    // direct mode has no change feed: a wait is a poll, once a second
+    events: async (userId, q) => {
+      const deadline = Date.now() + q.waitSeconds * 1000;
+      for (;;) {
+        const page = await getEvents(ctx, { userId, after: q.after, limit: q.limit, waitMs: 0 });
+        if (page.events.length > 0 || Date.now() >= deadline) return page;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    },
     history: async (userId, q) => {
       const { version: _v, ...page } = await getHistory(ctx, { userId, ...q });
       return page;

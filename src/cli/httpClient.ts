@@ -33,6 +33,8 @@ export function createHttpClient(baseUrl: string, opts: HttpClientOptions): Wall
     transferStatus: (userId, id) => call("GET", `/api/transfer/v2/${encodeURIComponent(id)}`, userId),
     balance: (userId) => call("GET", "/api/wallet/balance/v1", userId),
     balanceAt: (userId, at) => call("GET", `/api/wallet/balance/v1?at=${encodeURIComponent(at.toISOString())}`, userId),
+    events: (userId, q) =>
+      call("GET", `/api/events/v1?after=${q.after}&limit=${q.limit}&wait=${q.waitSeconds}`, userId),
     statement: (userId, from, to) =>
       call(
         "GET",

@@ -3,6 +3,7 @@ import { Command, CommanderError } from "commander";
 import { ConfigError } from "../core/config.js";
 import { WalletError } from "../core/errors.js";
 import { registerAdmin } from "./commands/admin.js";
+import { registerEvents } from "./commands/events.js";
 import { registerHolds } from "./commands/holds.js";
 import { registerLoadtest } from "./commands/loadtest.js";
 import { registerMoney } from "./commands/money.js";
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerMoney(program);
   registerHolds(program);
+  registerEvents(program);
   registerOperate(program);
   registerOperator(program);
   registerAdmin(program);

@@ -43,6 +43,10 @@ const schema = z.object({
   REQUEST_DEADLINE_MS: int(100, 600_000).default(5000),
   HOLD_SWEEP_MS: int(10, 3_600_000).default(1000),
   ADMIN_TOKEN: z.string().optional(),
+  NATS_URL: z
+    .string()
+    .regex(/^(nats|tls|wss?):\/\//, "must be a nats:// URL")
+    .optional(),
 });
 
 /** Every environment variable the service reads. */
@@ -74,6 +78,8 @@ export type Config = {
   holdSweepMs: number;
   /** the admin API's bearer token; unset: the admin API is off */
   adminToken?: string;
+  /** NATS with JetStream: the relay publishes every event there */
+  natsUrl?: string;
 };
 
 export class ConfigError extends Error {
@@ -127,5 +133,6 @@ export function resolveConfig(
     requestDeadlineMs: c.REQUEST_DEADLINE_MS,
     holdSweepMs: c.HOLD_SWEEP_MS,
     adminToken: c.ADMIN_TOKEN,
+    natsUrl: c.NATS_URL,
   };
 }

@@ -28,7 +28,8 @@ import { holdRoutes } from "./holdRoutes.js";
 import { moneyRoutes } from "./moneyRoutes.js";
 import type { Route } from "./routes.js";
 import type { Services } from "./services.js";
-import { createWorkers } from "./workers.js";
+import { createRelay, createWorkers } from "./workers.js";
+import { EventWaiters } from "../core/events/waiters.js";
 
 export type RunningServer = {
   url: string;
@@ -71,6 +72,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
 
   const reads = new CachedReads(ctx, cache, ctx.feed, (hit) => metrics.cache.inc({ result: hit ? "hit" : "miss" }));
   ctx.feed!.subscribe(reads);
+  const eventWaiters = new EventWaiters();
+  ctx.feed!.subscribe(eventWaiters);
   await ctx.feed!.start();
   const services: Services = {
     ctx,
@@ -78,6 +81,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     metrics,
     log,
     config,
+    eventWaiters,
     redisState: () => (redis ? cache.state() : "off"),
   };
   // the admin API exists only with ADMIN_TOKEN: otherwise /admin/... is an unknown path (404)
@@ -86,6 +90,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   allRoutes.push(...opsRoutes(() => (openapi ??= buildOpenApi(allRoutes, { authMode: config.authMode }))));
 
   const workers = createWorkers(ctx, config, log, metrics);
+  const relay = config.natsUrl ? createRelay(ctx, config.natsUrl, log, metrics) : undefined;
   observeQueue(metrics, ctx);
   // expired idempotency keys go every 10 minutes (any instance may do it; it is idempotent)
   const purge = setInterval(() => {
@@ -117,6 +122,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     app.server.listen(config.port, config.host, () => resolve());
   });
   await workers.start();
+  await relay?.start();
   const port = (app.server.address() as AddressInfo).port;
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
 
@@ -134,6 +140,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       cache: cache.kind,
       workers: config.transferWorkers,
       admin: Boolean(config.adminToken),
+      relay: Boolean(relay),
     },
     "wallet listening",
   );
@@ -147,7 +154,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     routes: allRoutes,
     close() {
       closing ??= (async () => {
+        eventWaiters.close(); // long polls answer now with what they have
         await app.close(config.shutdownTimeoutMs); // no new requests; in-flight ones answered
+        await relay?.stop();
         await workers.stop(); // no new claims; claimed batches committed or rolled back
         clearInterval(purge);
         clearInterval(sweep);

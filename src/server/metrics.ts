@@ -44,6 +44,11 @@ export function createMetrics() {
       help: "Requests refused by the rate limiter",
       registers: [registry],
     }),
+    eventsPublished: new client.Counter({
+      name: "wallet_events_published_total",
+      help: "Events this process's relay published to NATS JetStream",
+      registers: [registry],
+    }),
     idempotentReplays: new client.Counter({
       name: "wallet_idempotent_replays_total",
       help: "Requests answered from a stored idempotent response",

@@ -1,6 +1,7 @@
 /** The money and wallet routes of the user API. */
 import type { z } from "zod";
 import { acceptTransfer, deposit, REFUSALS, transfer, withdraw } from "../core/operations.js";
+import { getEvents } from "../core/events.js";
 import { balanceAtInstant, statement } from "../core/operator.js";
 import { getTransfer, publicView } from "../core/transfers.js";
 import { moneyRoute, user, type Route } from "./routes.js";
@@ -77,6 +78,25 @@ export const moneyRoutes: Route[] = [
         status: 200,
         body: at ? await balanceAtInstant(svc.ctx, r.userId, at) : await svc.reads.balance(r.userId),
       };
+    },
+  },
+  {
+    ...user,
+    method: "GET",
+    path: "/api/events/v1",
+    operationId: "events",
+    summary: "Your wallet's events after a sequence, oldest first; with wait, a long poll for the next",
+    tag: "wallet",
+    query: s.EventsQuery,
+    responses: { 200: { description: "A page of events", schema: s.EventsResponse } },
+    handler: async (r, svc) => {
+      const q = r.query as z.infer<typeof s.EventsQuery>;
+      const page = await getEvents(
+        svc.ctx,
+        { userId: r.userId, after: q.after, limit: q.limit, waitMs: q.wait * 1000 },
+        svc.eventWaiters,
+      );
+      return { status: 200, body: page };
     },
   },
   {

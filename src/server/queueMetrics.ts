@@ -1,5 +1,6 @@
 import client from "prom-client";
 import type { CoreContext } from "../core/context.js";
+import { outboxStats } from "../core/store/events.js";
 import { queueStats } from "../core/store/transfers.js";
 import type { Metrics } from "./metrics.js";
 
@@ -36,6 +37,22 @@ export function observeQueue(metrics: Metrics, ctx: CoreContext): void {
       this.set({ state: "used" }, pool.used);
       this.set({ state: "free" }, pool.free);
       this.set({ state: "waiting" }, pool.waiting);
+    },
+  });
+  const eventsOldest = new client.Gauge({
+    name: "wallet_events_oldest_unpublished_seconds",
+    help: "Age of the oldest event not yet published to NATS (0 when none)",
+    registers,
+  });
+  new client.Gauge({
+    name: "wallet_events_backlog",
+    help: "Events written and not yet published to NATS JetStream",
+    registers,
+    async collect() {
+      const s = await outboxStats(ctx.db).catch(() => undefined);
+      if (!s) return;
+      this.set(s.backlog);
+      eventsOldest.set(s.oldestSeconds);
     },
   });
   new client.Gauge({

@@ -124,6 +124,53 @@ const instant = (name: string) =>
 export const BalanceQuery = z.strictObject({ at: instant("at").optional() });
 export const StatementQuery = z.strictObject({ from: instant("from"), to: instant("to") });
 
+const intString = (name: string, min: number, max: number) =>
+  z
+    .string()
+    .regex(/^[0-9]{1,16}$/, { error: `${name} must be a whole number` })
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .int()
+        .min(min, { error: `${name} must be at least ${min}` })
+        .max(max, { error: `${name} must be at most ${max}` }),
+    );
+export const EventsQuery = z.strictObject({
+  after: intString("after", 0, Number.MAX_SAFE_INTEGER).default(0).meta({ description: "events after this sequence" }),
+  limit: intString("limit", 1, 500).default(100),
+  wait: intString("wait", 0, 30)
+    .default(0)
+    .meta({ description: "seconds to wait for the next event when there is none yet (long poll)" }),
+});
+export const EventsResponse = z.object({
+  events: z.array(
+    z.object({
+      id: z.string().meta({ description: "<user_id>:<sequence>" }),
+      user_id: z.int(),
+      sequence: z.int().meta({ description: "the wallet's events counted from 1, no gap, no repeat" }),
+      type: z.enum([
+        "deposit",
+        "withdraw",
+        "transfer_in",
+        "transfer_out",
+        "transfer_failed",
+        "hold_created",
+        "hold_captured",
+        "hold_voided",
+        "hold_expired",
+        "reversal",
+        "adjustment",
+        "frozen",
+        "unfrozen",
+      ]),
+      occurred_at: z.string().meta({ format: "date-time" }),
+      data: z.record(z.string(), z.unknown()),
+    }),
+  ),
+  next_after: z.int().meta({ description: "the last sequence returned (or after, when none): the next call's after" }),
+});
+
 export const HoldListQuery = z.strictObject({
   status: z
     .enum(["held", "captured", "voided", "expired"], { error: "must be held, captured, voided or expired" })

@@ -1,10 +1,12 @@
 /**
- * The async transfer workers, wired the same way in `wallet serve` and in
- * `wallet worker`: woken by the change feed, counted in metrics when there are
- * metrics, their retries and faults logged.
+ * The background parts, wired the same way wherever they run: the async transfer
+ * workers (in `wallet serve` and `wallet worker`) and the events relay (in
+ * `wallet serve` with NATS_URL, and `wallet relay`). Woken by the change feed, counted
+ * in metrics when there are metrics, their faults logged.
  */
 import type { Config } from "../core/config.js";
 import type { CoreContext } from "../core/context.js";
+import { EventRelay } from "../core/events/relay.js";
 import { TransferWorkers } from "../core/worker.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
@@ -35,6 +37,19 @@ export function createWorkers(
       },
       onError: (err) =>
         log.warn({ err: err instanceof Error ? err.message : String(err) }, "transfer worker backing off"),
+    },
+    ctx.feed,
+  );
+}
+
+export function createRelay(ctx: CoreContext, natsUrl: string, log: Logger, metrics?: Metrics): EventRelay {
+  return new EventRelay(
+    ctx.db,
+    {
+      natsUrl,
+      onPublished: (n) => metrics?.eventsPublished.inc(n),
+      onError: (err) => log.warn({ err: err instanceof Error ? err.message : String(err) }, "events relay backing off"),
+      onActive: () => log.info({ stream: "WALLET_EVENTS" }, "events relay active"),
     },
     ctx.feed,
   );

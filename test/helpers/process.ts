@@ -12,9 +12,9 @@ export type ServeProcess = {
 
 /** Starts a real `wallet serve` (or `wallet worker`) process and waits until it says it is up. */
 export async function startProcess(
-  command: "serve" | "worker",
+  command: "serve" | "worker" | "relay",
   env: Record<string, string>,
-  readyMessage = command === "serve" ? "wallet listening" : "wallet worker running",
+  readyMessage = command === "serve" ? "wallet listening" : `wallet ${command} running`,
 ): Promise<ServeProcess> {
   const child = spawn(process.execPath, [BIN, command], {
     env: { ...process.env, PORT: "0", LOG_LEVEL: "info", RATE_LIMIT_RPS: "0", ...env },

@@ -3,6 +3,7 @@ import { createLogger } from "../../server/logger.js";
 import { startServer } from "../../server/index.js";
 import { loadConfig } from "../context.js";
 import { openDirect } from "../context.js";
+import { UsageError } from "../errors.js";
 
 /** Runs until SIGTERM/SIGINT, then shuts down in order and exits 0. */
 function onSignal(log: ReturnType<typeof createLogger>, stop: () => Promise<void>): void {
@@ -55,9 +56,27 @@ export function registerServe(program: Command): void {
     .action(async (opts: { workers?: string }) => {
       const config = loadConfig({ TRANSFER_WORKERS: opts.workers });
       const log = createLogger(config.logLevel);
-      const core = await openDirect(config);
+      const core = await openDirect(config, { listen: true });
       const { startWorkerProcess } = await import("../../server/workerProcess.js");
       const stop = await startWorkerProcess(core, config, log);
+      onSignal(log, stop);
+    });
+
+  program
+    .command("relay")
+    .description("Publish every event to NATS JetStream (NATS_URL), alone: what is waiting, then as it happens")
+    .addHelpText(
+      "after",
+      "\nOne relay is active at a time (the others wait to take over); `wallet serve` runs one too when NATS_URL is set.\n\n" +
+        "Example:\n  $ DATABASE_URL=postgres://localhost/wallet NATS_URL=nats://localhost:4222 wallet relay",
+    )
+    .action(async () => {
+      const config = loadConfig();
+      const log = createLogger(config.logLevel);
+      if (!config.natsUrl) throw new UsageError("wallet relay needs NATS_URL (nats://host:4222)");
+      const core = await openDirect(config, { listen: true });
+      const { startRelayProcess } = await import("../../server/workerProcess.js");
+      const stop = await startRelayProcess(core, config.natsUrl, log);
       onSignal(log, stop);
     });
 }

@@ -56,6 +56,10 @@ export async function openPglite(dataDir: string): Promise<Database> {
         },
       };
     },
+    // one process owns the embedded database: the lock is this process's to take
+    async tryLock() {
+      return { alive: async () => !pglite.closed, release: async () => undefined };
+    },
     knex() {
       knex ??= knexFactory({
         client: ClientPgLite as unknown as typeof Knex.Client,

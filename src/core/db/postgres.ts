@@ -146,6 +146,44 @@ export function openPostgres(url: string, opts: PostgresOptions): Database {
         },
       };
     },
+    async tryLock(key) {
+      const client = new pg.Client({
+        connectionString: url,
+        application_name: `${opts.applicationName ?? "wallet"}-lock`,
+        keepAlive: true,
+        connectionTimeoutMillis: 3000,
+      });
+      let lost = false;
+      client.on("error", () => (lost = true));
+      client.on("end", () => (lost = true));
+      await client.connect();
+      try {
+        const got = await run<{ ok: boolean }>(client, "select pg_try_advisory_lock($1) as ok", [key], {}, 5000);
+        if (!got[0]?.ok) {
+          await client.end();
+          return null;
+        }
+      } catch (err) {
+        await client.end().catch(() => undefined);
+        throw err;
+      }
+      return {
+        alive: async () => {
+          if (lost) return false;
+          try {
+            await run(client, "select 1", [], {}, 2000);
+            return true;
+          } catch {
+            lost = true;
+            await client.end().catch(() => undefined);
+            return false;
+          }
+        },
+        release: async () => {
+          await client.end().catch(() => undefined); // ending the session releases the lock
+        },
+      };
+    },
     knex() {
       knex ??= knexFactory({
         client: "pg",

@@ -29,12 +29,21 @@ export type ListenHandlers = {
   onDown(err: unknown): void;
 };
 
+/** A session-level advisory lock on a connection of its own: held while that session lives. */
+export type SessionLock = {
+  /** false once the session (and with it the lock) is gone */
+  alive(): Promise<boolean>;
+  release(): Promise<void>;
+};
+
 export type PoolStats = { used: number; free: number; waiting: number };
 
 export interface Database extends Executor {
   readonly engine: Engine;
   transaction<T>(fn: (tx: Executor) => Promise<T>, opts?: TransactionOptions): Promise<T>;
   listen(channels: string[], handlers: ListenHandlers): Promise<Listener>;
+  /** The advisory lock `key` if no other session holds it, else null. */
+  tryLock(key: number): Promise<SessionLock | null>;
   /** knex on the same database, for the migrator only */
   knex(): Knex;
   poolStats(): PoolStats | undefined;

@@ -89,6 +89,7 @@ export async function readHistory(
  * are. Returns how many it opened.
  */
 export async function seedRange(db: Executor, first: number, last: number, balance: number): Promise<number> {
+  // the opening deposits are events like any other: in the outbox and announced
   const [row] = await db.query<{ n: number }>(
     `with opened as (
        insert into wallets (user_id, balance, version)
@@ -98,8 +99,10 @@ export async function seedRange(db: Executor, first: number, last: number, balan
      ), credited as (
        insert into journal (user_id, seq, id, event, kind, direction, amount, balance_after, available_after)
        select user_id, 1, wallet_next_id(), 1, 1, 1, $3::bigint, $3::bigint, $3::bigint from opened where $3::bigint > 0
+       returning *
      )
-     select count(*)::int as n from opened`,
+     select (select count(*) from opened)::int as n,
+            wallet_notify(coalesce((select array_agg(row(c.*)::journal) from credited c), '{}'), null)`,
     [first, last, balance],
   );
   return row!.n;

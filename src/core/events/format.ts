@@ -1,0 +1,60 @@
+/** A journal row as an event: the shape the API returns and the relay publishes. */
+import type { EventRow } from "../store/events.js";
+
+export const EVENT_TYPES = [
+  "deposit",
+  "withdraw",
+  "transfer_in",
+  "transfer_out",
+  "transfer_failed",
+  "hold_created",
+  "hold_captured",
+  "hold_voided",
+  "hold_expired",
+  "reversal",
+  "adjustment",
+  "frozen",
+  "unfrozen",
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export type EventData = {
+  amount: number;
+  balance_after: number;
+  available_balance_after: number;
+  transaction_id?: string;
+  transfer_id?: string;
+  counterparty_user_id?: number;
+  hold_id?: string;
+  reverses?: string;
+  reason?: string;
+};
+
+export type WalletEvent = {
+  /** "<user_id>:<sequence>": unique, and the message id it is published with */
+  id: string;
+  user_id: number;
+  sequence: number;
+  type: EventType;
+  occurred_at: string;
+  data: EventData;
+};
+
+/** The operations whose own id is the transaction id the API returned for them. */
+const HAS_TRANSACTION_ID = new Set<EventType>(["deposit", "withdraw", "reversal", "adjustment"]);
+
+export function toEvent(r: EventRow): WalletEvent {
+  const type = EVENT_TYPES[r.event - 1]!;
+  const data: EventData = {
+    amount: r.amount,
+    balance_after: r.balance_after,
+    available_balance_after: r.available_after,
+  };
+  if (HAS_TRANSACTION_ID.has(type) || (type === "hold_captured" && r.transfer_id === null)) data.transaction_id = r.id;
+  if (r.transfer_id !== null) data.transfer_id = r.transfer_id;
+  if (r.counterparty_user_id !== null) data.counterparty_user_id = r.counterparty_user_id;
+  if (r.hold_id !== null) data.hold_id = r.hold_id;
+  if (r.reverses !== null) data.reverses = r.reverses;
+  if (r.reason !== null) data.reason = r.reason;
+  return { id: `${r.user_id}:${r.seq}`, user_id: r.user_id, sequence: r.seq, type, occurred_at: r.created_at, data };
+}

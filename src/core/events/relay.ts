@@ -1,0 +1,224 @@
+/**
+ * The relay: publishes the journal's events to NATS JetStream, each exactly once in
+ * the stream and in order per wallet, however long NATS or the relay was away.
+ *
+ * - The outbox (written with the events, in the same transaction) names the wallets
+ *   with new events; the relay reads a wallet's events after its cursor and publishes
+ *   them one at a time (the next after the previous one's ack), with Nats-Msg-Id
+ *   `<user>:<seq>` and Nats-Expected-Last-Subject-Sequence: the stream itself refuses
+ *   a duplicate or an out-of-order message, whatever the duplicate window.
+ * - The first time a session touches a wallet, and whenever the stream refuses a
+ *   publish, it reads the subject's last message: the stream, not the cursor, says
+ *   where to go on (a relay that died between the ack and saving its cursor is
+ *   caught up here).
+ * - One relay is active at a time (a PostgreSQL advisory lock on a session of its
+ *   own); others wait to take over. Wallets are published concurrently.
+ */
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import {
+  jetstream,
+  jetstreamManager,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  StorageType,
+  type JetStreamClient,
+  type JetStreamManager,
+} from "@nats-io/jetstream";
+import type { ChangeFeed } from "../changes/feed.js";
+import type { Database, SessionLock } from "../db/index.js";
+import { backoffMs, sleep } from "../retry.js";
+import { deleteOutbox, loadCursors, readOutbox, saveCursors, selectEvents, type Cursor } from "../store/events.js";
+import { toEvent } from "./format.js";
+
+export const STREAM = "WALLET_EVENTS";
+export const SUBJECTS = "wallet.events.*";
+export const subjectOf = (userId: number) => `wallet.events.${userId}`;
+/** pg_advisory_lock key: one active relay */
+const RELAY_LOCK_KEY = 7_305_146_002;
+
+export type RelayOptions = {
+  natsUrl: string;
+  /** wallets published at once */
+  concurrency?: number;
+  /** the stream's duplicate window when the relay creates it (ms) */
+  duplicateWindowMs?: number;
+  onError?: (err: unknown) => void;
+  onActive?: () => void;
+  onPublished?: (n: number) => void;
+};
+
+type State = { published: number; streamSeq: number; verified: boolean };
+
+export class EventRelay {
+  private running = false;
+  private loop?: Promise<void>;
+  private nc?: NatsConnection;
+  private js?: JetStreamClient;
+  private jsm?: JetStreamManager;
+  private lock?: SessionLock;
+  private readonly states = new Map<number, State>();
+  private wake?: () => void;
+  private unlisten?: () => void;
+  readonly counts = { published: 0, resynced: 0, batches: 0 };
+
+  constructor(
+    private readonly db: Database,
+    private readonly opts: RelayOptions,
+    private readonly feed?: ChangeFeed,
+  ) {}
+
+  get active(): boolean {
+    return this.lock !== undefined;
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    // new events anywhere wake the relay (it polls every second as well)
+    this.feed?.subscribe({ onChanges: () => this.wake?.(), onReset: () => this.wake?.() });
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    this.unlisten?.();
+    await this.lock?.release();
+    this.lock = undefined;
+    await this.nc?.close().catch(() => undefined);
+  }
+
+  private async connectNats(): Promise<void> {
+    if (this.nc && !this.nc.isClosed()) return;
+    this.nc = await connect({
+      servers: this.opts.natsUrl,
+      name: "wallet-relay",
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      timeout: 3000,
+    });
+    this.jsm = await jetstreamManager(this.nc);
+    try {
+      await this.jsm.streams.info(STREAM);
+    } catch {
+      await this.jsm.streams.add({
+        name: STREAM,
+        subjects: [SUBJECTS],
+        storage: StorageType.File,
+        duplicate_window: (this.opts.duplicateWindowMs ?? 120_000) * 1_000_000,
+      });
+    }
+    this.js = jetstream(this.nc, { timeout: 5000 });
+    // a new connection may have missed acks: check every wallet against the stream again
+    for (const s of this.states.values()) s.verified = false;
+  }
+
+  private async run(): Promise<void> {
+    for (let failures = 0; this.running;) {
+      try {
+        if (!this.lock || !(await this.lock.alive())) {
+          this.lock = (await this.db.tryLock(RELAY_LOCK_KEY)) ?? undefined;
+          if (!this.lock) {
+            await this.idle(2000); // another relay is active
+            continue;
+          }
+          this.states.clear(); // a new session trusts nothing it knew
+          this.opts.onActive?.();
+        }
+        await this.connectNats();
+        const published = await this.step();
+        failures = 0;
+        if (published === 0) await this.idle(1000);
+      } catch (err) {
+        this.opts.onError?.(err);
+        await sleep(backoffMs(failures++, 200, 5000) + 100);
+      }
+    }
+  }
+
+  private idle(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  /** One pass over the outbox: publish the named wallets' new events, then forget the rows. */
+  async step(limit = 500): Promise<number> {
+    if (this.states.size > 100_000) this.states.clear(); // bounded: a forgotten wallet is verified again
+    const rows = await readOutbox(this.db, limit);
+    if (rows.length === 0) return 0;
+    const users = [...new Set(rows.flatMap((r) => r.users.map(Number)))];
+    const unknown = users.filter((u) => !this.states.has(u));
+    for (const c of await loadCursors(this.db, unknown)) {
+      this.states.set(c.user_id, { published: c.published_seq, streamSeq: c.stream_seq, verified: false });
+    }
+    let published = 0;
+    const queue = [...users];
+    const done: Cursor[] = [];
+    await Promise.all(
+      Array.from({ length: Math.min(this.opts.concurrency ?? 32, queue.length) }, async () => {
+        for (let u = queue.shift(); u !== undefined; u = queue.shift()) {
+          published += await this.publishWallet(u);
+          const s = this.states.get(u)!;
+          done.push({ user_id: u, published_seq: s.published, stream_seq: s.streamSeq });
+        }
+      }),
+    );
+    await saveCursors(this.db, done);
+    await deleteOutbox(
+      this.db,
+      rows.map((r) => r.id),
+    );
+    this.counts.batches++;
+    if (published > 0) this.opts.onPublished?.(published);
+    return published;
+  }
+
+  private async publishWallet(userId: number): Promise<number> {
+    let s = this.states.get(userId);
+    if (!s) this.states.set(userId, (s = { published: 0, streamSeq: 0, verified: false }));
+    if (!s.verified) await this.verify(userId, s);
+    let n = 0;
+    for (;;) {
+      const rows = await selectEvents(this.db, userId, s.published, 500);
+      if (rows.length === 0) return n;
+      for (const row of rows) {
+        if (!this.running) return n;
+        try {
+          const ack = await this.js!.publish(subjectOf(userId), JSON.stringify(toEvent(row)), {
+            msgID: `${userId}:${row.seq}`,
+            expect: { lastSubjectSequence: s.streamSeq },
+          });
+          s.streamSeq = ack.seq;
+          s.published = row.seq;
+          n++;
+          this.counts.published++;
+        } catch (err) {
+          if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence) {
+            await this.verify(userId, s); // someone (an earlier relay) got further: go on from there
+            break;
+          }
+          s.verified = false; // unknown whether it was stored: ask the stream next time
+          throw err;
+        }
+      }
+    }
+  }
+
+  /** The stream's last message on the wallet's subject says how far it got. */
+  private async verify(userId: number, s: State): Promise<void> {
+    const last = await this.jsm!.streams.getMessage(STREAM, { last_by_subj: subjectOf(userId) });
+    const id = last?.header.get("Nats-Msg-Id");
+    const seq = id ? Number(id.split(":")[1]) : 0;
+    if (last && seq !== s.published) this.counts.resynced++;
+    s.published = last ? seq : 0;
+    s.streamSeq = last?.seq ?? 0;
+    s.verified = true;
+  }
+}
