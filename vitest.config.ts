@@ -6,7 +6,7 @@ import { defineConfig } from "vitest/config";
 // once, in their own project.
 const common = {
   include: ["test/**/*.test.ts"],
-  exclude: ["test/faults/**", "**/node_modules/**"],
+  exclude: ["test/faults/**", "test/cluster/**", "**/node_modules/**"],
   globalSetup: ["test/helpers/globalSetup.ts"],
   testTimeout: 60_000,
   hookTimeout: 60_000,
@@ -27,6 +27,18 @@ export default defineConfig({
           env: { WALLET_TEST_DB: "pg" },
           testTimeout: 180_000,
           hookTimeout: 180_000,
+        },
+      },
+      {
+        // a Patroni cluster (etcd, two PostgreSQL nodes, HAProxy) built on loopback
+        test: {
+          ...common,
+          name: "cluster",
+          include: ["test/cluster/**/*.test.ts"],
+          exclude: ["**/node_modules/**"],
+          env: { WALLET_TEST_DB: "pg" },
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
         },
       },
     ],

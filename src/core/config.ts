@@ -43,6 +43,9 @@ const schema = z.object({
   REQUEST_DEADLINE_MS: int(100, 600_000).default(5000),
   HOLD_SWEEP_MS: int(10, 3_600_000).default(1000),
   ADMIN_TOKEN: z.string().optional(),
+  GRPC_PORT: int(0, 65535).default(0),
+  METRICS_PORT: int(0, 65535).default(0),
+  LOG_FORMAT: z.enum(["json", "pretty"]).optional(),
   NATS_URL: z
     .string()
     .regex(/^(nats|tls|wss?):\/\//, "must be a nats:// URL")
@@ -80,6 +83,12 @@ export type Config = {
   adminToken?: string;
   /** NATS with JetStream: the relay publishes every event there */
   natsUrl?: string;
+  /** the gRPC listener's port (same host); 0: off */
+  grpcPort: number;
+  /** a separate listener for /metrics (an internal address); 0: /metrics on the API port */
+  metricsPort: number;
+  /** log lines for people (pretty) or machines (json); default: pretty on a terminal */
+  logFormat?: "json" | "pretty";
 };
 
 export class ConfigError extends Error {
@@ -134,5 +143,8 @@ export function resolveConfig(
     holdSweepMs: c.HOLD_SWEEP_MS,
     adminToken: c.ADMIN_TOKEN,
     natsUrl: c.NATS_URL,
+    grpcPort: c.GRPC_PORT,
+    metricsPort: c.METRICS_PORT,
+    logFormat: c.LOG_FORMAT,
   };
 }

@@ -1,8 +1,25 @@
 /**
  * Domain errors with stable machine codes. One table maps each code to its HTTP
- * status, its CLI exit status and a message for a person; the server and the CLI
- * both read it, so a refusal looks the same through either.
+ * status, its gRPC status (from the HTTP status, by GRPC_BY_HTTP below), its CLI
+ * exit status and a message for a person; the HTTP server, the gRPC server and the
+ * CLI all read it, so a refusal looks the same through each and they cannot drift.
  */
+
+/** gRPC status codes (grpc.status), by the HTTP status each error code has. */
+export const GRPC_BY_HTTP = {
+  400: 3, // INVALID_ARGUMENT
+  401: 16, // UNAUTHENTICATED
+  403: 7, // PERMISSION_DENIED
+  404: 5, // NOT_FOUND
+  405: 12, // UNIMPLEMENTED
+  409: 10, // ABORTED
+  413: 8, // RESOURCE_EXHAUSTED
+  422: 9, // FAILED_PRECONDITION
+  429: 8, // RESOURCE_EXHAUSTED
+  500: 13, // INTERNAL
+  503: 14, // UNAVAILABLE
+} as const;
+
 export const ERROR_CODES = {
   invalid_request: { status: 400, exit: 2, message: "The request is not valid." },
   unauthorized: { status: 401, exit: 1, message: "Missing or invalid credentials." },
@@ -61,6 +78,11 @@ export const ERROR_CODES = {
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The gRPC status code of an error code. */
+export function grpcStatusOf(code: ErrorCode): number {
+  return GRPC_BY_HTTP[ERROR_CODES[code].status];
+}
 
 export function isErrorCode(code: string): code is ErrorCode {
   return Object.prototype.hasOwnProperty.call(ERROR_CODES, code);

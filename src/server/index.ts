@@ -22,6 +22,7 @@ import { createLogger, type Logger } from "./logger.js";
 import { createMetrics } from "./metrics.js";
 import { buildOpenApi } from "./openapi.js";
 import { opsRoutes } from "./opsRoutes.js";
+import { startMetricsServer } from "./metricsServer.js";
 import { observeQueue } from "./queueMetrics.js";
 import { connectRedis, redisReady } from "./redis.js";
 import { holdRoutes } from "./holdRoutes.js";
@@ -40,7 +41,10 @@ export type RunningServer = {
   close(): Promise<void>;
 };
 
-export async function startServer(config: Config, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
+export async function startServer(
+  config: Config,
+  log: Logger = createLogger(config.logLevel, config.logFormat),
+): Promise<RunningServer> {
   const core = await openCore(config, {
     listen: true,
     onFeedError: (err) =>
@@ -87,11 +91,17 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   // the admin API exists only with ADMIN_TOKEN: otherwise /admin/... is an unknown path (404)
   const allRoutes: Route[] = [...moneyRoutes, ...holdRoutes, ...(config.adminToken ? adminRoutes : [])];
   let openapi: unknown;
-  allRoutes.push(...opsRoutes(() => (openapi ??= buildOpenApi(allRoutes, { authMode: config.authMode }))));
+  allRoutes.push(
+    ...opsRoutes(() => (openapi ??= buildOpenApi(allRoutes, { authMode: config.authMode })), {
+      metrics: config.metricsPort === 0,
+    }),
+  );
 
   const workers = createWorkers(ctx, config, log, metrics);
   const relay = config.natsUrl ? createRelay(ctx, config.natsUrl, log, metrics) : undefined;
-  observeQueue(metrics, ctx);
+  observeQueue(metrics, ctx, redis ? () => cache.state() : undefined);
+  const metricsServer =
+    config.metricsPort > 0 ? await startMetricsServer(metrics.registry, config.host, config.metricsPort) : undefined;
   // expired idempotency keys go every 10 minutes (any instance may do it; it is idempotent)
   const purge = setInterval(() => {
     purgeIdempotencyKeys(ctx).then(
@@ -141,6 +151,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       workers: config.transferWorkers,
       admin: Boolean(config.adminToken),
       relay: Boolean(relay),
+      metricsPort: metricsServer?.port,
     },
     "wallet listening",
   );
@@ -160,6 +171,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
         await workers.stop(); // no new claims; claimed batches committed or rolled back
         clearInterval(purge);
         clearInterval(sweep);
+        await metricsServer?.close();
         await core.close();
         redis?.disconnect();
         log.info("wallet stopped");

@@ -33,10 +33,24 @@ const ASSETS: Record<string, string> = {
   "swagger-ui-bundle.js": "application/javascript; charset=utf-8",
 };
 
-export function opsRoutes(openapi: () => unknown): Route[] {
+/** metrics: serve /metrics here (false when METRICS_PORT gives it a listener of its own) */
+export function opsRoutes(openapi: () => unknown, opts: { metrics: boolean } = { metrics: true }): Route[] {
   const plain = { auth: false, rateLimited: false, tag: "operations" } as const;
   const assetDir = swaggerUiDir();
   const assetCache = new Map<string, string>();
+  const metricsRoute: Route = {
+    ...plain,
+    method: "GET",
+    path: "/metrics",
+    operationId: "metrics",
+    summary: "Prometheus metrics",
+    responses: { 200: { description: "Prometheus text format", contentType: "text/plain" } },
+    handler: async (_r, svc: Services) => ({
+      status: 200,
+      text: await svc.metrics.registry.metrics(),
+      contentType: svc.metrics.registry.contentType,
+    }),
+  };
   return [
     {
       ...plain,
@@ -71,19 +85,7 @@ export function opsRoutes(openapi: () => unknown): Route[] {
         return { status: 200, body: { status: degraded ? "degraded" : "ok", database: "ok", changes, redis } };
       },
     },
-    {
-      ...plain,
-      method: "GET",
-      path: "/metrics",
-      operationId: "metrics",
-      summary: "Prometheus metrics",
-      responses: { 200: { description: "Prometheus text format", contentType: "text/plain" } },
-      handler: async (_r, svc: Services) => ({
-        status: 200,
-        text: await svc.metrics.registry.metrics(),
-        contentType: svc.metrics.registry.contentType,
-      }),
-    },
+    ...(opts.metrics ? [metricsRoute] : []),
     {
       ...plain,
       method: "GET",

@@ -8,8 +8,23 @@ import type { Metrics } from "./metrics.js";
  * Gauges read when /metrics is scraped: async queue depth and the age of the oldest
  * pending transfer (one indexed query), database pool use, the change feed.
  */
-export function observeQueue(metrics: Metrics, ctx: CoreContext): void {
+export function observeQueue(metrics: Metrics, ctx: CoreContext, redisState?: () => "ok" | "degraded" | "off"): void {
   const registers = [metrics.registry];
+  const dead = new client.Gauge({
+    name: "wallet_async_dead_letters",
+    help: "Async transfers parked as dead letters (wallet transfers list --status dead)",
+    registers,
+  });
+  if (redisState) {
+    new client.Gauge({
+      name: "wallet_redis_up",
+      help: "1 while the shared cache and limiter in Redis are usable, 0 while degraded (reads go to the database)",
+      registers,
+      collect() {
+        this.set(redisState() === "ok" ? 1 : 0);
+      },
+    });
+  }
   const oldest = new client.Gauge({
     name: "wallet_async_oldest_pending_seconds",
     help: "Age of the oldest pending async transfer",
@@ -24,6 +39,7 @@ export function observeQueue(metrics: Metrics, ctx: CoreContext): void {
       if (!s) return; // the database is away: /readyz says so
       this.set(s.pending);
       oldest.set(s.oldestSeconds);
+      dead.set(s.dead);
     },
   });
   new client.Gauge({
@@ -37,6 +53,7 @@ export function observeQueue(metrics: Metrics, ctx: CoreContext): void {
       this.set({ state: "used" }, pool.used);
       this.set({ state: "free" }, pool.free);
       this.set({ state: "waiting" }, pool.waiting);
+      this.set({ state: "max" }, pool.max);
     },
   });
   const eventsOldest = new client.Gauge({

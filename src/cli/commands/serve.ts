@@ -43,7 +43,7 @@ export function registerServe(program: Command): void {
         TRANSFER_WORKERS: opts.workers,
         MIGRATE: opts.migrate ? undefined : "false",
       });
-      const log = createLogger(config.logLevel);
+      const log = createLogger(config.logLevel, config.logFormat);
       const server = await startServer(config, log);
       onSignal(log, () => server.close());
     });
@@ -55,7 +55,7 @@ export function registerServe(program: Command): void {
     .addHelpText("after", "\nExample:\n  $ DATABASE_URL=postgres://localhost/wallet wallet worker --workers 8")
     .action(async (opts: { workers?: string }) => {
       const config = loadConfig({ TRANSFER_WORKERS: opts.workers });
-      const log = createLogger(config.logLevel);
+      const log = createLogger(config.logLevel, config.logFormat);
       const core = await openDirect(config, { listen: true });
       const { startWorkerProcess } = await import("../../server/workerProcess.js");
       const stop = await startWorkerProcess(core, config, log);
@@ -72,11 +72,11 @@ export function registerServe(program: Command): void {
     )
     .action(async () => {
       const config = loadConfig();
-      const log = createLogger(config.logLevel);
+      const log = createLogger(config.logLevel, config.logFormat);
       if (!config.natsUrl) throw new UsageError("wallet relay needs NATS_URL (nats://host:4222)");
       const core = await openDirect(config, { listen: true });
       const { startRelayProcess } = await import("../../server/workerProcess.js");
-      const stop = await startRelayProcess(core, config.natsUrl, log);
+      const stop = await startRelayProcess(core, config, log);
       onSignal(log, stop);
     });
 }

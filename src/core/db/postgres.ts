@@ -196,6 +196,7 @@ export function openPostgres(url: string, opts: PostgresOptions): Database {
       used: pool.totalCount - pool.idleCount,
       free: pool.idleCount,
       waiting: pool.waitingCount,
+      max: opts.poolMax,
     }),
     async close() {
       await knex?.destroy();

@@ -36,7 +36,7 @@ export type SessionLock = {
   release(): Promise<void>;
 };
 
-export type PoolStats = { used: number; free: number; waiting: number };
+export type PoolStats = { used: number; free: number; waiting: number; max: number };
 
 export interface Database extends Executor {
   readonly engine: Engine;

@@ -76,13 +76,14 @@ export async function requeueDead(
   return row?.status;
 }
 
-/** Pending async transfers and the age of the oldest (one indexed query). */
-export async function queueStats(db: Executor): Promise<{ pending: number; oldestSeconds: number }> {
-  const [row] = await db.query<{ n: number; age: number | null }>(
-    `select count(*)::int as n, extract(epoch from now() - min(created_at))::float8 as age
+/** Pending async transfers, the age of the oldest, and dead letters (indexed counts). */
+export async function queueStats(db: Executor): Promise<{ pending: number; oldestSeconds: number; dead: number }> {
+  const [row] = await db.query<{ n: number; age: number | null; dead: number }>(
+    `select count(*)::int as n, extract(epoch from now() - min(created_at))::float8 as age,
+            (select count(*)::int from transfers where status = 'dead') as dead
        from transfers where status = 'pending'`,
   );
-  return { pending: row?.n ?? 0, oldestSeconds: row?.age ?? 0 };
+  return { pending: row?.n ?? 0, oldestSeconds: row?.age ?? 0, dead: row?.dead ?? 0 };
 }
 
 /** Async transfers accepted since `since` and still pending (loadtest: wait for completion). */
