@@ -3,7 +3,7 @@
  * limit, body (64 KiB cap, strict JSON), validation, idempotency hash, the handler,
  * error mapping, compression, metrics and the access log line.
  */
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { z } from "zod";
 import { isUnavailable } from "../core/db/errors.js";
@@ -13,6 +13,7 @@ import { traced } from "../core/tracing.js";
 import type { RateLimiter } from "../core/cache/rateLimiter.js";
 import type { AdminAuthenticator, Authenticator } from "./auth.js";
 import { parseJsonObject, readBody, sendBody, sendError, sendJson } from "./http.js";
+import { idempotencyOf } from "./idempotency.js";
 import type { Reply, RequestInfo, Route } from "./routes.js";
 import { describeIssues } from "./schemas.js";
 import type { Services } from "./services.js";
@@ -29,7 +30,6 @@ function compile(route: Route): CompiledRoute {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 export type AppOptions = {
   services: Services;
@@ -124,17 +124,8 @@ export function createApp(opts: AppOptions) {
       const raw = await readBody(req);
       info.body = parse(route.body, raw.length === 0 && route.bodyOptional ? {} : parseJsonObject(raw));
       const key = req.headers["idempotency-key"];
-      if (key !== undefined) {
-        if (typeof key !== "string" || !IDEMPOTENCY_KEY.test(key)) {
-          throw new WalletError("invalid_request", "Idempotency-Key must be 1 to 255 visible ASCII characters.");
-        }
-        // the validated request, canonical: the same request always hashes the same
-        // method, the path as sent (a capture of one hold is not a capture of another) and the body
-        const hash = createHash("sha256")
-          .update(`${route.method} ${path}\n${JSON.stringify(info.body, Object.keys(info.body).sort())}`)
-          .digest("base64url");
-        info.idempotency = { key, hash };
-      }
+      // the operation as sent (a capture of one hold is not a capture of another) and its fields
+      if (key !== undefined) info.idempotency = idempotencyOf(key, `${route.method} ${path}`, info.body);
     }
     if (route.auth && !route.admin && !route.opensWallet) await ensureWallet(info.userId);
     return traced(route.operationId, { "wallet.user_id": info.userId }, () => route.handler(info, svc));
