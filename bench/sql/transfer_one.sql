@@ -1,4 +1,5 @@
--- one synchronous transfer per transaction, through the same function the service calls
+-- one synchronous transfer per transaction, through the function the service calls
 \set from random(1, :users)
 \set to (:from % :users) + 1
-select * from wallet_post('{3}'::smallint[], array[:from]::bigint[], array[:to]::bigint[], '{1}'::bigint[], '{NULL}'::text[], '{NULL}'::text[]);
+select count(*) from wallet_apply(jsonb_build_array(jsonb_build_object(
+  'k', 3, 'id', wallet_next_id()::text, 'u', :from, 'c', :to, 'a', 1)), false, 'bench');

@@ -17,11 +17,10 @@
  * operation in it is answered `unavailable` (it may have been applied: a client
  * retries it with its Idempotency-Key).
  *
- * After the commit, a batch is answered only once the change feed has passed its
- * changes to the caches (read-your-writes on every instance).
+ * After the commit, a batch is answered only once afterCommit has run (the change
+ * feed passes the batch's changes to this process's caches: read-your-writes).
  */
 import { classifyFailure } from "./db/errors.js";
-import type { ChangeFeed } from "./changes/feed.js";
 import { WalletError } from "./errors.js";
 import { backoffMs, sleep } from "./retry.js";
 
@@ -33,11 +32,9 @@ export type GroupCommitOptions = {
   maxInFlight: number;
   /** how long an operation may wait for the database before it is answered unavailable */
   deadlineMs: number;
-  /** how long a writer waits for the change feed before it resets the caches instead */
-  settleMs?: number;
 };
 
-export type BatchRunner<Op, R> = (ops: Op[], retry: boolean, token: string) => Promise<R[]>;
+export type BatchRunner<Op, R> = (ops: Op[], retry: boolean) => Promise<R[]>;
 
 export class GroupCommit<Op extends { id: string }, R> {
   /** batches committed, attempts sent again after a known rollback or an unknown outcome, operations answered unavailable */
@@ -49,7 +46,7 @@ export class GroupCommit<Op extends { id: string }, R> {
   constructor(
     private readonly run: BatchRunner<Op, R>,
     private readonly opts: GroupCommitOptions,
-    private readonly feed?: ChangeFeed,
+    private readonly afterCommit?: (results: R[]) => Promise<void>,
   ) {}
 
   submit(op: Op): Promise<R> {
@@ -87,18 +84,14 @@ export class GroupCommit<Op extends { id: string }, R> {
 
   private async flush(batch: Array<Pending<Op, R>>, retry: boolean, release: () => void): Promise<void> {
     const deadline = Math.min(...batch.map((p) => p.deadline));
-    const token = batch[0]!.op.id;
     for (let attempt = 0; ; attempt++) {
-      const ticket = this.feed?.expect(token);
       let results: R[];
       try {
         results = await this.run(
           batch.map((p) => p.op),
           retry,
-          token,
         );
       } catch (err) {
-        ticket?.cancel();
         const kind = classifyFailure(err);
         if (kind === "error") {
           if (batch.length === 1) return batch[0]!.reject(err);
@@ -120,7 +113,7 @@ export class GroupCommit<Op extends { id: string }, R> {
       }
       this.counts.batches++;
       release();
-      if (ticket && !(await ticket.settled(this.opts.settleMs ?? 1000))) await this.feed!.desync();
+      await this.afterCommit?.(results).catch(() => undefined); // the caches' own faults mark them degraded
       batch.forEach((p, i) => p.resolve(results[i]!));
       return;
     }

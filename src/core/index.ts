@@ -1,5 +1,5 @@
 /** The core library: open it once per process, then call the use cases with its ctx. */
-import { ChangeFeed } from "./changes/feed.js";
+import { ChangeFeed, pairsToChanges, type WalletChange } from "./changes/feed.js";
 import type { Config } from "./config.js";
 import type { CoreContext } from "./context.js";
 import { openDatabase } from "./db/index.js";
@@ -10,6 +10,16 @@ import { applyOperations, type OpResult, type OpRow } from "./store/ledger.js";
 
 export type Core = { ctx: CoreContext; close(): Promise<void> };
 
+function changesOf(results: OpResult[]): [WalletChange[], number] {
+  const changes: WalletChange[] = [];
+  let accepted = 0;
+  for (const r of results) {
+    if (r.changes) changes.push(...pairsToChanges(r.changes.map(Number)));
+    if (r.outcome === "accepted" && !r.replayed) accepted++;
+  }
+  return [changes, accepted];
+}
+
 export type CoreOptions = {
   /**
    * A long-running process (serve, worker) follows the database's change feed: its
@@ -18,6 +28,8 @@ export type CoreOptions = {
    */
   listen?: boolean;
   onFeedError?: (err: unknown) => void;
+  /** how often the change log is read (ms) */
+  feedPollMs?: number;
 };
 
 export async function openCore(
@@ -36,16 +48,17 @@ export async function openCore(
     await db.close();
     throw err;
   }
-  const feed = opts.listen ? new ChangeFeed(db, { onError: opts.onFeedError }) : undefined;
+  const feed = opts.listen ? new ChangeFeed(db, { onError: opts.onFeedError, pollMs: opts.feedPollMs }) : undefined;
   const commits = new GroupCommit<OpRow, OpResult>(
-    (ops, retry, token) => applyOperations(db, ops, retry, token),
+    (ops, retry) => applyOperations(db, ops, retry),
     {
       maxBatch: config.groupCommit ? 256 : 1,
       // PGlite has one connection: more than one batch in flight would only queue
       maxInFlight: db.engine === "pglite" ? 1 : 4,
       deadlineMs: config.requestDeadlineMs,
     },
-    feed,
+    // this process's caches hear of its own commits before it answers
+    feed ? (results) => feed.publish(...changesOf(results)) : undefined,
   );
   return {
     ctx: { db, ids: new IdSource(db), commits, feed },

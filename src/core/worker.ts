@@ -2,10 +2,11 @@
  * The async transfer workers. Each loop claims a batch of due pending transfers,
  * applies it and commits (one transaction: claim, apply, mark); so a crash at any
  * point leaves every transfer either applied and marked, or pending for another
- * worker. Workers wake on NOTIFY wallet_transfers (sent when a transfer is
- * accepted) and poll as a fallback, which also picks up retries that become due.
+ * worker. Workers wake when the change feed says transfers were accepted (at once
+ * for this process's own, at its next read of the change log for anyone else's) and
+ * poll as a fallback, which also picks up retries that become due.
  */
-import type { ChangeFeed } from "./changes/feed.js";
+import { pairsToChanges, type ChangeFeed } from "./changes/feed.js";
 import type { Database } from "./db/index.js";
 import { backoffMs, sleep } from "./retry.js";
 import { processTransfers, type ProcessedTransfer } from "./store/ledger.js";
@@ -129,6 +130,9 @@ export class TransferWorkers {
         lastError = r.error;
       }
     }
+    // this process's caches hear of what it applied at once (everyone else reads the change log)
+    const changes = rows.flatMap((r) => (r.changes ? pairsToChanges(r.changes.map(Number)) : []));
+    if (changes.length > 0) await this.feed?.publish(changes, 0);
     if (applied.length > 0) {
       this.counts.batches++;
       for (const a of applied) this.counts[a.outcome === "ok" ? "completed" : "failed"]++;

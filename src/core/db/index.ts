@@ -7,7 +7,7 @@ import { openPglite } from "./pglite.js";
 import { openPostgres } from "./postgres.js";
 import type { Database } from "./types.js";
 
-export type { Database, Engine, Executor, Listener, PoolStats, QueryOptions, SessionLock } from "./types.js";
+export type { Database, Engine, Executor, PoolStats, QueryOptions, SessionLock } from "./types.js";
 export { DatabaseInUseError } from "./dataDirLock.js";
 
 export type DatabaseOptions = {

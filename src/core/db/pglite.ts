@@ -1,6 +1,6 @@
 /**
  * The embedded PostgreSQL (PGlite) in a data folder, or in memory. One connection,
- * in this process: statements run one at a time, and NOTIFY reaches listeners here.
+ * in this process: statements run one at a time.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -44,17 +44,6 @@ export async function openPglite(dataDir: string): Promise<Database> {
         }
         return fn(on(tx));
       });
-    },
-    async listen(channels, handlers) {
-      const unsubscribe = await Promise.all(
-        channels.map((channel) => pglite.listen(channel, (payload) => handlers.onNotify(channel, payload))),
-      );
-      return {
-        ping: async () => undefined, // in process: it cannot be cut off
-        close: async () => {
-          await Promise.all(unsubscribe.map((u) => u()));
-        },
-      };
     },
     // one process owns the embedded database: the lock is this process's to take
     async tryLock() {

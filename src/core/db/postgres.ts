@@ -105,47 +105,6 @@ export function openPostgres(url: string, opts: PostgresOptions): Database {
         client.release(broken);
       }
     },
-    async listen(channels, handlers) {
-      // LISTEN needs a session of its own, outside the pool
-      const client = new pg.Client({
-        connectionString: url,
-        application_name: `${opts.applicationName ?? "wallet"}-listen`,
-        keepAlive: true,
-        connectionTimeoutMillis: 3000,
-      });
-      let down = false;
-      const fail = (err: unknown) => {
-        if (down) return;
-        down = true;
-        handlers.onDown(err);
-        client.end().catch(() => undefined);
-      };
-      client.on("error", fail);
-      client.on("end", () => fail(new Error("the listening connection ended")));
-      client.on("notification", (m) => handlers.onNotify(m.channel, m.payload ?? ""));
-      try {
-        await client.connect();
-        for (const channel of channels) await client.query(`listen ${pg.escapeIdentifier(channel)}`);
-      } catch (err) {
-        down = true;
-        await client.end().catch(() => undefined);
-        throw err;
-      }
-      return {
-        ping: async (timeoutMs) => {
-          try {
-            await run(client, "select 1", [], { timeoutMs }, timeoutMs);
-          } catch (err) {
-            fail(err);
-            throw err;
-          }
-        },
-        close: async () => {
-          down = true;
-          await client.end().catch(() => undefined);
-        },
-      };
-    },
     async tryLock(key) {
       const client = new pg.Client({
         connectionString: url,

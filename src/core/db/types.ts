@@ -16,19 +16,6 @@ export interface Executor {
 
 export type TransactionOptions = { isolation?: "repeatable read" | "serializable"; readOnly?: boolean };
 
-/** A dedicated LISTEN connection (see ChangeFeed, which reconnects it). */
-export type Listener = {
-  /** a round trip on the listening connection: fails if it is dead */
-  ping(timeoutMs: number): Promise<void>;
-  close(): Promise<void>;
-};
-
-export type ListenHandlers = {
-  onNotify(channel: string, payload: string): void;
-  /** the connection is gone; called at most once */
-  onDown(err: unknown): void;
-};
-
 /** A session-level advisory lock on a connection of its own: held while that session lives. */
 export type SessionLock = {
   /** false once the session (and with it the lock) is gone */
@@ -41,7 +28,6 @@ export type PoolStats = { used: number; free: number; waiting: number; max: numb
 export interface Database extends Executor {
   readonly engine: Engine;
   transaction<T>(fn: (tx: Executor) => Promise<T>, opts?: TransactionOptions): Promise<T>;
-  listen(channels: string[], handlers: ListenHandlers): Promise<Listener>;
   /** The advisory lock `key` if no other session holds it, else null. */
   tryLock(key: number): Promise<SessionLock | null>;
   /** knex on the same database, for the migrator only */

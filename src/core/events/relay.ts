@@ -2,8 +2,9 @@
  * The relay: publishes the journal's events to NATS JetStream, each exactly once in
  * the stream and in order per wallet, however long NATS or the relay was away.
  *
- * - The outbox (written with the events, in the same transaction) names the wallets
- *   with new events; the relay reads a wallet's events after its cursor and publishes
+ * - The change log (written with the events, in the same transaction) names the
+ *   wallets with new events; the relay reads it in commit order from where it got to
+ *   (relay_state), and reads each such wallet's events after its cursor, publishing
  *   them one at a time (the next after the previous one's ack), with Nats-Msg-Id
  *   `<user>:<seq>` and Nats-Expected-Last-Subject-Sequence: the stream itself refuses
  *   a duplicate or an out-of-order message, whatever the duplicate window.
@@ -27,7 +28,16 @@ import {
 import type { ChangeFeed } from "../changes/feed.js";
 import type { Database, SessionLock } from "../db/index.js";
 import { backoffMs, sleep } from "../retry.js";
-import { deleteOutbox, loadCursors, readOutbox, saveCursors, selectEvents, type Cursor } from "../store/events.js";
+import { readChanges, type LogPosition } from "../store/changes.js";
+import {
+  loadCursors,
+  relayPosition,
+  saveCursors,
+  saveRelayPosition,
+  selectEvents,
+  unpublishedWallets,
+  type Cursor,
+} from "../store/events.js";
 import { toEvent } from "./format.js";
 
 export const STREAM = "WALLET_EVENTS";
@@ -35,6 +45,8 @@ export const SUBJECTS = "wallet.events.*";
 export const subjectOf = (userId: number) => `wallet.events.${userId}`;
 /** pg_advisory_lock key: one active relay */
 const RELAY_LOCK_KEY = 7_305_146_002;
+/** the change log keeps rows a relay has not read this long (see trimChanges): past it, catch up by scanning */
+export const CHANGE_LOG_HARD_SECONDS = 7 * 86_400;
 
 export type RelayOptions = {
   natsUrl: string;
@@ -57,6 +69,8 @@ export class EventRelay {
   private jsm?: JetStreamManager;
   private lock?: SessionLock;
   private readonly states = new Map<number, State>();
+  private position?: LogPosition;
+  private savedAt = 0;
   private wake?: () => void;
   private unlisten?: () => void;
   readonly counts = { published: 0, resynced: 0, batches: 0 };
@@ -124,6 +138,7 @@ export class EventRelay {
             continue;
           }
           this.states.clear(); // a new session trusts nothing it knew
+          this.position = undefined;
           this.opts.onActive?.();
         }
         await this.connectNats();
@@ -148,12 +163,38 @@ export class EventRelay {
     });
   }
 
-  /** One pass over the outbox: publish the named wallets' new events, then forget the rows. */
+  /** One pass: the wallets the change log names since the relay's position, their new events published. */
   async step(limit = 500): Promise<number> {
     if (this.states.size > 100_000) this.states.clear(); // bounded: a forgotten wallet is verified again
-    const rows = await readOutbox(this.db, limit);
-    if (rows.length === 0) return 0;
-    const users = [...new Set(rows.flatMap((r) => r.users.map(Number)))];
+    if (!this.position) {
+      const saved = await relayPosition(this.db);
+      if (!saved || saved.ageSeconds > CHANGE_LOG_HARD_SECONDS) {
+        // no position, or one older than the log keeps: every wallet with unpublished events
+        const { users, horizon } = await unpublishedWallets(this.db);
+        const n = await this.publishAll(users);
+        await this.savePosition({ xid: horizon, id: "0" }, true);
+        return n;
+      }
+      this.position = { xid: saved.xid, id: saved.id };
+    }
+    const { rows, next } = await readChanges(this.db, this.position, limit);
+    const users = new Set<number>();
+    for (const r of rows) for (let i = 0; i < r.changes.length; i += 2) users.add(Number(r.changes[i]));
+    const n = await this.publishAll([...users]);
+    await this.savePosition(next, rows.length > 0);
+    return n;
+  }
+
+  /** Saved after every pass that read something, else once a minute (its age tells a catch-up is due). */
+  private async savePosition(p: LogPosition, moved: boolean): Promise<void> {
+    this.position = p;
+    if (!moved && Date.now() - this.savedAt < 60_000) return;
+    await saveRelayPosition(this.db, p);
+    this.savedAt = Date.now();
+  }
+
+  private async publishAll(users: number[]): Promise<number> {
+    if (users.length === 0) return 0;
     const unknown = users.filter((u) => !this.states.has(u));
     for (const c of await loadCursors(this.db, unknown)) {
       this.states.set(c.user_id, { published: c.published_seq, streamSeq: c.stream_seq, verified: false });
@@ -171,10 +212,6 @@ export class EventRelay {
       }),
     );
     await saveCursors(this.db, done);
-    await deleteOutbox(
-      this.db,
-      rows.map((r) => r.id),
-    );
     this.counts.batches++;
     if (published > 0) this.opts.onPublished?.(published);
     return published;

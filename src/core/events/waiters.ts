@@ -1,7 +1,8 @@
 /**
  * Long polls: a request waiting for a wallet's next event holds no database
- * connection. It waits here, woken by the change feed (one LISTEN per process, or
- * PGlite's notification in process) when its wallet changes, or by a reset.
+ * connection. It waits here, woken by the change feed (this process's own writes at
+ * once, everyone else's when the process next reads the change log) when its wallet
+ * changes, or by a reset.
  */
 import type { ChangeSubscriber, WalletChange } from "../changes/feed.js";
 

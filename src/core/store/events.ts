@@ -1,5 +1,5 @@
 /** The journal read as events, the outbox the relay works through, and its cursors. */
-import type { Executor } from "../db/index.js";
+import type { Database, Executor } from "../db/index.js";
 
 export type EventRow = {
   user_id: number;
@@ -31,14 +31,43 @@ export function selectEvents(db: Executor, userId: number, after: number, limit:
   );
 }
 
-export type OutboxRow = { id: string; users: number[] };
-
-export function readOutbox(db: Executor, limit: number): Promise<OutboxRow[]> {
-  return db.query<OutboxRow>("select id::text as id, users from event_outbox order by id limit $1", [limit]);
+/** The relay's place in the change log; null when no relay has read it yet. */
+export async function relayPosition(db: Executor): Promise<{ xid: string; id: string; ageSeconds: number } | null> {
+  const [row] = await db.query<{ xid: string; id: string; age: number }>(
+    `select xid::text as xid, change_id::text as id, extract(epoch from now() - updated_at)::float8 as age
+       from relay_state`,
+  );
+  return row ? { xid: row.xid, id: row.id, ageSeconds: row.age } : null;
 }
 
-export async function deleteOutbox(db: Executor, ids: string[]): Promise<void> {
-  await db.query("delete from event_outbox where id = any ($1::bigint[])", [ids]);
+export async function saveRelayPosition(db: Executor, p: { xid: string; id: string }): Promise<void> {
+  await db.query(
+    `insert into relay_state (id, xid, change_id) values (1, $1::xid8, $2)
+     on conflict (id) do update set xid = excluded.xid, change_id = excluded.change_id, updated_at = now()`,
+    [p.xid, p.id],
+  );
+}
+
+/**
+ * A relay starting without a position (or after a gap longer than the change log
+ * keeps): every wallet with events it has not published, read in one snapshot,
+ * and the log's horizon of that snapshot (what it missed is below it, what comes
+ * after is in the log).
+ */
+export async function unpublishedWallets(db: Database): Promise<{ users: number[]; horizon: string }> {
+  return db.transaction(
+    async (tx) => {
+      const [h] = await tx.query<{ xid: string }>("select pg_snapshot_xmin(pg_current_snapshot())::text as xid");
+      const rows = await tx.query<{ user_id: number }>(
+        `select w.user_id from wallets w left join relay_cursor c on c.user_id = w.user_id
+          where w.version > coalesce(c.published_seq, 0)`,
+        [],
+        { timeoutMs: 600_000 },
+      );
+      return { users: rows.map((r) => r.user_id), horizon: h!.xid };
+    },
+    { isolation: "repeatable read", readOnly: true },
+  );
 }
 
 export type Cursor = { user_id: number; published_seq: number; stream_seq: number };
@@ -65,11 +94,14 @@ export async function saveCursors(db: Executor, cursors: Cursor[]): Promise<void
   );
 }
 
-/** Events written and not yet published, and how long the oldest has waited. */
+/** Events the relay has not read from the change log yet, and how long the oldest has waited. */
 export async function outboxStats(db: Executor): Promise<{ backlog: number; oldestSeconds: number }> {
   const [row] = await db.query<{ n: number; age: number | null }>(
-    `select coalesce(sum(events), 0)::int as n, extract(epoch from now() - min(created_at))::float8 as age
-       from event_outbox`,
+    `select coalesce(sum(cardinality(c.changes) / 2), 0)::int as n,
+            extract(epoch from now() - min(c.created_at))::float8 as age
+       from wallet_changes c
+      where exists (select 1 from relay_state)
+        and (c.xid, c.id) > (select s.xid, s.change_id from relay_state s)`,
   );
   return { backlog: row?.n ?? 0, oldestSeconds: row?.age ?? 0 };
 }

@@ -42,25 +42,39 @@ export type OpRow = {
   h?: string;
 };
 
-export type OpResult = { outcome: string; result: Record<string, unknown> | null; replayed: boolean };
+export type OpResult = {
+  outcome: string;
+  result: Record<string, unknown> | null;
+  replayed: boolean;
+  /** the wallets it changed, as user, version pairs */
+  changes: number[] | null;
+};
 
 /**
  * Applies ops in order in one transaction. retry: an earlier attempt's outcome is
- * unknown, so an op already applied is answered from what it stored. token: sent
- * back on the change feed when the transaction commits.
+ * unknown, so an op already applied is answered from what it stored.
  */
-export async function applyOperations(db: Executor, ops: OpRow[], retry: boolean, token: string): Promise<OpResult[]> {
+export async function applyOperations(db: Executor, ops: OpRow[], retry: boolean): Promise<OpResult[]> {
   const rows = await db.query<OpResult & { ord: number }>(
-    "select ord, outcome, result, replayed from wallet_apply($1::jsonb, $2, $3)",
-    [JSON.stringify(ops), retry, token],
+    "select ord, outcome, result, replayed, changes from wallet_apply($1::jsonb, $2)",
+    [JSON.stringify(ops), retry],
     { name: "wallet_apply" },
   );
   const out = new Array<OpResult>(ops.length);
-  for (const r of rows) out[r.ord - 1] = { outcome: r.outcome, result: r.result, replayed: r.replayed };
+  for (const r of rows) {
+    out[r.ord - 1] = { outcome: r.outcome, result: r.result, replayed: r.replayed, changes: r.changes };
+  }
   return out;
 }
 
-export type ProcessedTransfer = { id: string; outcome: string; error: string | null; attempts: number | null };
+export type ProcessedTransfer = {
+  id: string;
+  outcome: string;
+  error: string | null;
+  attempts: number | null;
+  /** applied: the wallets it changed, as user, version pairs */
+  changes: number[] | null;
+};
 
 /** A worker's step: claim up to limit due transfers, apply them, mark them (one call, one commit). */
 export function processTransfers(
@@ -71,7 +85,7 @@ export function processTransfers(
   retryCapMs: number,
 ): Promise<ProcessedTransfer[]> {
   return db.query<ProcessedTransfer>(
-    "select id::text as id, outcome, error, attempts from wallet_process_transfers($1, $2, $3, $4)",
+    "select id::text as id, outcome, error, attempts, changes from wallet_process_transfers($1, $2, $3, $4)",
     [limit, maxAttempts, retryBaseMs, retryCapMs],
   );
 }

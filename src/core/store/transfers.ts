@@ -52,8 +52,8 @@ export function selectTransfers(
 }
 
 /**
- * Puts a dead-lettered transfer back in the queue with a fresh set of attempts, wakes
- * the workers and writes the audit row, in one statement. Returns the status it found
+ * Puts a dead-lettered transfer back in the queue with a fresh set of attempts, tells
+ * the workers (the change log) and writes the audit row, in one statement. Returns the status it found
  * (undefined: no such transfer).
  */
 export async function requeueDead(
@@ -69,8 +69,11 @@ export async function requeueDead(
               from target where t.id = target.id and target.status = 'dead' returning t.id, t.attempts),
           audited as (
             insert into audit_log (id, actor, action, target, reason)
-            select wallet_next_id(), $2, 'transfer_retry', 'transfer:' || id, $3 from requeued)
-     select target.status, pg_notify('wallet_transfers', '') from target`,
+            select wallet_next_id(), $2, 'transfer_retry', 'transfer:' || id, $3 from requeued),
+          logged as (
+            -- the workers read the change log: one transfer waits again
+            insert into wallet_changes (changes, accepted) select '{}', 1 from requeued)
+     select target.status from target`,
     [id, actor, reason],
   );
   return row?.status;

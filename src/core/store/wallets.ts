@@ -89,7 +89,7 @@ export async function readHistory(
  * are. Returns how many it opened.
  */
 export async function seedRange(db: Executor, first: number, last: number, balance: number): Promise<number> {
-  // the opening deposits are events like any other: in the outbox and announced
+  // the opening deposits are changes like any other: in the change log
   const [row] = await db.query<{ n: number }>(
     `with opened as (
        insert into wallets (user_id, balance, version)
@@ -102,7 +102,7 @@ export async function seedRange(db: Executor, first: number, last: number, balan
        returning *
      )
      select (select count(*) from opened)::int as n,
-            wallet_notify(coalesce((select array_agg(row(c.*)::journal) from credited c), '{}'), null)`,
+            wallet_log_changes(coalesce((select array_agg(row(c.*)::journal) from credited c), '{}'))`,
     [first, last, balance],
   );
   return row!.n;
