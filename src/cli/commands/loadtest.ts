@@ -1,13 +1,17 @@
+import fs from "node:fs";
+import path from "node:path";
 import type { Command } from "commander";
-import chalk from "chalk";
 import { resolveConfig } from "../../core/config.js";
 import { openDatabase, type Database } from "../../core/db/index.js";
 import { createLogger } from "../../server/logger.js";
 import { startServer } from "../../server/index.js";
+import { UsageError } from "../errors.js";
 import { globals } from "../globals.js";
 import { parseLoadtestArgs, type LoadtestOpts } from "../loadtest/args.js";
 import { awaitCompletion, checkLedger, fund, total } from "../loadtest/check.js";
-import { renderReport, type LoadReport } from "../loadtest/report.js";
+import { writeHtmlReport } from "../loadtest/html.js";
+import { startLive } from "../loadtest/live.js";
+import { renderReport, renderReportWithCharts, type LoadReport } from "../loadtest/report.js";
 import { runLoad } from "../loadtest/run.js";
 import { SCENARIOS } from "../loadtest/scenarios.js";
 import { createOutput } from "../output.js";
@@ -29,6 +33,19 @@ async function openTarget(api: string | undefined, baseline: boolean) {
   return { url: api, db: undefined, stop: async () => undefined };
 }
 
+/** The --report file's full path, refused before the run rather than after it when its folder cannot take it. */
+function reportPath(file: string | undefined): string | undefined {
+  if (file === undefined) return undefined;
+  const full = path.resolve(file);
+  if (fs.existsSync(full) && fs.statSync(full).isDirectory()) throw new UsageError(`--report: ${full} is a folder`);
+  try {
+    fs.accessSync(path.dirname(full), fs.constants.W_OK);
+  } catch {
+    throw new UsageError(`--report: cannot write in ${path.dirname(full)}`);
+  }
+  return full;
+}
+
 export function registerLoadtest(program: Command): void {
   program
     .command("loadtest")
@@ -39,18 +56,22 @@ export function registerLoadtest(program: Command): void {
     .option("--users <n>", "wallets to spread the load over", "1000")
     .option("--first <k>", "the first of those wallets' user ids", "1")
     .option("--no-seed", "do not open and fund the wallets first")
+    .option("--report <file.html>", "also write the results as a page with charts (self-contained, works offline)")
     .addHelpText(
       "after",
       "\nTarget: --api <url> (a running server; set DATABASE_URL too for the SQL checks), or, without it, a server\n" +
         "in this process on DATABASE_URL or a fresh in-memory embedded database. Rate limiting is off in-process.\n" +
         "transfer-async is measured to completion: the run waits until every accepted transfer is applied.\n\n" +
-        "Examples:\n  $ wallet loadtest --scenario transfer --duration 30 --concurrency 64\n" +
+        "Examples:\n  $ wallet loadtest --scenario transfer --duration 30 --concurrency 64 --report load.html\n" +
         "  $ wallet loadtest --scenario transfer-async --api http://localhost:8080 --json",
     )
-    .action(async (opts: LoadtestOpts, cmd: Command) => {
+    .action(async (opts: LoadtestOpts & { report?: string }, cmd: Command) => {
       const g = globals(cmd);
       const out = createOutput(g.json);
       const a = parseLoadtestArgs(opts);
+      const reportFile = reportPath(opts.report);
+      // the line is rewritten in place: only where someone watches it, never into a file or a pipe
+      const watched = !g.json && Boolean(process.stdout.isTTY && process.stderr.isTTY);
       const { url, db, stop } = await openTarget(g.api, a.baseline);
       try {
         if (a.seed && !a.baseline) {
@@ -60,6 +81,7 @@ export function registerLoadtest(program: Command): void {
         const before = a.baseline ? 0 : await total(url, db, a.first, a.users);
         out.info(`${a.scenario}: ${a.concurrency} connections for ${a.durationSec} s against ${url}`);
         const started = Date.now();
+        const live = watched ? startLive(process.stderr, a.durationSec) : undefined;
         const result = await runLoad({
           url,
           scenario: a.scenario,
@@ -67,14 +89,8 @@ export function registerLoadtest(program: Command): void {
           concurrency: a.concurrency,
           first: a.first,
           users: a.users,
-          onTick: out.color
-            ? (t, done, errors) =>
-                process.stderr.write(
-                  `\r${chalk.cyan(t.toFixed(0).padStart(3))} s  ${Math.round(done / t).toLocaleString()} req/s  errors ${errors}   `,
-                )
-            : undefined,
-        });
-        if (out.color) process.stderr.write("\n");
+          onTick: live?.tick,
+        }).finally(() => live?.stop());
         const { lastAcceptedBySender: _ids, ...measured } = result;
         const report: LoadReport = { target: url, users: a.users, ...measured };
         if (a.scenario === "transfer-async") {
@@ -82,7 +98,12 @@ export function registerLoadtest(program: Command): void {
           report.async = await awaitCompletion(url, db, result, started);
         }
         if (!a.baseline) report.ledger = await checkLedger(url, db, a.first, a.users, before, result);
-        out.result(report, () => renderReport(report));
+        if (reportFile) writeHtmlReport(reportFile, report);
+        // charts on a terminal; into a file or a pipe, the table alone, as before
+        out.result(report, () =>
+          process.stdout.isTTY ? renderReportWithCharts(report, process.stdout.columns || 100) : renderReport(report),
+        );
+        if (reportFile) out.info(`report: ${reportFile}`);
         if (report.ledger && !report.ledger.ok) process.exitCode = 1;
       } finally {
         await stop();

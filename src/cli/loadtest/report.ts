@@ -1,8 +1,9 @@
-/** The loadtest's answer for people: one table. */
+/** The loadtest's answer for people: one table, then on a terminal the run drawn in charts. */
 import chalk from "chalk";
 import Table from "cli-table3";
 import type { AsyncReport, LedgerReport } from "./check.js";
 import type { LoadResult } from "./run.js";
+import { latencyChart, throughputChart } from "./terminalCharts.js";
 
 export type LoadReport = Omit<LoadResult, "lastAcceptedBySender"> & {
   target: string;
@@ -47,4 +48,12 @@ export function renderReport(r: LoadReport): string {
     ]);
   }
   return t.toString();
+}
+
+/** The table, then throughput over time and the latency distribution, in `width` columns (at most 100). */
+export function renderReportWithCharts(r: LoadReport, width = 100): string {
+  const w = Math.max(60, Math.min(100, width));
+  return [renderReport(r), throughputChart(r.timeline, w), latencyChart(r.latency_distribution, w)]
+    .filter(Boolean)
+    .join("\n\n");
 }

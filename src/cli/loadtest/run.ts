@@ -1,10 +1,31 @@
 /**
  * The load generator: `concurrency` loops, each sending one request at a time over
- * a keep-alive pool for `duration` seconds; latencies in an HDR histogram (µs).
+ * a keep-alive pool for `duration` seconds; latencies in an HDR histogram (µs), and
+ * answers and errors counted per second of the run.
  */
 import hdr from "hdr-histogram-js";
 import { Pool } from "undici";
+import { latencyDistribution, type LatencyDistribution } from "./distribution.js";
 import { picker, type Call, type Scenario } from "./scenarios.js";
+
+/** Progress since the previous tick (about a second). */
+export type Tick = {
+  elapsed_s: number;
+  interval_s: number;
+  requests: number;
+  errors: number;
+  total_requests: number;
+  total_errors: number;
+};
+
+/** The run second by second: entry i is second i (what finished after the last second counts in it). */
+export type Timeline = {
+  interval_s: 1;
+  /** answered requests, as in `requests` */
+  requests: number[];
+  /** an answer >= 400, or no answer at all, as in `errors` */
+  errors: number[];
+};
 
 export type LoadOptions = {
   url: string;
@@ -14,7 +35,7 @@ export type LoadOptions = {
   first: number;
   users: number;
   /** called about once a second with progress */
-  onTick?: (elapsedSec: number, done: number, errors: number) => void;
+  onTick?: (tick: Tick) => void;
 };
 
 export type LoadResult = {
@@ -35,15 +56,14 @@ export type LoadResult = {
   /** transfer-async: accepted ids, the last per sender */
   accepted: number;
   lastAcceptedBySender: Record<string, string>;
+  timeline: Timeline;
+  latency_distribution: LatencyDistribution;
 };
 
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const pool = new Pool(o.url, { connections: o.concurrency, pipelining: 1, keepAliveTimeout: 30_000 });
-  const histogram = hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 120_000_000,
-    numberOfSignificantValueDigits: 3,
-  });
+  // what hdr.build makes by default, by its class: the distribution iterates its recorded values
+  const histogram = new hdr.Int32Histogram(1, 120_000_000, 3);
   const next = picker(o.scenario, o.first, o.users);
   const statuses: Record<string, number> = {};
   const errors: Record<string, number> = {};
@@ -56,7 +76,11 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   let payments = 0;
   const started = performance.now();
   const deadline = started + o.durationSec * 1000;
-  const ticker = setInterval(() => o.onTick?.((performance.now() - started) / 1000, done, failed), 1000);
+  // fixed arrays and an index: counting per second costs the loop no allocation
+  const answeredPerSecond = new Uint32Array(o.durationSec);
+  const errorsPerSecond = new Uint32Array(o.durationSec);
+  const second = (now: number) => Math.min(o.durationSec - 1, Math.floor((now - started) / 1000));
+  const ticker = o.onTick ? startTicker(o.onTick, started, () => [done, failed]) : undefined;
 
   async function loop(): Promise<void> {
     let follow: Call | undefined;
@@ -81,13 +105,18 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         const code = (err as { code?: string }).code ?? "network_error";
         errors[code] = (errors[code] ?? 0) + 1;
         failed++;
+        errorsPerSecond[second(performance.now())]!++;
         continue;
       }
-      histogram.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
+      const t1 = performance.now();
+      histogram.recordValue(Math.max(1, Math.round((t1 - t0) * 1000)));
+      const s = second(t1);
+      answeredPerSecond[s]!++;
       done++;
       statuses[status] = (statuses[status] ?? 0) + 1;
       if (status >= 400) {
         failed++;
+        errorsPerSecond[s]!++;
         const code = /"code":"([a-z_]+)"/.exec(text)?.[1] ?? `http_${status}`;
         errors[code] = (errors[code] ?? 0) + 1;
       } else if (c.kind === "deposit") {
@@ -132,7 +161,28 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     payments,
     payments_rps: Math.round(payments / seconds),
     lastAcceptedBySender: lastAccepted,
+    timeline: { interval_s: 1, requests: Array.from(answeredPerSecond), errors: Array.from(errorsPerSecond) },
+    latency_distribution: latencyDistribution(histogram),
   };
   histogram.destroy();
   return result;
+}
+
+/** Calls onTick about once a second with what happened since the previous call. */
+function startTicker(onTick: (t: Tick) => void, started: number, totals: () => [number, number]): NodeJS.Timeout {
+  let at = started;
+  let [done, failed] = [0, 0];
+  return setInterval(() => {
+    const now = performance.now();
+    const [d, f] = totals();
+    onTick({
+      elapsed_s: (now - started) / 1000,
+      interval_s: (now - at) / 1000,
+      requests: d - done,
+      errors: f - failed,
+      total_requests: d,
+      total_errors: f,
+    });
+    [at, done, failed] = [now, d, f];
+  }, 1000);
 }
