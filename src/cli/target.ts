@@ -4,6 +4,8 @@ import type { WalletClient } from "./client.js";
 import { loadConfig, openDirect, redactUrl } from "./context.js";
 import { createDirectClient } from "./directClient.js";
 import { globals } from "./globals.js";
+import { UsageError } from "./errors.js";
+import { createGrpcClient } from "./grpcClient.js";
 import { createHttpClient } from "./httpClient.js";
 import { actorName, createDirectOperator, createHttpOperator, type OperatorClient } from "./operatorClient.js";
 
@@ -11,16 +13,20 @@ export async function openClient(cmd: Command): Promise<WalletClient> {
   const g = globals(cmd);
   const config = loadConfig();
   if (g.api) {
-    return createHttpClient(g.api, {
+    const opts = {
       authMode: config.authMode,
       authSecret: config.authSecret,
       token: process.env.WALLET_TOKEN || undefined,
-    });
+    };
+    return isGrpc(g.api) ? createGrpcClient(g.api, opts) : createHttpClient(g.api, opts);
   }
   const core = await openDirect(config);
   const target = config.databaseUrl ? redactUrl(config.databaseUrl) : `embedded database ${config.dataDir}`;
   return createDirectClient(core, target, config.transferMaxAttempts);
 }
+
+/** grpc://host:port: the gRPC API (GRPC_PORT of `wallet serve`) for users' commands. */
+const isGrpc = (api: string) => api.toLowerCase().startsWith("grpc://");
 
 export async function withClient<T>(cmd: Command, fn: (client: WalletClient) => Promise<T>): Promise<T> {
   const client = await openClient(cmd);
@@ -39,6 +45,7 @@ export async function withOperator<T>(
 ): Promise<T> {
   const g = globals(cmd);
   const name = actorName(actor);
+  if (g.api && isGrpc(g.api)) throw new UsageError("the admin API is HTTP only: give --api http://host:port");
   const client = g.api
     ? createHttpOperator(g.api, process.env.WALLET_ADMIN_TOKEN || undefined, name)
     : createDirectOperator(await openDirect(loadConfig()), name);

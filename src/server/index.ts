@@ -31,6 +31,7 @@ import type { Route } from "./routes.js";
 import type { Services } from "./services.js";
 import { createRelay, createWorkers } from "./workers.js";
 import { EventWaiters } from "../core/events/waiters.js";
+import { startGrpcServer } from "./grpc/server.js";
 
 export type RunningServer = {
   url: string;
@@ -120,10 +121,11 @@ export async function startServer(
   }, config.holdSweepMs);
   sweep.unref();
 
+  const authenticate = createAuthenticator(config.authMode, config.authSecret);
   const app = createApp({
     services,
     routes: allRoutes,
-    authenticate: createAuthenticator(config.authMode, config.authSecret),
+    authenticate,
     adminAuth: config.adminToken ? createAdminAuthenticator(config.adminToken) : undefined,
     limiter,
   });
@@ -131,6 +133,11 @@ export async function startServer(
     app.server.once("error", reject);
     app.server.listen(config.port, config.host, () => resolve());
   });
+  // the same services, authenticator and rate limiter: one set of rules whichever protocol
+  const grpc =
+    config.grpcPort > 0
+      ? await startGrpcServer({ services, authenticate, limiter, host: config.host, port: config.grpcPort })
+      : undefined;
   await workers.start();
   await relay?.start();
   const port = (app.server.address() as AddressInfo).port;
@@ -152,6 +159,7 @@ export async function startServer(
       admin: Boolean(config.adminToken),
       relay: Boolean(relay),
       metricsPort: metricsServer?.port,
+      grpcPort: grpc?.port,
     },
     "wallet listening",
   );
@@ -166,7 +174,8 @@ export async function startServer(
     close() {
       closing ??= (async () => {
         eventWaiters.close(); // long polls answer now with what they have
-        await app.close(config.shutdownTimeoutMs); // no new requests; in-flight ones answered
+        // no new requests or calls; in-flight ones answered, event watchers told where to resume
+        await Promise.all([app.close(config.shutdownTimeoutMs), grpc?.close(config.shutdownTimeoutMs)]);
         await relay?.stop();
         await workers.stop(); // no new claims; claimed batches committed or rolled back
         clearInterval(purge);

@@ -1,0 +1,185 @@
+/**
+ * What every gRPC call goes through, as every HTTP request goes through app.ts:
+ * request id, authentication (metadata `authorization`, the same authenticator),
+ * the same per-user rate limit bucket, the wallet opened once per user, spans, the
+ * error mapping, metrics and the request log line. Handlers only validate, call one
+ * use case and shape its answer.
+ */
+import { randomUUID } from "node:crypto";
+import * as grpc from "@grpc/grpc-js";
+import type { z } from "zod";
+import type { RateLimiter } from "../../core/cache/rateLimiter.js";
+import { WalletError } from "../../core/errors.js";
+import type { Idempotency, Outcome } from "../../core/outcome.js";
+import { openWallet } from "../../core/store/wallets.js";
+import { traced } from "../../core/tracing.js";
+import type { Authenticator } from "../auth.js";
+import { idempotencyOf } from "../idempotency.js";
+import { describeIssues } from "../schemas.js";
+import type { Services } from "../services.js";
+import { MD, SERVICE_NAME } from "./proto.js";
+import { isServerFault, statusOf, type GrpcStatus } from "./status.js";
+
+export type Deps = { services: Services; authenticate: Authenticator; limiter?: RateLimiter };
+export type Req = Record<string, unknown>;
+export type Message = Record<string, unknown>;
+/** One call as its handler sees it; headers: the response metadata, sent with the answer or the status. */
+export type CallInfo = { userId: number; requestId: string; metadata: grpc.Metadata; headers: grpc.Metadata };
+/** operationId: the use case, named as the HTTP route names it (spans, the operations metric). */
+export type Method = { operationId: string; opensWallet?: boolean };
+export type Pipeline = ReturnType<typeof createPipeline>;
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** A metadata value given once, as text (a repeated one counts as absent: it is no single value). */
+export function single(md: grpc.Metadata, key: string): string | undefined {
+  const v = md.get(key);
+  return v.length === 1 && typeof v[0] === "string" ? v[0] : undefined;
+}
+
+/** The same zod schemas as HTTP, so that the same values are refused with the same words. */
+export function parse<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new WalletError("invalid_request", describeIssues(result.error));
+  return result.data;
+}
+
+/** operation: the HTTP method and path the same request would have, so that a key is one key across protocols. */
+export function idempotencyFrom(info: CallInfo, operation: string, fields: object): Idempotency | undefined {
+  const given = info.metadata.get("idempotency-key");
+  if (given.length === 0) return undefined;
+  return idempotencyOf(given.length === 1 ? given[0] : undefined, operation, fields as Record<string, unknown>);
+}
+
+/** A use case's outcome: counted, marked when replayed, and its value or its refusal. */
+export function settle<T>(svc: Services, kind: string, outcome: Outcome<T>, info: CallInfo): T {
+  svc.metrics.operations.inc({ kind, outcome: outcome.ok ? "ok" : outcome.code });
+  if (outcome.replayed) {
+    info.headers.set(MD.replayed, "true");
+    svc.metrics.idempotentReplays.inc();
+  }
+  if (!outcome.ok) throw new WalletError(outcome.code);
+  return outcome.value;
+}
+
+export function createPipeline(deps: Deps) {
+  const { services: svc, authenticate, limiter } = deps;
+
+  // as app.ts: a wallet is opened the first time its owner is seen, once per user per process
+  const opened = new Set<number>();
+  async function ensureWallet(userId: number): Promise<void> {
+    if (opened.has(userId)) return;
+    await openWallet(svc.ctx.db, userId);
+    if (opened.size > 1_000_000) opened.clear();
+    opened.add(userId);
+  }
+
+  async function admit(m: Method, info: CallInfo): Promise<void> {
+    info.userId = await authenticate(single(info.metadata, "authorization"));
+    if (limiter) {
+      const d = await limiter.take(info.userId);
+      info.headers.set("ratelimit-limit", String(d.limit));
+      info.headers.set("ratelimit-remaining", String(d.remaining));
+      info.headers.set("ratelimit-reset", String(d.resetSeconds));
+      if (!d.allowed) {
+        svc.metrics.rateLimited.inc();
+        info.headers.set("retry-after", String(d.retryAfterSeconds));
+        throw new WalletError("rate_limited");
+      }
+    }
+    if (!m.opensWallet) await ensureWallet(info.userId);
+  }
+
+  function begin(metadata: grpc.Metadata): CallInfo {
+    const given = single(metadata, MD.requestId);
+    const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
+    const headers = new grpc.Metadata();
+    headers.set(MD.requestId, requestId);
+    return { userId: 0, requestId, metadata, headers };
+  }
+
+  function execute<T>(name: string, m: Method, info: CallInfo, fn: () => Promise<T>): Promise<T> {
+    const route = `/${SERVICE_NAME}/${name}`;
+    return traced(
+      `gRPC ${route}`,
+      { "rpc.system": "grpc", "rpc.service": SERVICE_NAME, "rpc.method": name, "wallet.request_id": info.requestId },
+      async () => {
+        await admit(m, info);
+        return traced(m.operationId, { "wallet.user_id": info.userId }, fn);
+      },
+    );
+  }
+
+  function observe(name: string, started: number, code: grpc.status, info: CallInfo): void {
+    const route = `/${SERVICE_NAME}/${name}`;
+    const seconds = (performance.now() - started) / 1000;
+    const status = grpc.status[code] ?? String(code);
+    svc.metrics.requests.inc({ route, method: "gRPC", status });
+    svc.metrics.latency.observe({ route, method: "gRPC" }, seconds);
+    const fault = isServerFault(code);
+    if (fault || svc.log.isLevelEnabled("debug")) {
+      svc.log[fault ? "error" : "debug"](
+        { requestId: info.requestId, method: "gRPC", route, status, ms: Math.round(seconds * 1e4) / 10 },
+        "request",
+      );
+    }
+  }
+
+  const fail = (err: unknown, name: string, info: CallInfo): GrpcStatus =>
+    statusOf(err, svc.log, { requestId: info.requestId, route: `/${SERVICE_NAME}/${name}` }, info.headers);
+
+  return {
+    unary(
+      name: string,
+      m: Method,
+      fn: (req: Req, info: CallInfo) => Promise<Message>,
+    ): grpc.handleUnaryCall<Req, Message> {
+      return (call, callback) => {
+        const started = performance.now();
+        const info = begin(call.metadata);
+        execute(name, m, info, () => fn(call.request, info)).then(
+          (value) => {
+            call.sendMetadata(info.headers);
+            callback(null, value);
+            observe(name, started, grpc.status.OK, info);
+          },
+          (err: unknown) => {
+            const s = fail(err, name, info);
+            callback(s);
+            observe(name, started, s.code, info);
+          },
+        );
+      };
+    },
+
+    /** fn writes the messages and returns how the stream ends (undefined: OK). */
+    stream(
+      name: string,
+      m: Method,
+      fn: (call: grpc.ServerWritableStream<Req, Message>, info: CallInfo) => Promise<GrpcStatus | undefined>,
+    ): grpc.handleServerStreamingCall<Req, Message> {
+      return (call) => {
+        const started = performance.now();
+        const info = begin(call.metadata);
+        execute(name, m, info, () => {
+          call.sendMetadata(info.headers);
+          return fn(call, info);
+        }).then(
+          (end) => {
+            const code = call.cancelled ? grpc.status.CANCELLED : (end?.code ?? grpc.status.OK);
+            if (!call.cancelled) {
+              if (end) call.emit("error", end);
+              else call.end();
+            }
+            observe(name, started, code, info);
+          },
+          (err: unknown) => {
+            const s = fail(err, name, info);
+            if (!call.cancelled) call.emit("error", s);
+            observe(name, started, call.cancelled ? grpc.status.CANCELLED : s.code, info);
+          },
+        );
+      };
+    },
+  };
+}

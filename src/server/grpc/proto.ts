@@ -1,0 +1,59 @@
+/**
+ * wallet.v1, loaded from proto/wallet/v1/wallet.proto when the process starts: the
+ * .proto is the one source, with no generated code to keep in step with it. The
+ * server, the CLI's client and the tests load it with the same options, so that
+ * int64 is a JS number both ways (money and ids stay below 2^53) and enums are names.
+ */
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+
+// src/server/grpc and dist/server/grpc are both three levels below the repository
+export const PROTO_PATH = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  "../../../proto/wallet/v1/wallet.proto",
+);
+export const SERVICE_NAME = "wallet.v1.WalletService";
+
+/** defaults: proto3 drops zeros on the wire; optional fields keep their presence (absent stays absent). */
+export const LOAD_OPTIONS: protoLoader.Options = {
+  keepCase: true,
+  longs: Number,
+  enums: String,
+  defaults: true,
+  oneofs: false,
+};
+
+export function loadWalletPackage(): protoLoader.PackageDefinition {
+  return protoLoader.loadSync(PROTO_PATH, LOAD_OPTIONS);
+}
+
+export function walletService(pkg: protoLoader.PackageDefinition): grpc.ServiceDefinition {
+  return pkg[SERVICE_NAME] as grpc.ServiceDefinition;
+}
+
+/** Enum values are the JSON value in upper case after the enum's prefix: "pending" <-> "TRANSFER_STATUS_PENDING". */
+export const ENUM_PREFIX = {
+  transferStatus: "TRANSFER_STATUS_",
+  holdStatus: "HOLD_STATUS_",
+  transactionType: "TRANSACTION_TYPE_",
+  direction: "DIRECTION_",
+  eventType: "EVENT_TYPE_",
+} as const;
+
+export function toEnum(prefix: string, value: string): string {
+  return prefix + value.toUpperCase();
+}
+
+export function fromEnum<T extends string>(prefix: string, name: unknown): T {
+  return (typeof name === "string" && name.startsWith(prefix) ? name.slice(prefix.length).toLowerCase() : "") as T;
+}
+
+/** Metadata keys of the wallet's own. */
+export const MD = {
+  errorCode: "wallet-error-code",
+  resumeAfter: "wallet-resume-after",
+  replayed: "idempotent-replayed",
+  requestId: "x-request-id",
+} as const;
