@@ -1,0 +1,139 @@
+// What every bench script needs: the PostgreSQL admin connection, databases of their
+// own, pgbench, `wallet serve` and `wallet loadtest` as child processes.
+import { execFileSync, spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+export const BIN = path.join(ROOT, "bin/wallet.js");
+export const ADMIN = new URL(process.env.PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres");
+export const pgArgs = [
+  "-h",
+  ADMIN.hostname,
+  "-p",
+  ADMIN.port || "5432",
+  "-U",
+  decodeURIComponent(ADMIN.username || "postgres"),
+];
+export const log = (...a) => process.stderr.write(a.join(" ") + "\n");
+export const ratio = (a, b) => Math.round((a / b) * 100) / 100;
+export const dbUrl = (name) => Object.assign(new URL(ADMIN), { pathname: `/${name}` }).toString();
+
+export function sh(cmd, args, env = {}) {
+  return execFileSync(cmd, args, { encoding: "utf8", env: { ...process.env, ...env }, maxBuffer: 64 << 20 });
+}
+export const psql = (db, sql) => sh("psql", [...pgArgs, "-d", db, "-XAtq", "-c", sql]).trim();
+export const wallet = (db, args, env = {}) =>
+  sh(process.execPath, [BIN, ...args], { DATABASE_URL: dbUrl(db), LOG_LEVEL: "warn", ...env });
+
+/** A fresh database, migrated and seeded with `users` wallets of a large balance. */
+export function freshDb(name, users) {
+  sh("dropdb", [...pgArgs, "--if-exists", "--force", name]);
+  sh("createdb", [...pgArgs, name]);
+  wallet(name, ["migrate"]);
+  wallet(name, ["seed", "--users", String(users), "--balance", "1000000000"]);
+}
+export const dropDb = (name) => sh("dropdb", [...pgArgs, "--if-exists", "--force", name]);
+
+/** pgbench of one script file in bench/sql; tps, and per-item rate when each transaction does `per` items. */
+export function pgbench(db, file, { clients = 64, duration = 10, users = 1000, per = 1 } = {}) {
+  const out = sh("pgbench", [
+    ...pgArgs,
+    "-n",
+    "-c",
+    String(clients),
+    "-j",
+    "2",
+    "-T",
+    String(duration),
+    "-D",
+    `users=${users}`,
+    "-f",
+    path.join(ROOT, "bench/sql", file),
+    db,
+  ]);
+  const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(out)?.[1]);
+  const failed = Number(/number of failed transactions: (\d+)/.exec(out)?.[1] ?? 0);
+  if (!(tps > 0) || failed > 0) throw new Error(`pgbench ${file}: ${out}`);
+  return { tps: Math.round(tps), per_s: Math.round(tps * per), clients };
+}
+
+/** Starts a node script that logs JSON lines; resolves when the line `ready` names a port. */
+export function start(args, env, ready) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let buf = "";
+    child.stdout.on("data", (d) => {
+      buf += d;
+      for (const line of buf.split("\n")) {
+        try {
+          const j = JSON.parse(line);
+          if (j.msg === ready) return resolve({ child, url: `http://127.0.0.1:${j.port}`, line: j });
+        } catch {
+          /* not a JSON line */
+        }
+      }
+    });
+    child.on("exit", (c) => reject(new Error(`${args.join(" ")} exited ${c}`)));
+  });
+}
+export const stop = (p) =>
+  new Promise((r) => (p.child.exitCode !== null ? r() : (p.child.once("exit", r), p.child.kill("SIGTERM"))));
+
+/** `wallet serve` on a database (or on the embedded one: db null, env.DATA_DIR set). */
+export const serve = (db, env = {}) =>
+  start(
+    [BIN, "serve"],
+    {
+      ...(db ? { DATABASE_URL: dbUrl(db) } : {}),
+      PORT: "0",
+      RATE_LIMIT_RPS: "0",
+      LOG_LEVEL: "info",
+      LOG_FORMAT: "json",
+      ...env,
+    },
+    "wallet listening",
+  );
+
+/** Runs `wallet loadtest --json` as a child process (this event loop stays free for samplers). */
+export function loadtest(url, scenario, { duration = 10, concurrency = 64, users = 1000, env = {} } = {}) {
+  const args = [BIN, "loadtest", "--api", url, "--scenario", scenario, "--duration", String(duration)];
+  args.push("--concurrency", String(concurrency), "--users", String(users), "--no-seed", "--json");
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, {
+      env: { ...process.env, LOG_LEVEL: "warn", ...env },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let text = "";
+    child.stdout.on("data", (d) => (text += d));
+    child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(text)) : reject(new Error(`loadtest exited ${code}`))));
+  });
+}
+
+export function rssMb(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+  return Math.round(Number(m[1]) / 1024);
+}
+
+export function machine() {
+  return {
+    cpus: os.cpus().length,
+    cpu: os.cpus()[0]?.model,
+    mem_gib: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    postgres: sh("psql", [...pgArgs, "-tAc", "show server_version", "postgres"]).trim(),
+  };
+}
+
+export function writeResult(name, results) {
+  fs.mkdirSync(path.join(ROOT, "bench/results"), { recursive: true });
+  const file = path.join(ROOT, "bench/results", `${name}.json`);
+  fs.writeFileSync(file, JSON.stringify(results, null, 2) + "\n");
+  log("written", file);
+  return file;
+}

@@ -1,0 +1,7 @@
+-- transfer_one with the operation id made by the client (as the service does: a block
+-- of ids per process), not drawn from a sequence per transfer
+\set from random(1, :users)
+\set to (:from % :users) + 1
+\set id random(1000000000000, 9000000000000000000)
+select count(*) from wallet_apply(jsonb_build_array(jsonb_build_object(
+  'k', 3, 'id', :id::text, 'u', :from, 'c', :to, 'a', 1)), false);

@@ -1,0 +1,6 @@
+-- transfer_one with an Idempotency-Key (and request hash) stored in the same transaction
+\set from random(1, :users)
+\set to (:from % :users) + 1
+\set id random(1000000000000, 9000000000000000000)
+select count(*) from wallet_apply(jsonb_build_array(jsonb_build_object(
+  'k', 3, 'id', :id::text, 'u', :from, 'c', :to, 'a', 1, 'key', 'k' || :id, 'h', 'h')), false);
