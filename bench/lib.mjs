@@ -101,12 +101,28 @@ export const serve = (db, env = {}) =>
   );
 
 /** Runs `wallet loadtest --json` as a child process (this event loop stays free for samplers). */
-export function loadtest(url, scenario, { duration = 10, concurrency = 64, users = 1000, env = {} } = {}) {
-  const args = [BIN, "loadtest", "--api", url, "--scenario", scenario, "--duration", String(duration)];
-  args.push("--concurrency", String(concurrency), "--users", String(users), "--no-seed", "--json");
+export function loadtest(
+  url,
+  scenario,
+  { duration = 10, concurrency = 64, users = 1000, env = {}, seed = false } = {},
+) {
+  // url null: a server in the loadtest's own process (on DATABASE_URL, else a fresh embedded database)
+  const args = [
+    BIN,
+    "loadtest",
+    ...(url ? ["--api", url] : []),
+    "--scenario",
+    scenario,
+    "--duration",
+    String(duration),
+  ];
+  args.push("--concurrency", String(concurrency), "--users", String(users), "--json");
+  if (!seed) args.push("--no-seed");
+  const childEnv = { ...process.env, LOG_LEVEL: "warn", ...env };
+  for (const [k, v] of Object.entries(childEnv)) if (v === undefined || v === "") delete childEnv[k];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, {
-      env: { ...process.env, LOG_LEVEL: "warn", ...env },
+      env: childEnv,
       stdio: ["ignore", "pipe", "inherit"],
     });
     let text = "";
