@@ -71,7 +71,12 @@ export const moneyRoutes: Route[] = [
     summary: "Your balance and available balance (the balance minus active holds), in cents; ?at= a past instant",
     tag: "wallet",
     query: s.BalanceQuery,
-    responses: { 200: { description: "The balances (with at: as they were then)", schema: s.BalanceResponse } },
+    responses: {
+      200: {
+        description: "The balances; with at, as they were then (and the instant, as at)",
+        schema: s.BalanceOrPastResponse,
+      },
+    },
     handler: async (r, svc) => {
       const { at } = r.query as z.infer<typeof s.BalanceQuery>;
       return {

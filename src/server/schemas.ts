@@ -124,22 +124,23 @@ const instant = (name: string) =>
 export const BalanceQuery = z.strictObject({ at: instant("at").optional() });
 export const StatementQuery = z.strictObject({ from: instant("from"), to: instant("to") });
 
-const intString = (name: string, min: number, max: number) =>
+/** A whole number in a query string; the parameter's name comes with the path in describeIssues. */
+const intString = (min: number, max: number) =>
   z
     .string()
-    .regex(/^[0-9]{1,16}$/, { error: `${name} must be a whole number` })
+    .regex(/^[0-9]{1,16}$/, { error: "must be a whole number" })
     .transform(Number)
     .pipe(
       z
         .number()
         .int()
-        .min(min, { error: `${name} must be at least ${min}` })
-        .max(max, { error: `${name} must be at most ${max}` }),
+        .min(min, { error: `must be at least ${min}` })
+        .max(max, { error: `must be at most ${max}` }),
     );
 export const EventsQuery = z.strictObject({
-  after: intString("after", 0, Number.MAX_SAFE_INTEGER).default(0).meta({ description: "events after this sequence" }),
-  limit: intString("limit", 1, 500).default(100),
-  wait: intString("wait", 0, 30)
+  after: intString(0, Number.MAX_SAFE_INTEGER).default(0).meta({ description: "events after this sequence" }),
+  limit: intString(1, 500).default(100),
+  wait: intString(0, 30)
     .default(0)
     .meta({ description: "seconds to wait for the next event when there is none yet (long poll)" }),
 });
@@ -292,6 +293,7 @@ export const AuditResponse = z.object({
   next_after: Id.nullable(),
 });
 export const PastBalanceResponse = z.object({ balance: z.int(), available_balance: z.int(), at: Instant });
+export const BalanceOrPastResponse = z.union([BalanceResponse, PastBalanceResponse]);
 export const StatementResponse = z.object({
   from: Instant,
   to: Instant,
