@@ -9,6 +9,7 @@ import { registerLoadtest } from "./commands/loadtest.js";
 import { registerMoney } from "./commands/money.js";
 import { registerOperate } from "./commands/operate.js";
 import { registerOperator } from "./commands/operator.js";
+import { registerStatement } from "./commands/statement.js";
 import { registerServe } from "./commands/serve.js";
 import { EXIT, exitCodeOf, UsageError } from "./errors.js";
 
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerEvents(program);
   registerOperate(program);
   registerOperator(program);
+  registerStatement(program);
   registerAdmin(program);
   registerLoadtest(program);
   return program;

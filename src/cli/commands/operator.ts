@@ -1,4 +1,3 @@
-import fs from "node:fs";
 import type { Command } from "commander";
 import chalk from "chalk";
 import Table from "cli-table3";
@@ -6,11 +5,10 @@ import { isId } from "../../core/ids.js";
 import { MAX_CENTS } from "../../core/money.js";
 import type { InspectView } from "../../core/operator.js";
 import { confirmOrAbort, need, parseIntArg } from "../args.js";
-import { toCsv } from "../csv.js";
 import { UsageError } from "../errors.js";
 import { globals } from "../globals.js";
 import { createOutput, money, when } from "../output.js";
-import { withClient, withOperator } from "../target.js";
+import { withOperator } from "../target.js";
 
 const OPERATOR_HELP =
   "\nDirect mode (the database) records the actor given by --actor, else your OS user name. With --api <url>\n" +
@@ -34,13 +32,6 @@ function describeWallet(w: InspectView): string {
     `pending transfers  ${w.pending_transfers}`,
     `opened             ${when(w.created_at)}`,
   ].join("\n");
-}
-
-/** "2026-11-01" or a full ISO 8601 instant; anything else is a usage error. */
-function instant(text: string, name: string): Date {
-  const d = new Date(text);
-  if (!/^\d{4}-\d\d-\d\d/.test(text) || isNaN(d.getTime())) throw new UsageError(`${name} must be an ISO 8601 date`);
-  return d;
 }
 
 export function registerOperator(program: Command): void {
@@ -185,71 +176,6 @@ export function registerOperator(program: Command): void {
           }
           return `${table.toString()}${page.next_after ? `\nmore: --after ${page.next_after}` : ""}`;
         });
-      });
-    });
-
-  program
-    .command("statement")
-    .description("A wallet's statement for [from, to): opening and closing balances, totals, entries")
-    .option("-u, --user <id>", "the wallet's user id")
-    .option("--from <date>", "ISO 8601 date or instant (inclusive)")
-    .option("--to <date>", "ISO 8601 date or instant (exclusive)")
-    .option("--csv", "the entries as RFC 4180 CSV")
-    .option("--out <file>", "write to this file instead of stdout")
-    .addHelpText(
-      "after",
-      "\nExamples:\n  $ wallet statement --user 42 --from 2026-11-01 --to 2026-12-01\n  $ wallet statement --user 42 --from 2026-11-01 --to 2026-12-01 --csv --out nov.csv",
-    )
-    .action(async (opts: { user?: string; from?: string; to?: string; csv?: boolean; out?: string }, cmd: Command) => {
-      const out = createOutput(globals(cmd).json);
-      const user = await need(opts.user, "--user", "User id:", out.interactive);
-      if (!opts.from || !opts.to) throw new UsageError("missing --from or --to");
-      const from = instant(opts.from, "--from");
-      const to = instant(opts.to, "--to");
-      await withClient(cmd, async (client) => {
-        const st = await client.statement(user, from, to);
-        let text: string;
-        if (opts.csv) {
-          text = toCsv(
-            [
-              "id",
-              "created_at",
-              "type",
-              "direction",
-              "amount",
-              "balance_after",
-              "counterparty_user_id",
-              "transfer_id",
-              "hold_id",
-              "reverses",
-            ],
-            st.entries.map((e) => [
-              e.id,
-              e.created_at,
-              e.type,
-              e.direction,
-              e.amount,
-              e.balance_after,
-              e.counterparty_user_id,
-              e.transfer_id,
-              e.hold_id,
-              e.reverses,
-            ]),
-          );
-        } else if (out.json) {
-          text = JSON.stringify(st) + "\n";
-        } else {
-          text =
-            `wallet ${user}, ${when(st.from)} to ${when(st.to)}\n` +
-            `opening  ${money(st.opening_balance)}\nin       ${money(st.total_in)}\nout      ${money(st.total_out)}\n` +
-            `closing  ${money(st.closing_balance)}\n${st.entries.length} entries\n`;
-        }
-        if (opts.out) {
-          fs.writeFileSync(opts.out, text);
-          out.info(`written ${opts.out}: ${st.entries.length} entries, closing balance ${st.closing_balance}`);
-        } else {
-          process.stdout.write(text);
-        }
       });
     });
 }

@@ -1,0 +1,83 @@
+import fs from "node:fs";
+import type { Command } from "commander";
+import { need } from "../args.js";
+import { toCsv } from "../csv.js";
+import { UsageError } from "../errors.js";
+import { globals } from "../globals.js";
+import { createOutput, money, when } from "../output.js";
+import { withClient } from "../target.js";
+
+/** "2026-11-01" or a full ISO 8601 instant; anything else is a usage error. */
+function instant(text: string, name: string): Date {
+  const d = new Date(text);
+  if (!/^\d{4}-\d\d-\d\d/.test(text) || isNaN(d.getTime())) throw new UsageError(`${name} must be an ISO 8601 date`);
+  return d;
+}
+
+/** `wallet statement`: a user's statement for a period, as a summary, JSON or RFC 4180 CSV. */
+export function registerStatement(program: Command): void {
+  program
+    .command("statement")
+    .description("A wallet's statement for [from, to): opening and closing balances, totals, entries")
+    .option("-u, --user <id>", "the wallet's user id")
+    .option("--from <date>", "ISO 8601 date or instant (inclusive)")
+    .option("--to <date>", "ISO 8601 date or instant (exclusive)")
+    .option("--csv", "the entries as RFC 4180 CSV")
+    .option("--out <file>", "write to this file instead of stdout")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ wallet statement --user 42 --from 2026-11-01 --to 2026-12-01\n  $ wallet statement --user 42 --from 2026-11-01 --to 2026-12-01 --csv --out nov.csv",
+    )
+    .action(async (opts: { user?: string; from?: string; to?: string; csv?: boolean; out?: string }, cmd: Command) => {
+      const out = createOutput(globals(cmd).json);
+      const user = await need(opts.user, "--user", "User id:", out.interactive);
+      if (!opts.from || !opts.to) throw new UsageError("missing --from or --to");
+      const from = instant(opts.from, "--from");
+      const to = instant(opts.to, "--to");
+      await withClient(cmd, async (client) => {
+        const st = await client.statement(user, from, to);
+        let text: string;
+        if (opts.csv) {
+          text = toCsv(
+            [
+              "id",
+              "created_at",
+              "type",
+              "direction",
+              "amount",
+              "balance_after",
+              "counterparty_user_id",
+              "transfer_id",
+              "hold_id",
+              "reverses",
+            ],
+            st.entries.map((e) => [
+              e.id,
+              e.created_at,
+              e.type,
+              e.direction,
+              e.amount,
+              e.balance_after,
+              e.counterparty_user_id,
+              e.transfer_id,
+              e.hold_id,
+              e.reverses,
+            ]),
+          );
+        } else if (out.json) {
+          text = JSON.stringify(st) + "\n";
+        } else {
+          text =
+            `wallet ${user}, ${when(st.from)} to ${when(st.to)}\n` +
+            `opening  ${money(st.opening_balance)}\nin       ${money(st.total_in)}\nout      ${money(st.total_out)}\n` +
+            `closing  ${money(st.closing_balance)}\n${st.entries.length} entries\n`;
+        }
+        if (opts.out) {
+          fs.writeFileSync(opts.out, text);
+          out.info(`written ${opts.out}: ${st.entries.length} entries, closing balance ${st.closing_balance}`);
+        } else {
+          process.stdout.write(text);
+        }
+      });
+    });
+}
