@@ -32,6 +32,7 @@ const schema = z.object({
     .regex(/^rediss?:\/\//, "must be a redis:// URL")
     .optional(),
   REDIS_PREFIX: z.string().default("wallet:"),
+  READ_CACHE: bool.default(true),
   RATE_LIMIT_RPS: int(0, 1_000_000).default(100),
   RATE_LIMIT_BURST: int(1, 10_000_000).default(200),
   AUTH_MODE: z.enum(["userid", "token"]).default("userid"),
@@ -71,6 +72,8 @@ export type Config = {
   dataDir: string;
   redisUrl?: string;
   redisPrefix: string;
+  /** false: balances and history are read from the database every time (versions are still followed) */
+  readCache: boolean;
   rateLimitRps: number;
   rateLimitBurst: number;
   authMode: "userid" | "token";
@@ -142,6 +145,7 @@ export function resolveConfig(
     dataDir: c.WALLET_DATA_DIR,
     redisUrl: c.REDIS_URL,
     redisPrefix: c.REDIS_PREFIX,
+    readCache: c.READ_CACHE,
     rateLimitRps: c.RATE_LIMIT_RPS,
     rateLimitBurst: c.RATE_LIMIT_BURST,
     authMode: c.AUTH_MODE,

@@ -76,7 +76,13 @@ export async function startServer(
       : new MemoryRateLimiter(config.rateLimitRps, config.rateLimitBurst);
   }
 
-  const reads = new CachedReads(ctx, cache, ctx.feed, (hit) => metrics.cache.inc({ result: hit ? "hit" : "miss" }));
+  const reads = new CachedReads(
+    ctx,
+    cache,
+    ctx.feed,
+    (hit) => metrics.cache.inc({ result: hit ? "hit" : "miss" }),
+    config.readCache,
+  );
   ctx.feed!.subscribe(reads);
   // the replica answers a wallet's read only at or above the version the cache knows
   ctx.reads!.useVersions((userId) => reads.knownVersion(userId));

@@ -25,6 +25,8 @@ export class CachedReads implements ChangeSubscriber {
     readonly cache: VersionedCache,
     private readonly feed: ChangeFeed | undefined,
     private readonly onLookup?: (hit: boolean) => void,
+    /** false: values are never served nor stored; the versions still route reads (READ_CACHE=false) */
+    private readonly values = true,
   ) {}
 
   onChanges(changes: WalletChange[]): Promise<void> {
@@ -51,6 +53,8 @@ export class CachedReads implements ChangeSubscriber {
 
   private async lookup(userId: number, field: string): Promise<CacheRead> {
     if (this.cache.kind === "none" || !this.feed?.up) return MISS;
+    // a miss without an epoch fills nothing
+    if (!this.values) return { hit: false, epoch: null, version: await this.cache.knownVersion(userId) };
     const cached = await this.cache.get(userId, field);
     if (cached.hit) this.stats.hits++;
     else this.stats.misses++;
