@@ -64,12 +64,18 @@ afterEach((ctx) => {
   console.error(`--- serve A\n${a?.logs.slice(-30).join("\n")}`);
 });
 
+/** Stops and removes everything (once: a second stop of a killed nats-server or redis-server would wait forever). */
+let cleanedUp: Promise<void> | undefined;
+const cleanUp = () =>
+  (cleanedUp ??= (async () => {
+    await Promise.all([a?.stop(), ...extra.map((p) => p.stop())]);
+    await db?.close();
+    await c?.destroy();
+    await Promise.all([nats?.destroy(), redis?.stop()]);
+  })());
+
 afterAll(async () => {
-  await Promise.all([a?.stop(), ...extra.map((p) => p.stop())]);
-  await db?.close().catch(() => undefined); // closed already when the last test ran
-  await nats?.destroy();
-  await redis?.stop();
-  await c?.destroy();
+  await cleanUp();
   console.info(`failover tests: ${JSON.stringify(report)}`);
 });
 
@@ -182,10 +188,7 @@ describe("the wallet on a Patroni cluster", () => {
 
   it("leaves no process or temp dir behind", async () => {
     const processes = [a, ...extra];
-    await Promise.all(processes.map((p) => p.stop()));
-    await db.close();
-    await c.destroy();
-    await Promise.all([nats.destroy(), redis.stop()]);
+    await cleanUp();
     for (const p of processes) expect(p.child.exitCode ?? p.child.signalCode).not.toBeNull();
     expect(c.leftovers()).toEqual([]);
     expect(fs.existsSync(c.dir)).toBe(false);
