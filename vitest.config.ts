@@ -35,6 +35,8 @@ export default defineConfig({
           ...common,
           name: "cluster",
           include: ["test/cluster/**/*.test.ts"],
+          // each file builds a cluster of its own: one at a time on a small machine
+          fileParallelism: false,
           exclude: ["**/node_modules/**"],
           env: { WALLET_TEST_DB: "pg" },
           testTimeout: 300_000,

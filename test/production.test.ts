@@ -74,6 +74,17 @@ describe("token auth", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/AUTH_SECRET/);
   });
+
+  it("refuses a read replica for the embedded database, with a clear message", async () => {
+    expect(() => resolveConfig({ DATABASE_READ_URL: "postgres://replica/wallet" })).toThrow(/needs DATABASE_URL/);
+    const r = await runCli(["serve"], {
+      DATABASE_URL: "",
+      DATABASE_READ_URL: "postgres://127.0.0.1:1/x",
+      WALLET_DATA_DIR: "memory://",
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/DATABASE_READ_URL needs DATABASE_URL/);
+  });
 });
 
 describe("metrics, OpenAPI, tracing", () => {

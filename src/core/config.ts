@@ -21,12 +21,18 @@ const schema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")
     .optional(),
+  DATABASE_READ_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")
+    .optional(),
+  DATABASE_READ_MAX_LAG_MS: int(100, 600_000).default(3000),
   WALLET_DATA_DIR: z.string().min(1).default("./.wallet-data"),
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, "must be a redis:// URL")
     .optional(),
   REDIS_PREFIX: z.string().default("wallet:"),
+  READ_CACHE: bool.default(true),
   RATE_LIMIT_RPS: int(0, 1_000_000).default(100),
   RATE_LIMIT_BURST: int(1, 10_000_000).default(200),
   AUTH_MODE: z.enum(["userid", "token"]).default("userid"),
@@ -59,9 +65,15 @@ export type Config = {
   port: number;
   host: string;
   databaseUrl?: string;
+  /** a read replica (PostgreSQL only): reads it can answer fresh enough go there */
+  databaseReadUrl?: string;
+  /** a replica lagging more than this is bypassed until it has caught up */
+  databaseReadMaxLagMs: number;
   dataDir: string;
   redisUrl?: string;
   redisPrefix: string;
+  /** false: balances and history are read from the database every time (versions are still followed) */
+  readCache: boolean;
   rateLimitRps: number;
   rateLimitBurst: number;
   authMode: "userid" | "token";
@@ -119,13 +131,21 @@ export function resolveConfig(
   if (c.ADMIN_TOKEN !== undefined && c.ADMIN_TOKEN.length < MIN_SECRET_LENGTH) {
     throw new ConfigError(`ADMIN_TOKEN must be at least ${MIN_SECRET_LENGTH} characters (or unset: no admin API)`);
   }
+  if (c.DATABASE_READ_URL !== undefined && c.DATABASE_URL === undefined) {
+    throw new ConfigError(
+      "DATABASE_READ_URL needs DATABASE_URL: read replicas are for PostgreSQL, not the embedded database (unset it)",
+    );
+  }
   return {
     port: c.PORT,
     host: c.HOST,
     databaseUrl: c.DATABASE_URL,
+    databaseReadUrl: c.DATABASE_READ_URL,
+    databaseReadMaxLagMs: c.DATABASE_READ_MAX_LAG_MS,
     dataDir: c.WALLET_DATA_DIR,
     redisUrl: c.REDIS_URL,
     redisPrefix: c.REDIS_PREFIX,
+    readCache: c.READ_CACHE,
     rateLimitRps: c.RATE_LIMIT_RPS,
     rateLimitBurst: c.RATE_LIMIT_BURST,
     authMode: c.AUTH_MODE,

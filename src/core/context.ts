@@ -2,11 +2,13 @@ import type { ChangeFeed } from "./changes/feed.js";
 import type { Database } from "./db/index.js";
 import type { GroupCommit } from "./groupCommit.js";
 import type { IdSource } from "./ids.js";
+import type { ReadRouter } from "./reads/router.js";
 import type { OpResult, OpRow } from "./store/ledger.js";
 
 /**
  * What every use case receives: the database, the id source, group commit (the one
- * way money moves) and, in a long-running process, the change feed.
+ * way money moves) and, in a long-running process, the change feed
+ * and the read router (a read replica, when there is one).
  * Use cases never read the environment or open their own connections.
  */
 export type CoreContext = {
@@ -14,4 +16,6 @@ export type CoreContext = {
   ids: IdSource;
   commits: GroupCommit<OpRow, OpResult>;
   feed?: ChangeFeed;
+  /** where reads go (primary or replica); unset: the primary (ctx.db) */
+  reads?: ReadRouter;
 };

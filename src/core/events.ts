@@ -2,7 +2,7 @@
 import type { CoreContext } from "./context.js";
 import { toEvent, type WalletEvent } from "./events/format.js";
 import type { EventWaiters } from "./events/waiters.js";
-import { selectEvents } from "./store/events.js";
+import { routedEvents } from "./reads/reads.js";
 
 export type EventPage = { events: WalletEvent[]; next_after: number };
 
@@ -15,7 +15,7 @@ export async function getEvents(
   for (;;) {
     // registered before the read, so that an event committed in between wakes it
     const waiter = q.waitMs > 0 && waiters ? waiters.expect(q.userId) : undefined;
-    const rows = await selectEvents(ctx.db, q.userId, q.after, q.limit);
+    const rows = await routedEvents(ctx, q.userId, q.after, q.limit);
     const left = deadline - Date.now();
     if (rows.length > 0 || !waiter || left <= 0 || waiters?.closed) {
       waiter?.cancel();

@@ -3,9 +3,11 @@ import { ChangeFeed, pairsToChanges, type WalletChange } from "./changes/feed.js
 import type { Config } from "./config.js";
 import type { CoreContext } from "./context.js";
 import { openDatabase } from "./db/index.js";
+import { openPostgres } from "./db/postgres.js";
 import { GroupCommit } from "./groupCommit.js";
 import { IdSource } from "./ids.js";
 import { migrateLatest } from "./migrate.js";
+import { ReadRouter } from "./reads/router.js";
 import { applyOperations, type OpResult, type OpRow } from "./store/ledger.js";
 
 export type Core = { ctx: CoreContext; close(): Promise<void> };
@@ -33,7 +35,8 @@ export type CoreOptions = {
 };
 
 export async function openCore(
-  config: Pick<Config, "databaseUrl" | "dataDir" | "dbPoolMax" | "groupCommit" | "migrate" | "requestDeadlineMs">,
+  config: Pick<Config, "databaseUrl" | "dataDir" | "dbPoolMax" | "groupCommit" | "migrate" | "requestDeadlineMs"> &
+    Partial<Pick<Config, "databaseReadUrl" | "databaseReadMaxLagMs">>,
   opts: CoreOptions = {},
 ): Promise<Core> {
   const db = await openDatabase({
@@ -60,11 +63,25 @@ export async function openCore(
     // this process's caches hear of its own commits before it answers
     feed ? (results) => feed.publish(...changesOf(results)) : undefined,
   );
+  // a long-running process routes its reads (counted); to a replica only with DATABASE_READ_URL
+  const replica =
+    opts.listen && config.databaseReadUrl && db.engine === "pg"
+      ? openPostgres(config.databaseReadUrl, {
+          poolMax: config.dbPoolMax,
+          // a replica that does not answer soon is bypassed: the primary answers instead
+          queryTimeoutMs: Math.min(config.requestDeadlineMs, 3000),
+          applicationName: "wallet-read",
+        })
+      : undefined;
+  const reads = opts.listen
+    ? new ReadRouter(db, replica, { maxLagMs: config.databaseReadMaxLagMs ?? 3000 })
+    : undefined;
   return {
-    ctx: { db, ids: new IdSource(db), commits, feed },
+    ctx: { db, ids: new IdSource(db), commits, feed, reads },
     async close() {
       await commits.drain();
       await feed?.close();
+      await reads?.close();
       await db.close();
     },
   };

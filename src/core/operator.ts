@@ -9,14 +9,8 @@ import { WalletError } from "./errors.js";
 import { run } from "./operations.js";
 import type { Idempotency, Outcome } from "./outcome.js";
 import { OpKind } from "./store/ledger.js";
-import {
-  balanceAt,
-  inspectWallet,
-  selectAudit,
-  statementRows,
-  type AuditEntry,
-  type InspectView,
-} from "./store/operator.js";
+import { routedBalanceAt, routedStatement } from "./reads/reads.js";
+import { inspectWallet, selectAudit, type AuditEntry, type InspectView } from "./store/operator.js";
 import { ENTRY_TYPES, type HistoryEntry } from "./getHistory.js";
 
 export type { AuditEntry, InspectView };
@@ -108,7 +102,7 @@ export async function statement(ctx: CoreContext, i: { userId: number; from: Dat
   if (i.to.getTime() - i.from.getTime() > STATEMENT_MAX_DAYS * 86_400_000) {
     throw new WalletError("invalid_request", `A statement covers at most ${STATEMENT_MAX_DAYS} days.`);
   }
-  const { opening, rows } = await statementRows(ctx.db, i.userId, i.from, i.to);
+  const { opening, rows } = await routedStatement(ctx, i.userId, i.from, i.to);
   let totalIn = 0;
   let totalOut = 0;
   for (const r of rows) {
@@ -143,6 +137,6 @@ export async function balanceAtInstant(
   userId: number,
   at: Date,
 ): Promise<{ balance: number; available_balance: number; at: string }> {
-  const b = await balanceAt(ctx.db, userId, at);
+  const b = await routedBalanceAt(ctx, userId, at);
   return { balance: b.balance, available_balance: b.available, at: at.toISOString() };
 }

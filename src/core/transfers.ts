@@ -1,13 +1,8 @@
 import type { CoreContext } from "./context.js";
 import { WalletError } from "./errors.js";
 import { isId } from "./ids.js";
-import {
-  requeueDead,
-  selectTransfer,
-  selectTransfers,
-  type TransferRow,
-  type TransferStatus,
-} from "./store/transfers.js";
+import { routedTransfer } from "./reads/reads.js";
+import { requeueDead, selectTransfers, type TransferRow, type TransferStatus } from "./store/transfers.js";
 
 export type { TransferStatus };
 
@@ -80,7 +75,7 @@ export async function getTransfer(
   if (!isId(input.transferId)) {
     throw new WalletError("not_found", "No such transfer.");
   }
-  const row = await selectTransfer(ctx.db, input.transferId);
+  const row = await routedTransfer(ctx, input.transferId);
   if (
     !row ||
     (input.viewerUserId !== undefined &&

@@ -24,6 +24,7 @@ import { buildOpenApi } from "./openapi.js";
 import { opsRoutes } from "./opsRoutes.js";
 import { startMetricsServer } from "./metricsServer.js";
 import { observeQueue } from "./queueMetrics.js";
+import { observeReads } from "./readMetrics.js";
 import { connectRedis, redisReady } from "./redis.js";
 import { holdRoutes } from "./holdRoutes.js";
 import { moneyRoutes } from "./moneyRoutes.js";
@@ -75,8 +76,18 @@ export async function startServer(
       : new MemoryRateLimiter(config.rateLimitRps, config.rateLimitBurst);
   }
 
-  const reads = new CachedReads(ctx, cache, ctx.feed, (hit) => metrics.cache.inc({ result: hit ? "hit" : "miss" }));
+  const reads = new CachedReads(
+    ctx,
+    cache,
+    ctx.feed,
+    (hit) => metrics.cache.inc({ result: hit ? "hit" : "miss" }),
+    config.readCache,
+  );
   ctx.feed!.subscribe(reads);
+  // the replica answers a wallet's read only at or above the version the cache knows
+  ctx.reads!.useVersions((userId) => reads.knownVersion(userId));
+  observeReads(metrics, ctx.reads!, log);
+  await ctx.reads!.start();
   const eventWaiters = new EventWaiters();
   ctx.feed!.subscribe(eventWaiters);
   await ctx.feed!.start();
@@ -158,6 +169,7 @@ export async function startServer(
       workers: config.transferWorkers,
       admin: Boolean(config.adminToken),
       relay: Boolean(relay),
+      readReplica: Boolean(ctx.reads?.replica),
       metricsPort: metricsServer?.port,
       grpcPort: grpc?.port,
     },

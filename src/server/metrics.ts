@@ -39,6 +39,18 @@ export function createMetrics() {
       labelNames: ["result"] as const,
       registers: [registry],
     }),
+    dbReads: new client.Counter({
+      name: "wallet_db_reads_total",
+      help: "Reads of balances, history, events, statements and transfer status sent to the database, by where they were served",
+      labelNames: ["source"] as const,
+      registers: [registry],
+    }),
+    replicaFallbacks: new client.Counter({
+      name: "wallet_db_replica_fallbacks_total",
+      help: "Reads the read replica could have served that went to the primary, by reason (unhealthy, unknown_version, stale, error)",
+      labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
     rateLimited: new client.Counter({
       name: "wallet_rate_limited_total",
       help: "Requests refused by the rate limiter",

@@ -169,8 +169,7 @@ describe("deploy/ha", () => {
       expect(env.DATABASE_READ_URL).toMatch(new RegExp(`@haproxy:${replica}/`));
       expect(env.REDIS_URL).toBe("redis://redis:6379");
       expect(env.NATS_URL).toBe("nats://nats:4222");
-      for (const key of Object.keys(env))
-        expect([...CONFIG_KEYS, "DATABASE_READ_URL"], `${name}: ${key}`).toContain(key);
+      for (const key of Object.keys(env)) expect(CONFIG_KEYS, `${name}: ${key}`).toContain(key);
     }
   });
 });

@@ -8,11 +8,11 @@
  */
 import type { ChangeFeed, ChangeSubscriber, WalletChange } from "../changes/feed.js";
 import type { CoreContext } from "../context.js";
-import { getBalance } from "../getBalance.js";
-import { getHistory, type HistoryPage, type HistoryQuery } from "../getHistory.js";
+import type { HistoryPage, HistoryQuery } from "../getHistory.js";
+import { routedBalance, routedHistory } from "../reads/reads.js";
 import type { CacheRead, CacheStats, VersionedCache } from "./types.js";
 
-const MISS: CacheRead = { hit: false, epoch: null };
+const MISS: CacheRead = { hit: false, epoch: null, version: null };
 const EXPIRY_MARGIN_MS = 1000;
 
 export type Balances = { balance: number; available_balance: number };
@@ -25,6 +25,8 @@ export class CachedReads implements ChangeSubscriber {
     readonly cache: VersionedCache,
     private readonly feed: ChangeFeed | undefined,
     private readonly onLookup?: (hit: boolean) => void,
+    /** false: values are never served nor stored; the versions still route reads (READ_CACHE=false) */
+    private readonly values = true,
   ) {}
 
   onChanges(changes: WalletChange[]): Promise<void> {
@@ -35,8 +37,24 @@ export class CachedReads implements ChangeSubscriber {
     return this.cache.reset();
   }
 
+  /**
+   * The wallet's latest known version, or null when the cache cannot vouch for one
+   * (no cache, the feed down): a read replica may answer only at or above it.
+   */
+  async knownVersion(userId: number): Promise<number | null> {
+    if (this.cache.kind === "none" || !this.feed?.up) return null;
+    return this.cache.knownVersion(userId);
+  }
+
+  /** A miss says which version a replica must have reached; a hit too old to serve does not. */
+  private static known(cached: CacheRead): number | null | undefined {
+    return cached.hit ? undefined : cached.version;
+  }
+
   private async lookup(userId: number, field: string): Promise<CacheRead> {
     if (this.cache.kind === "none" || !this.feed?.up) return MISS;
+    // a miss without an epoch fills nothing
+    if (!this.values) return { hit: false, epoch: null, version: await this.cache.knownVersion(userId) };
     const cached = await this.cache.get(userId, field);
     if (cached.hit) this.stats.hits++;
     else this.stats.misses++;
@@ -56,7 +74,7 @@ export class CachedReads implements ChangeSubscriber {
       const [balance, available, until] = cached.value.split(",").map(Number) as [number, number, number];
       if (until === 0 || Date.now() < until - EXPIRY_MARGIN_MS) return { balance, available_balance: available };
     }
-    const b = await getBalance(this.ctx, userId);
+    const b = await routedBalance(this.ctx, userId, CachedReads.known(cached));
     if (b.holdExpiryMs === null || Date.now() < b.holdExpiryMs - EXPIRY_MARGIN_MS) {
       const value = `${b.balance},${b.available},${b.holdExpiryMs ?? 0}`;
       await this.cache.fill(userId, "b", b.version, value, cached.hit ? MISS : cached);
@@ -69,7 +87,11 @@ export class CachedReads implements ChangeSubscriber {
     const field = `h:${q.type}:${q.page}:${q.pageSize}`;
     const cached = await this.lookup(q.userId, field);
     if (cached.hit) return cached.value;
-    const { version, ...page }: HistoryPage & { version: number } = await getHistory(this.ctx, q);
+    const { version, ...page }: HistoryPage & { version: number } = await routedHistory(
+      this.ctx,
+      q,
+      CachedReads.known(cached),
+    );
     const json = JSON.stringify(page);
     await this.cache.fill(q.userId, field, version, json, cached);
     return json;

@@ -20,7 +20,11 @@ export class MemoryCache implements VersionedCache {
       const value = this.values.get(`${userId}:${version}:${field}`);
       if (value !== undefined) return { hit: true, value };
     }
-    return { hit: false, epoch: String(this.epoch) };
+    return { hit: false, epoch: String(this.epoch), version: version ?? null };
+  }
+
+  async knownVersion(userId: number): Promise<number | null> {
+    return this.versions.get(userId) ?? null;
   }
 
   async fill(userId: number, field: string, version: number, value: string, token: CacheRead): Promise<void> {

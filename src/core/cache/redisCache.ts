@@ -12,14 +12,19 @@ import type { CacheRead, VersionedCache } from "./types.js";
  * before anything else, which drops every value cached before.
  */
 
-// KEYS[1] epoch key; ARGV[1] prefix, ARGV[2] user, ARGV[3] field
+// KEYS[1] epoch key; ARGV[1] prefix, ARGV[2] user, ARGV[3] field: {epoch, version, value} (as far as known)
 const GET_SCRIPT = `
 local e = redis.call('GET', KEYS[1]) or '0'
 local v = redis.call('GET', ARGV[1] .. e .. ':v:' .. ARGV[2])
 if not v then return {e} end
 local val = redis.call('GET', ARGV[1] .. e .. ':d:' .. ARGV[2] .. ':' .. v .. ':' .. ARGV[3])
-if not val then return {e} end
-return {e, val}`;
+if not val then return {e, v} end
+return {e, v, val}`;
+
+// KEYS[1] epoch key; ARGV[1] prefix, ARGV[2] user: the version known in the current epoch
+const VERSION_SCRIPT = `
+local e = redis.call('GET', KEYS[1]) or '0'
+return redis.call('GET', ARGV[1] .. e .. ':v:' .. ARGV[2])`;
 
 // KEYS[1] epoch key; ARGV: prefix, user, field, version, value, epoch seen by get, value ttl ms, version ttl ms
 const FILL_SCRIPT = `
@@ -45,6 +50,7 @@ return 1`;
 
 type ScriptedRedis = Redis & {
   walletCacheGet(epochKey: string, prefix: string, user: string, field: string): Promise<string[]>;
+  walletCacheVersion(epochKey: string, prefix: string, user: string): Promise<string | null>;
   walletCacheFill(epochKey: string, ...args: string[]): Promise<number>;
   walletCacheBump(epochKey: string, ...args: string[]): Promise<number>;
 };
@@ -70,6 +76,7 @@ export class RedisCache implements VersionedCache {
   ) {
     this.epochKey = `${prefix}epoch`;
     redis.defineCommand("walletCacheGet", { numberOfKeys: 1, lua: GET_SCRIPT });
+    redis.defineCommand("walletCacheVersion", { numberOfKeys: 1, lua: VERSION_SCRIPT });
     redis.defineCommand("walletCacheFill", { numberOfKeys: 1, lua: FILL_SCRIPT });
     redis.defineCommand("walletCacheBump", { numberOfKeys: 1, lua: BUMP_SCRIPT });
     this.redis = redis as ScriptedRedis;
@@ -106,12 +113,28 @@ export class RedisCache implements VersionedCache {
   }
 
   async get(userId: number, field: string): Promise<CacheRead> {
-    if (!this.usable()) return { hit: false, epoch: null };
+    if (!this.usable()) return { hit: false, epoch: null, version: null };
     try {
-      const [epoch, value] = await this.redis.walletCacheGet(this.epochKey, this.prefix, String(userId), field);
-      return value === undefined ? { hit: false, epoch: epoch ?? null } : { hit: true, value };
+      const [epoch, version, value] = await this.redis.walletCacheGet(
+        this.epochKey,
+        this.prefix,
+        String(userId),
+        field,
+      );
+      if (value !== undefined) return { hit: true, value };
+      return { hit: false, epoch: epoch ?? null, version: version === undefined ? null : Number(version) };
     } catch {
-      return { hit: false, epoch: null };
+      return { hit: false, epoch: null, version: null };
+    }
+  }
+
+  async knownVersion(userId: number): Promise<number | null> {
+    if (!this.usable()) return null;
+    try {
+      const v = await this.redis.walletCacheVersion(this.epochKey, this.prefix, String(userId));
+      return v === null ? null : Number(v);
+    } catch {
+      return null;
     }
   }
 

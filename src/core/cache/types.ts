@@ -12,6 +12,8 @@ import type { WalletChange } from "../changes/feed.js";
 export interface VersionedCache {
   readonly kind: "memory" | "redis" | "none";
   get(userId: number, field: string): Promise<CacheRead>;
+  /** The wallet's latest known version; null when not known (never written this epoch, forgotten, unreachable). */
+  knownVersion(userId: number): Promise<number | null>;
   fill(userId: number, field: string, version: number, value: string, token: CacheRead): Promise<void>;
   bump(changes: WalletChange[]): Promise<void>;
   reset(): Promise<void>;
@@ -20,12 +22,17 @@ export interface VersionedCache {
   close(): Promise<void>;
 }
 
-/** The answer of get: a hit carries the value; a miss carries what a fill needs. */
-export type CacheRead = { hit: true; value: string } | { hit: false; epoch: string | null };
+/**
+ * The answer of get: a hit carries the value; a miss carries what a fill needs, and
+ * the wallet's latest known version (null: not known), which says whether a read
+ * replica's copy is new enough.
+ */
+export type CacheRead = { hit: true; value: string } | { hit: false; epoch: string | null; version: number | null };
 
 export const noCache: VersionedCache = {
   kind: "none",
-  get: async () => ({ hit: false, epoch: null }),
+  get: async () => ({ hit: false, epoch: null, version: null }),
+  knownVersion: async () => null,
   fill: async () => undefined,
   bump: async () => undefined,
   reset: async () => undefined,

@@ -79,9 +79,14 @@ export class ChangeFeed {
     this.schedule();
   }
 
-  /** This process's own commit: its changes reach the subscribers now. */
+  /**
+   * This process's own commit: its changes reach the subscribers now. Even while the
+   * feed is down: a version only moves up, and a shared cache (Redis) that other
+   * instances read from must not miss this writer's versions (they route reads to a
+   * replica by them). The subscribers are reset when the feed is back anyway.
+   */
   async publish(changes: WalletChange[], accepted: number): Promise<void> {
-    if (changes.length > 0 && this.state === "up") for (const s of this.subscribers) await s.onChanges(changes);
+    if (changes.length > 0 && this.state !== "stopped") for (const s of this.subscribers) await s.onChanges(changes);
     if (accepted > 0) this.wakeWorkers();
   }
 

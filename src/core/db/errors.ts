@@ -12,12 +12,16 @@
  * unknown: the connection failed or the server went away; the commit may have happened.
  *   Class 08 (connection exceptions), 57P01 admin_shutdown, 57P02 crash_shutdown,
  *   57P03 cannot_connect_now, 53300 too_many_connections, socket errors, timeouts.
+ *   Also 25006 read_only_sql_transaction: the connection reached a standby (during a
+ *   failover, a node not yet promoted or just demoted behind the proxy). Nothing was
+ *   applied, but the connection must go and the call wait for the new primary, as
+ *   for a lost connection (a write then asks again by identity: safe either way).
  * error: a definite error of the statement itself (bad input to SQL, a bug).
  */
 export type FailureKind = "rollback" | "unknown" | "error";
 
 const ROLLBACK_STATES = new Set(["40001", "40P01", "55P03", "57014"]);
-const UNKNOWN_STATES = new Set(["57P01", "57P02", "57P03", "53300"]);
+const UNKNOWN_STATES = new Set(["57P01", "57P02", "57P03", "53300", "25006"]);
 const SOCKET_CODES = new Set([
   "ECONNRESET",
   "ECONNREFUSED",

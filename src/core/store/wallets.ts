@@ -16,6 +16,14 @@ export type BalanceRow = {
  * has marked it yet: then those holds are added back (one indexed sum).
  */
 export async function readBalance(db: Executor, userId: number): Promise<BalanceRow> {
+  const row = await selectBalance(db, userId);
+  if (row) return row;
+  await openWallet(db, userId);
+  return { balance: 0, available: 0, version: 0, holdExpiryMs: null };
+}
+
+/** The wallet's balance row, if the wallet exists (opens nothing: a replica may run it). */
+export async function selectBalance(db: Executor, userId: number): Promise<BalanceRow | undefined> {
   const [row] = await db.query<BalanceRow>(
     `select balance, version, balance - held + case when hold_expiry <= now() then
               (select coalesce(sum(h.amount), 0) from holds h
@@ -26,9 +34,7 @@ export async function readBalance(db: Executor, userId: number): Promise<Balance
     [userId],
     { name: "read_balance" },
   );
-  if (row) return row;
-  await openWallet(db, userId);
-  return { balance: 0, available: 0, version: 0, holdExpiryMs: null };
+  return row;
 }
 
 /** Opens a wallet with balance 0 if it does not exist; true when it was created. */
