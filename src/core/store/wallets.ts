@@ -1,5 +1,6 @@
 /** Reading wallets and their journal; opening wallets; seeding. */
 import type { Executor } from "../db/index.js";
+import { coalesced } from "./coalesce.js";
 
 export type BalanceRow = {
   balance: number;
@@ -22,20 +23,23 @@ export async function readBalance(db: Executor, userId: number): Promise<Balance
   return { balance: 0, available: 0, version: 0, holdExpiryMs: null };
 }
 
-/** The wallet's balance row, if the wallet exists (opens nothing: a replica may run it). */
-export async function selectBalance(db: Executor, userId: number): Promise<BalanceRow | undefined> {
-  const [row] = await db.query<BalanceRow>(
-    `select balance, version, balance - held + case when hold_expiry <= now() then
+/**
+ * The wallet's balance row, if the wallet exists (opens nothing: a replica may run it).
+ * Balances asked for in the same turn of the event loop are read by one statement.
+ */
+export const selectBalance = coalesced<BalanceRow>(async (db, users) => {
+  const rows = await db.query<BalanceRow & { user_id: number }>(
+    `select user_id, balance, version, balance - held + case when hold_expiry <= now() then
               (select coalesce(sum(h.amount), 0) from holds h
                 where h.user_id = w.user_id and h.status = 'held' and h.expires_at <= now())::bigint
             else 0 end as available,
             (extract(epoch from hold_expiry) * 1000)::float8 as "holdExpiryMs"
-       from wallets w where user_id = $1`,
-    [userId],
-    { name: "read_balance" },
+       from wallets w where user_id = any ($1::bigint[])`,
+    [users],
+    { name: "read_balances" },
   );
-  return row;
-}
+  return new Map(rows.map(({ user_id, ...row }) => [user_id, row]));
+});
 
 /** Opens a wallet with balance 0 if it does not exist; true when it was created. */
 export async function openWallet(db: Executor, userId: number): Promise<boolean> {
