@@ -21,7 +21,6 @@ import {
   jetstreamManager,
   JetStreamApiCodes,
   JetStreamApiError,
-  StorageType,
   type JetStreamClient,
   type JetStreamManager,
 } from "@nats-io/jetstream";
@@ -39,10 +38,10 @@ import {
   type Cursor,
 } from "../store/events.js";
 import { toEvent } from "./format.js";
+import { ensureStream, lastPublished, subjectOf } from "./stream.js";
 
-export const STREAM = "WALLET_EVENTS";
-export const SUBJECTS = "wallet.events.*";
-export const subjectOf = (userId: number) => `wallet.events.${userId}`;
+export { STREAM, SUBJECTS, subjectOf } from "./stream.js";
+
 /** pg_advisory_lock key: one active relay */
 const RELAY_LOCK_KEY = 7_305_146_002;
 /** the change log keeps rows a relay has not read this long (see trimChanges): past it, catch up by scanning */
@@ -113,16 +112,7 @@ export class EventRelay {
       timeout: 3000,
     });
     this.jsm = await jetstreamManager(this.nc);
-    try {
-      await this.jsm.streams.info(STREAM);
-    } catch {
-      await this.jsm.streams.add({
-        name: STREAM,
-        subjects: [SUBJECTS],
-        storage: StorageType.File,
-        duplicate_window: (this.opts.duplicateWindowMs ?? 120_000) * 1_000_000,
-      });
-    }
+    await ensureStream(this.jsm, this.opts.duplicateWindowMs ?? 120_000);
     this.js = jetstream(this.nc, { timeout: 5000 });
     // a new connection may have missed acks: check every wallet against the stream again
     for (const s of this.states.values()) s.verified = false;
@@ -250,12 +240,10 @@ export class EventRelay {
 
   /** The stream's last message on the wallet's subject says how far it got. */
   private async verify(userId: number, s: State): Promise<void> {
-    const last = await this.jsm!.streams.getMessage(STREAM, { last_by_subj: subjectOf(userId) });
-    const id = last?.header.get("Nats-Msg-Id");
-    const seq = id ? Number(id.split(":")[1]) : 0;
-    if (last && seq !== s.published) this.counts.resynced++;
-    s.published = last ? seq : 0;
-    s.streamSeq = last?.seq ?? 0;
+    const last = await lastPublished(this.jsm!, userId);
+    if (last.published !== s.published) this.counts.resynced++;
+    s.published = last.published;
+    s.streamSeq = last.streamSeq;
     s.verified = true;
   }
 }
