@@ -37,6 +37,10 @@ export interface WalletClient {
   balanceAt(userId: number, at: Date): Promise<{ balance: number; available_balance: number; at: string }>;
   statement(userId: number, from: Date, to: Date): Promise<Statement>;
   events(userId: number, q: { after: number; limit: number; waitSeconds: number }): Promise<EventPage>;
-  history(userId: number, q: { type: EntryTypeFilter; page: number; pageSize: number }): Promise<HistoryPage>;
+  /** cursor: a page's next_cursor, as it came (opaque); with it, page is 1 */
+  history(
+    userId: number,
+    q: { type: EntryTypeFilter; page: number; pageSize: number; cursor?: string },
+  ): Promise<HistoryPage>;
   close(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 /** The direct client: the core on the database, no server in between. */
 import { getBalance } from "../core/getBalance.js";
-import { getHistory } from "../core/getHistory.js";
+import { WalletError } from "../core/errors.js";
+import { BAD_CURSOR, decodeCursor, getHistory } from "../core/getHistory.js";
 import type { Core } from "../core/index.js";
 import { unwrap } from "../core/outcome.js";
 import { getEvents } from "../core/events.js";
@@ -50,8 +51,10 @@ export function createDirectClient(core: Core, target: string, maxAttempts: numb
         await new Promise((r) => setTimeout(r, 1000));
       }
     },
-    history: async (userId, q) => {
-      const { version: _v, ...page } = await getHistory(ctx, { userId, ...q });
+    history: async (userId, { cursor, ...q }) => {
+      const before = cursor === undefined ? undefined : (decodeCursor(cursor) ?? undefined);
+      if (cursor !== undefined && before === undefined) throw new WalletError("invalid_request", BAD_CURSOR);
+      const { version: _v, ...page } = await getHistory(ctx, { userId, ...q, cursor: before });
       return page;
     },
     close: () => core.close(),

@@ -154,11 +154,12 @@ export function createGrpcClient(apiUrl: string, opts: HttpClientOptions): Walle
     listHolds: notInApi("holds list"),
     statement: notInApi("statement"),
     history: async (userId, q) => {
-      const req = { type: q.type, page: q.page, page_size: q.pageSize };
+      const req = { type: q.type, page: q.page, page_size: q.pageSize, cursor: q.cursor };
       const page = await call<HistoryPage & { transactions: Msg[] }>("ListTransactions", userId, req);
       return {
         ...page,
         transactions: page.transactions.map((e) => json<HistoryEntry>("Transaction", e, ENTRY, ENTRY_NULLABLE)),
+        next_cursor: page.next_cursor ?? null,
       };
     },
     events: async (userId, q) => {

@@ -60,7 +60,13 @@ export function createHttpClient(baseUrl: string, opts: HttpClientOptions): Wall
         userId,
       ),
     history: (userId, q) =>
-      call("GET", `/api/transactions/v1?type=${q.type}&page=${q.page}&page_size=${q.pageSize}`, userId),
+      call(
+        "GET",
+        `/api/transactions/v1?type=${q.type}&page=${q.page}&page_size=${q.pageSize}${
+          q.cursor !== undefined ? `&cursor=${encodeURIComponent(q.cursor)}` : ""
+        }`,
+        userId,
+      ),
     close: () => transport.close(),
   };
 }

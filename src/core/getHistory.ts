@@ -1,4 +1,5 @@
 import type { CoreContext } from "./context.js";
+import { WalletError } from "./errors.js";
 import { readHistory } from "./store/wallets.js";
 
 /** History types: 0 all, then the journal's money kinds. */
@@ -24,20 +25,50 @@ export type HistoryPage = {
   page: number;
   page_size: number;
   has_more: boolean;
+  /** where the next page starts (pass it as cursor); null on the last page */
+  next_cursor: string | null;
 };
 
-export type HistoryQuery = { userId: number; type: EntryTypeFilter; page: number; pageSize: number };
+/**
+ * page counts pages of pageSize from the newest entry (offset paging); cursor, when
+ * given, starts the page below the entry a previous page ended with (page is then 1).
+ */
+export type HistoryQuery = { userId: number; type: EntryTypeFilter; page: number; pageSize: number; cursor?: number };
+
+/**
+ * A cursor is the journal seq of the last entry a page returned, in decimal: the next
+ * page is the entries below it, one index range read however deep. Clients treat it
+ * as opaque text.
+ */
+export function encodeCursor(seq: number): string {
+  return String(seq);
+}
+
+export const BAD_CURSOR = "cursor must be a next_cursor returned by a previous page";
+export const CURSOR_WITH_PAGE =
+  "cursor and page cannot be combined: a cursor starts its own page (leave page out, or 1)";
+
+/** The seq a cursor stands for, or null when the text is not a cursor. */
+export function decodeCursor(text: string): number | null {
+  if (!/^[1-9][0-9]{0,15}$/.test(text)) return null;
+  const n = Number(text);
+  return Number.isSafeInteger(n) ? n : null;
+}
 
 /** Newest first. One extra row tells whether another page follows. */
 export async function getHistory(ctx: CoreContext, q: HistoryQuery): Promise<HistoryPage & { version: number }> {
+  if (q.cursor !== undefined && q.page !== 1) throw new WalletError("invalid_request", CURSOR_WITH_PAGE);
   const { rows, version } = await readHistory(ctx.db, {
     userId: q.userId,
     kind: q.type,
     limit: q.pageSize + 1,
-    offset: (q.page - 1) * q.pageSize,
+    offset: q.cursor === undefined ? (q.page - 1) * q.pageSize : 0,
+    before: q.cursor,
   });
+  const page = rows.slice(0, q.pageSize);
+  const hasMore = rows.length > q.pageSize;
   return {
-    transactions: rows.slice(0, q.pageSize).map((r) => ({
+    transactions: page.map((r) => ({
       id: r.id,
       type: ENTRY_TYPES[r.kind - 1]!,
       direction: r.direction === 1 ? "in" : "out",
@@ -51,7 +82,8 @@ export async function getHistory(ctx: CoreContext, q: HistoryQuery): Promise<His
     })),
     page: q.page,
     page_size: q.pageSize,
-    has_more: rows.length > q.pageSize,
+    has_more: hasMore,
+    next_cursor: hasMore ? encodeCursor(page.at(-1)!.seq) : null,
     version: version ?? 0,
   };
 }

@@ -123,7 +123,14 @@ export const moneyRoutes: Route[] = [
     method: "GET",
     path: "/api/transactions/v1",
     operationId: "history",
-    summary: "Your ledger entries, newest first",
+    summary: "Your ledger entries, newest first; page by cursor (next_cursor) or by page number",
+    description:
+      "Two ways to page. By cursor: pass the previous answer's `next_cursor` as `cursor` (absent on the " +
+      "first call); every entry comes exactly once, in order, even while new entries are written, and a " +
+      "deep page costs what the first does. `next_cursor` is null on the last page. By page number " +
+      "(`page`, from 1): pages are counted from the newest entry, so they shift when new entries arrive " +
+      "and deep pages cost more. Every answer carries `next_cursor`, so a client can switch to cursors at " +
+      "any page. `cursor` with `page` above 1, or a cursor that no page returned, is a 400 `invalid_request`.",
     tag: "wallet",
     query: s.HistoryQuery,
     responses: { 200: { description: "A page of entries", schema: s.HistoryResponse } },
@@ -131,7 +138,13 @@ export const moneyRoutes: Route[] = [
       const q = r.query as z.infer<typeof s.HistoryQuery>;
       return {
         status: 200,
-        json: await svc.reads.historyJson({ userId: r.userId, type: q.type, page: q.page, pageSize: q.page_size }),
+        json: await svc.reads.historyJson({
+          userId: r.userId,
+          type: q.type,
+          page: q.page,
+          pageSize: q.page_size,
+          cursor: q.cursor,
+        }),
       };
     },
   },

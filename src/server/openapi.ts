@@ -79,6 +79,7 @@ export function buildOpenApi(routes: Route[], opts: { authMode: "userid" | "toke
     (paths[r.path] ??= {})[r.method.toLowerCase()] = {
       operationId: r.operationId,
       summary: r.summary,
+      ...(r.description ? { description: r.description } : {}),
       tags: [r.tag],
       ...(parameters.length ? { parameters } : {}),
       ...(r.body

@@ -35,6 +35,8 @@ export type Route = {
   path: string;
   operationId: string;
   summary: string;
+  /** longer prose for the OpenAPI document, when the summary is not enough */
+  description?: string;
   tag: string;
   auth: boolean;
   /** the admin API: the admin token and X-Actor instead of a user's credentials */

@@ -4,7 +4,7 @@
  * ("ammount") is a clear 400 rather than a silently different request.
  */
 import { z } from "zod";
-import { ENTRY_TYPES, type EntryTypeFilter } from "../core/getHistory.js";
+import { CURSOR_WITH_PAGE, decodeCursor, ENTRY_TYPES, type EntryTypeFilter } from "../core/getHistory.js";
 import { MAX_CENTS } from "../core/money.js";
 import { HOLD_DEFAULT_SECONDS, HOLD_MAX_SECONDS } from "../core/operations.js";
 
@@ -40,16 +40,35 @@ const positiveIntString = (name: string, max: number) =>
     )
     .meta({ description: name });
 
-export const HistoryQuery = z.strictObject({
-  type: z
-    .enum(["0", "1", "2", "3", "4", "5"], {
-      error: "must be 0 (all), 1 (deposit), 2 (withdraw), 3 (transfer), 4 (reversal) or 5 (adjustment)",
-    })
-    .default("0")
-    .transform((v) => Number(v) as EntryTypeFilter),
-  page: positiveIntString("page", 10_000_000).default(1),
-  page_size: positiveIntString("page_size", 100).default(30),
-});
+const CURSOR_ERROR = "must be a next_cursor returned by a previous page";
+
+export const HistoryQuery = z
+  .strictObject({
+    type: z
+      .enum(["0", "1", "2", "3", "4", "5"], {
+        error: "must be 0 (all), 1 (deposit), 2 (withdraw), 3 (transfer), 4 (reversal) or 5 (adjustment)",
+      })
+      .default("0")
+      .transform((v) => Number(v) as EntryTypeFilter),
+    page: positiveIntString("page", 10_000_000)
+      .default(1)
+      .meta({ description: "page number from 1, counted from the newest entry (offset paging); 1 with a cursor" }),
+    page_size: positiveIntString("page_size", 100).default(30),
+    cursor: z
+      .string()
+      .transform((v, c) => {
+        const seq = decodeCursor(v);
+        if (seq !== null) return seq;
+        c.addIssue({ code: "custom", message: CURSOR_ERROR });
+        return z.NEVER;
+      })
+      .optional()
+      .meta({
+        description:
+          "Start below the last entry of a previous page: its next_cursor, passed back as it came (opaque). Not with page > 1.",
+      }),
+  })
+  .refine((q) => q.cursor === undefined || q.page === 1, { error: CURSOR_WITH_PAGE, path: ["page"] });
 
 export const EmptyQuery = z.strictObject({});
 
@@ -223,9 +242,13 @@ export const HistoryResponse = z.object({
       reverses: Id.nullable().meta({ description: "the transaction or transfer a reversal reverses, else null" }),
     }),
   ),
-  page: z.int(),
+  page: z.int().meta({ description: "the page number asked for (1 with a cursor: pages count from it)" }),
   page_size: z.int(),
   has_more: z.boolean(),
+  next_cursor: z.string().nullable().meta({
+    description:
+      "pass it as cursor for the entries below this page (stable while new entries arrive); null on the last page",
+  }),
 });
 const Instant = z.string().meta({ format: "date-time" });
 export const HoldResponse = z.object({

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import chalk from "chalk";
 import Table from "cli-table3";
 import ora from "ora";
-import { ENTRY_TYPES, type EntryType, type EntryTypeFilter } from "../../core/getHistory.js";
+import { BAD_CURSOR, decodeCursor, ENTRY_TYPES, type EntryType, type EntryTypeFilter } from "../../core/getHistory.js";
 import { formatCurrency } from "../../core/money.js";
 import { confirmOrAbort, need, parseIntArg } from "../args.js";
 import type { TransferStatusView } from "../client.js";
@@ -133,43 +133,56 @@ export function registerMoney(program: Command): void {
     .description("List a wallet's ledger entries, newest first")
     .option("-u, --user <id>", "the wallet's user id")
     .option("--type <type>", "0 all, 1 deposit, 2 withdraw, 3 transfer, 4 reversal, 5 adjustment (or the name)", "0")
-    .option("--page <n>", "page number", "1")
+    .option("--page <n>", "page number (offset paging)", "1")
     .option("--page-size <n>", "entries per page, 1 to 100", "30")
+    .option("--cursor <cursor>", "start below the last entry of an earlier page: the next cursor it printed")
     .addHelpText(
       "after",
-      `${TARGET_HELP}\n\nExamples:\n  $ wallet history --user 1\n  $ wallet history --user 1 --type transfer --page 2 --page-size 50 --json`,
+      `${TARGET_HELP}\n\nA cursor walks the whole history once, in order, while new entries arrive; a page number\nshifts when they do. Examples:\n  $ wallet history --user 1\n  $ wallet history --user 1 --type transfer --page 2 --page-size 50 --json\n  $ wallet history --user 1 --cursor 4711`,
     )
-    .action(async (opts: UserOpts & { type: string; page: string; pageSize: string }, cmd: Command) => {
-      const out = createOutput(globals(cmd).json);
-      const user = await need(opts.user, "--user", "User id:", out.interactive);
-      const type = historyType(opts.type);
-      const page = parseIntArg(opts.page, "--page");
-      const pageSize = parseIntArg(opts.pageSize, "--page-size");
-      if (pageSize > 100) throw new UsageError("--page-size must be at most 100");
-      await withClient(cmd, async (client) => {
-        const r = await client.history(user, { type, page, pageSize });
-        out.result(r, () => {
-          if (r.transactions.length === 0) return `wallet ${user}: no entries${page > 1 ? ` on page ${page}` : ""}`;
-          const table = new Table({
-            head: ["id", "when", "type", "amount", "", "balance after", "counterparty"],
-            style: { head: out.color ? ["cyan"] : [], border: out.color ? ["grey"] : [] },
+    .action(
+      async (opts: UserOpts & { type: string; page: string; pageSize: string; cursor?: string }, cmd: Command) => {
+        const out = createOutput(globals(cmd).json);
+        const user = await need(opts.user, "--user", "User id:", out.interactive);
+        const type = historyType(opts.type);
+        const page = parseIntArg(opts.page, "--page");
+        const pageSize = parseIntArg(opts.pageSize, "--page-size");
+        if (pageSize > 100) throw new UsageError("--page-size must be at most 100");
+        const cursor = opts.cursor;
+        if (cursor !== undefined && decodeCursor(cursor) === null)
+          throw new UsageError(`--${BAD_CURSOR} (got '${cursor}')`);
+        if (cursor !== undefined && page > 1)
+          throw new UsageError("--cursor and --page cannot be combined: a cursor starts its own page");
+        await withClient(cmd, async (client) => {
+          const r = await client.history(user, { type, page, pageSize, cursor });
+          out.result(r, () => {
+            if (r.transactions.length === 0) {
+              return `wallet ${user}: no entries${cursor ? ` below cursor ${cursor}` : page > 1 ? ` on page ${page}` : ""}`;
+            }
+            const table = new Table({
+              head: ["id", "when", "type", "amount", "", "balance after", "counterparty"],
+              style: { head: out.color ? ["cyan"] : [], border: out.color ? ["grey"] : [] },
+            });
+            for (const t of r.transactions) {
+              const signed = t.direction === "in" ? `+${t.amount}` : `-${t.amount}`;
+              table.push([
+                t.id,
+                when(t.created_at),
+                t.type,
+                t.direction === "in" ? chalk.green(signed) : chalk.red(signed),
+                chalk.dim(formatCurrency(t.amount)),
+                money(t.balance_after),
+                t.counterparty_user_id ?? "",
+              ]);
+            }
+            const next = `--cursor ${r.next_cursor}`;
+            const more = r.next_cursor === null ? "" : `; more: ${cursor ? next : `--page ${r.page + 1} or ${next}`}`;
+            const where = cursor ? `below cursor ${cursor}` : `page ${r.page}`;
+            return `${table.toString()}\n${where}, ${r.transactions.length} entries${more}`;
           });
-          for (const t of r.transactions) {
-            const signed = t.direction === "in" ? `+${t.amount}` : `-${t.amount}`;
-            table.push([
-              t.id,
-              when(t.created_at),
-              t.type,
-              t.direction === "in" ? chalk.green(signed) : chalk.red(signed),
-              chalk.dim(formatCurrency(t.amount)),
-              money(t.balance_after),
-              t.counterparty_user_id ?? "",
-            ]);
-          }
-          return `${table.toString()}\npage ${r.page}, ${r.transactions.length} entries${r.has_more ? `; more: --page ${r.page + 1}` : ""}`;
         });
-      });
-    });
+      },
+    );
 }
 
 /** "transfer" or "3" -> 3; "all" or "0" -> 0. */

@@ -10,6 +10,7 @@ export type LoadtestOpts = {
   users: string;
   first: string;
   seed: boolean;
+  check: boolean;
 };
 
 export type LoadtestArgs = {
@@ -19,6 +20,8 @@ export type LoadtestArgs = {
   users: number;
   first: number;
   seed: boolean;
+  /** check the ledger after the run (totals, then every invariant over the whole database) */
+  check: boolean;
   /** a bare server baseline: no wallets, no ledger */
   baseline: boolean;
 };
@@ -36,6 +39,7 @@ export function parseLoadtestArgs(opts: LoadtestOpts): LoadtestArgs {
     users,
     first: parseIntArg(opts.first, "--first"),
     seed: opts.seed,
+    check: opts.check,
     baseline: scenario.startsWith("baseline"),
   };
 }

@@ -84,7 +84,7 @@ export class CachedReads implements ChangeSubscriber {
 
   /** The page as JSON text: a hit needs no parse and no serialisation. */
   async historyJson(q: HistoryQuery): Promise<string> {
-    const field = `h:${q.type}:${q.page}:${q.pageSize}`;
+    const field = `h:${q.type}:${q.page}:${q.pageSize}:${q.cursor ?? ""}`;
     const cached = await this.lookup(q.userId, field);
     if (cached.hit) return cached.value;
     const { version, ...page }: HistoryPage & { version: number } = await routedHistory(

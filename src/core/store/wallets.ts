@@ -50,6 +50,7 @@ export async function openWallet(db: Executor, userId: number): Promise<boolean>
 }
 
 export type JournalMoneyRow = {
+  seq: number;
   id: string;
   kind: number;
   direction: number;
@@ -67,21 +68,24 @@ export type JournalMoneyRow = {
  * applied in), and the wallet's version read in the same statement, so from the
  * same snapshot: the page is exactly the history at that version (the cache relies
  * on it). kind 0: all kinds (the primary key, read backwards); else the kind index.
+ * before: only rows with a seq below it (a cursor): the same index, entered at that
+ * seq, so a page deep in the history costs what the first one does (offset instead
+ * reads and skips every row above the page).
  * version is null when the wallet does not exist.
  */
 export async function readHistory(
   db: Executor,
-  q: { userId: number; kind: number; limit: number; offset: number },
+  q: { userId: number; kind: number; limit: number; offset: number; before?: number },
 ): Promise<{ rows: JournalMoneyRow[]; version: number | null }> {
-  const kindFilter = q.kind === 0 ? "j.kind is not null" : "j.kind = $4";
   const params: unknown[] = [q.userId, q.limit, q.offset];
-  if (q.kind !== 0) params.push(q.kind);
-  const rows = await db.query<JournalMoneyRow & { seq: number | null; version: number }>(
+  const filters = [q.kind === 0 ? "j.kind is not null" : `j.kind = $${params.push(q.kind)}`];
+  if (q.before !== undefined) filters.push(`j.seq < $${params.push(q.before)}`);
+  const rows = await db.query<Omit<JournalMoneyRow, "seq"> & { seq: number | null; version: number }>(
     `with page as (
        select j.seq, j.id::text as id, j.kind, j.direction, j.amount, j.balance_after, j.counterparty_user_id,
               j.transfer_id::text as transfer_id, j.hold_id::text as hold_id, j.reverses::text as reverses, j.created_at
          from journal j
-        where j.user_id = $1 and ${kindFilter}
+        where j.user_id = $1 and ${filters.join(" and ")}
         order by j.seq desc
         limit $2 offset $3)
      select page.*, w.version from (select version from wallets where user_id = $1) w
@@ -90,7 +94,10 @@ export async function readHistory(
     params,
   );
   // no row at all: no wallet; one row with a null seq: a wallet without entries
-  return { rows: rows.filter((r) => r.seq !== null), version: rows[0]?.version ?? null };
+  return {
+    rows: rows.filter((r): r is typeof r & { seq: number } => r.seq !== null),
+    version: rows[0]?.version ?? null,
+  };
 }
 
 /**

@@ -99,12 +99,14 @@ export function moneyHandlers(p: Pipeline, svc: Services): grpc.UntypedServiceIm
         type: historyType(req.type),
         ...(req.page != null ? { page: String(req.page) } : {}),
         ...(req.page_size != null ? { page_size: String(req.page_size) } : {}),
+        ...(req.cursor != null ? { cursor: String(req.cursor) } : {}),
       });
       const json = await svc.reads.historyJson({
         userId: info.userId,
         type: q.type,
         page: q.page,
         pageSize: q.page_size,
+        cursor: q.cursor,
       });
       const page = JSON.parse(json) as HistoryJson & Message;
       for (const e of page.transactions) {
