@@ -4,9 +4,11 @@
  * ("ammount") is a clear 400 rather than a silently different request.
  */
 import { z } from "zod";
-import { CURSOR_WITH_PAGE, decodeCursor, ENTRY_TYPES, type EntryTypeFilter } from "../core/getHistory.js";
+import { CURSOR_WITH_PAGE, decodeCursor, type EntryTypeFilter } from "../core/getHistory.js";
 import { MAX_CENTS } from "../core/money.js";
 import { HOLD_DEFAULT_SECONDS, HOLD_MAX_SECONDS } from "../core/operations.js";
+
+export * from "./responses.js";
 
 export const Amount = z
   .int({ error: "must be an integer number of cents" })
@@ -163,171 +165,12 @@ export const EventsQuery = z.strictObject({
     .default(0)
     .meta({ description: "seconds to wait for the next event when there is none yet (long poll)" }),
 });
-export const EventsResponse = z.object({
-  events: z.array(
-    z.object({
-      id: z.string().meta({ description: "<user_id>:<sequence>" }),
-      user_id: z.int(),
-      sequence: z.int().meta({ description: "the wallet's events counted from 1, no gap, no repeat" }),
-      type: z.enum([
-        "deposit",
-        "withdraw",
-        "transfer_in",
-        "transfer_out",
-        "transfer_failed",
-        "hold_created",
-        "hold_captured",
-        "hold_voided",
-        "hold_expired",
-        "reversal",
-        "adjustment",
-        "frozen",
-        "unfrozen",
-      ]),
-      occurred_at: z.string().meta({ format: "date-time" }),
-      data: z.record(z.string(), z.unknown()),
-    }),
-  ),
-  next_after: z.int().meta({ description: "the last sequence returned (or after, when none): the next call's after" }),
-});
-
 export const HoldListQuery = z.strictObject({
   status: z
     .enum(["held", "captured", "voided", "expired"], { error: "must be held, captured, voided or expired" })
     .optional(),
   page: positiveIntString("page", 10_000_000).default(1),
   page_size: positiveIntString("page_size", 100).default(30),
-});
-
-// Responses (for the OpenAPI document)
-const Id = z
-  .string()
-  .regex(/^[0-9]+$/)
-  .meta({ description: "64-bit time-ordered id, as a string" });
-
-export const BalanceResponse = z.object({
-  balance: z.int(),
-  available_balance: z.int().meta({ description: "balance minus the amounts of active holds" }),
-});
-export const BalanceChangeResponse = z.object({ balance: z.int(), transaction_id: Id });
-export const TransferResponse = z.object({ success: z.literal(true), transfer_id: Id, balance: z.int() });
-export const TransferAcceptedResponse = z.object({
-  success: z.literal(true),
-  transfer_id: Id,
-  status: z.literal("pending"),
-});
-export const TransferStatusResponse = z.object({
-  transfer_id: Id,
-  status: z.enum(["pending", "completed", "failed"]),
-  amount: z.int(),
-  source_user_id: z.int(),
-  destination_user_id: z.int(),
-  failure_reason: z.string().optional(),
-  dead_lettered: z.boolean().optional(),
-  created_at: z.string(),
-  completed_at: z.string().nullable(),
-});
-export const HistoryResponse = z.object({
-  transactions: z.array(
-    z.object({
-      id: Id,
-      type: z.enum(ENTRY_TYPES),
-      direction: z.enum(["in", "out"]),
-      amount: z.int(),
-      balance_after: z.int(),
-      counterparty_user_id: z.int().nullable(),
-      transfer_id: Id.nullable(),
-      created_at: z.string().meta({ format: "date-time" }),
-      hold_id: Id.nullable().meta({ description: "the hold a capture came from, else null" }),
-      reverses: Id.nullable().meta({ description: "the transaction or transfer a reversal reverses, else null" }),
-    }),
-  ),
-  page: z.int().meta({ description: "the page number asked for (1 with a cursor: pages count from it)" }),
-  page_size: z.int(),
-  has_more: z.boolean(),
-  next_cursor: z.string().nullable().meta({
-    description:
-      "pass it as cursor for the entries below this page (stable while new entries arrive); null on the last page",
-  }),
-});
-const Instant = z.string().meta({ format: "date-time" });
-export const HoldResponse = z.object({
-  hold_id: Id,
-  status: z.enum(["held", "captured", "voided", "expired"]),
-  amount: z.int().meta({ description: "the amount held" }),
-  captured_amount: z.int().nullable().meta({ description: "what moved, once captured" }),
-  user_id: z.int().meta({ description: "the payer" }),
-  destination_user_id: z.int().nullable(),
-  expires_at: Instant,
-  created_at: Instant,
-});
-export const HoldChangeResponse = HoldResponse.extend({
-  balance: z.int().meta({ description: "the payer's balance after it" }),
-  available_balance: z.int().meta({ description: "the payer's available balance after it" }),
-  transfer_id: Id.optional().meta({ description: "a capture with a destination: its transfer id" }),
-  transaction_id: Id.optional().meta({ description: "a capture without a destination: its transaction id" }),
-});
-export const HoldListResponse = z.object({
-  holds: z.array(HoldResponse),
-  page: z.int(),
-  page_size: z.int(),
-  has_more: z.boolean(),
-});
-export const InspectResponse = z.object({
-  user_id: z.int(),
-  balance: z.int(),
-  available_balance: z.int(),
-  frozen: z.boolean(),
-  frozen_reason: z.string().nullable(),
-  active_holds: z.int(),
-  pending_transfers: z.int(),
-  created_at: Instant,
-});
-export const ReversalResponse = z.object({
-  reversal_id: Id,
-  reverses: Id,
-  amount: z.int(),
-  remaining: z.int().meta({ description: "what may still be reversed" }),
-  kind: z.enum(["deposit", "withdraw", "transfer"]),
-  from_user_id: z.int().nullable().meta({ description: "the wallet the money came back from (null: from outside)" }),
-  to_user_id: z.int().nullable().meta({ description: "the wallet it went back to (null: out of the system)" }),
-  reason: z.string(),
-});
-export const AdjustmentResponse = z.object({
-  transaction_id: Id,
-  user_id: z.int(),
-  amount: z.int(),
-  balance: z.int(),
-  available_balance: z.int(),
-  reason: z.string(),
-});
-export const AuditResponse = z.object({
-  entries: z.array(
-    z.object({
-      id: Id,
-      at: Instant,
-      actor: z.string(),
-      action: z.enum(["freeze", "unfreeze", "reversal", "adjustment", "transfer_retry"]),
-      target: z.string(),
-      reason: z.string().nullable(),
-      details: z.record(z.string(), z.unknown()),
-    }),
-  ),
-  next_after: Id.nullable(),
-});
-export const PastBalanceResponse = z.object({ balance: z.int(), available_balance: z.int(), at: Instant });
-export const BalanceOrPastResponse = z.union([BalanceResponse, PastBalanceResponse]);
-export const StatementResponse = z.object({
-  from: Instant,
-  to: Instant,
-  opening_balance: z.int(),
-  closing_balance: z.int(),
-  total_in: z.int(),
-  total_out: z.int(),
-  entries: HistoryResponse.shape.transactions,
-});
-export const ErrorResponse = z.object({
-  error: z.object({ code: z.string(), message: z.string() }),
 });
 
 /** "amount: must be ...; destination_user_id: ..." */
