@@ -37,8 +37,10 @@ const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const ONLY = new Set((process.env.ONLY ?? "sql,bare,pg,drain,redis,pglite,memory").split(","));
 const DB = `wallet_bench_${process.pid}`;
 const opts = { duration: DURATION, concurrency: CONCURRENCY, users: USERS, env: { DATABASE_URL: dbUrl(DB) } };
-const one = (file) => pgbench(DB, file, { duration: DURATION, users: USERS });
-const batch = (file) => pgbench(DB, file, { duration: DURATION, users: USERS, clients: 8, per: 100 });
+// pgbench runs on a database of its own: minimal_transfer moves balances without a journal
+const SQL_DB = `${DB}_sql`;
+const one = (file) => pgbench(SQL_DB, file, { duration: DURATION, users: USERS });
+const batch = (file) => pgbench(SQL_DB, file, { duration: DURATION, users: USERS, clients: 8, per: 100 });
 const pending = () => Number(psql(DB, "select count(*) from transfers where status = 'pending'"));
 
 const results = {
@@ -56,13 +58,18 @@ freshDb(DB, USERS);
 try {
   if (ONLY.has("sql")) {
     log("baseline: pgbench, the minimal transfer function and the service's own");
-    sh("psql", [...pgArgs, "-d", DB, "-XAtq", "-f", path.join(ROOT, "bench/sql/minimal.sql")]);
-    B.minimal_one = one("minimal_one.sql");
-    B.minimal_batch100 = batch("minimal_batch100.sql");
-    B.wallet_apply_one = one("transfer_one_fixedid.sql");
-    B.wallet_apply_batch100 = batch("transfer_batch100_fixedid.sql");
-    B.hot_one = one("hot_one.sql");
-    B.hot_batch100 = batch("hot_batch100.sql");
+    freshDb(SQL_DB, USERS);
+    try {
+      sh("psql", [...pgArgs, "-d", SQL_DB, "-XAtq", "-f", path.join(ROOT, "bench/sql/minimal.sql")]);
+      B.minimal_one = one("minimal_one.sql");
+      B.minimal_batch100 = batch("minimal_batch100.sql");
+      B.wallet_apply_one = one("transfer_one_fixedid.sql");
+      B.wallet_apply_batch100 = batch("transfer_batch100_fixedid.sql");
+      B.hot_one = one("hot_one.sql");
+      B.hot_batch100 = batch("hot_batch100.sql");
+    } finally {
+      dropDb(SQL_DB);
+    }
   }
   if (ONLY.has("bare")) {
     log("baseline: bare node:http");
