@@ -2,17 +2,22 @@ import type { WalletChange } from "../changes/feed.js";
 import type { CacheRead, VersionedCache } from "./types.js";
 
 /**
- * The in-process cache, following the database's change notifications. Bounded:
- * past maxEntries values the oldest go. An epoch counter makes a fill that began
- * before a reset land nowhere.
+ * The in-process cache, following the database's change log. Bounded: past
+ * maxEntries values, or maxBytes of them (history pages are kilobytes each), the
+ * oldest go. An epoch counter makes a fill that began before a reset land nowhere.
  */
 export class MemoryCache implements VersionedCache {
   readonly kind = "memory" as const;
   private versions = new Map<number, number>();
   private values = new Map<string, string>();
   private epoch = 0;
+  /** the values' size, counted as UTF-16 (two bytes a character) */
+  private bytes = 0;
 
-  constructor(private readonly maxEntries = 100_000) {}
+  constructor(
+    private readonly maxEntries = 100_000,
+    private readonly maxBytes = 32 << 20,
+  ) {}
 
   async get(userId: number, field: string): Promise<CacheRead> {
     const version = this.versions.get(userId);
@@ -32,11 +37,16 @@ export class MemoryCache implements VersionedCache {
     const current = this.versions.get(userId) ?? -1;
     if (version < current) return; // read before a newer write: no one will ask for it
     if (version > current) this.setVersion(userId, version);
-    if (this.values.size >= this.maxEntries) {
-      const oldest = this.values.keys().next().value;
-      if (oldest !== undefined) this.values.delete(oldest);
+    const key = `${userId}:${version}:${field}`;
+    this.forget(key);
+    while (
+      this.values.size > 0 &&
+      (this.values.size >= this.maxEntries || this.bytes + value.length * 2 > this.maxBytes)
+    ) {
+      this.forget(this.values.keys().next().value!);
     }
-    this.values.set(`${userId}:${version}:${field}`, value);
+    this.values.set(key, value);
+    this.bytes += value.length * 2;
   }
 
   async bump(changes: WalletChange[]): Promise<void> {
@@ -49,6 +59,14 @@ export class MemoryCache implements VersionedCache {
     this.epoch++;
     this.versions.clear();
     this.values.clear();
+    this.bytes = 0;
+  }
+
+  private forget(key: string): void {
+    const old = this.values.get(key);
+    if (old === undefined) return;
+    this.values.delete(key);
+    this.bytes -= old.length * 2;
   }
 
   private setVersion(userId: number, version: number): void {
