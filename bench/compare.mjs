@@ -11,9 +11,8 @@ import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { dbUrl, log, pgArgs, ROOT } from "./lib.mjs";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const [base, ...rest] = process.argv.slice(2);
 if (!base) {
   process.stderr.write("usage: node bench/compare.mjs <base-rev> [scenario ...]\n");
@@ -24,18 +23,7 @@ const DURATION = Number(process.env.DURATION ?? 10);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 64);
 const USERS = Number(process.env.USERS ?? 1000);
-const ADMIN = new URL(process.env.PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres");
-const log = (...a) => process.stderr.write(a.join(" ") + "\n");
 const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, { encoding: "utf8", maxBuffer: 64 << 20, ...opts });
-const pgArgs = [
-  "-h",
-  ADMIN.hostname,
-  "-p",
-  ADMIN.port || "5432",
-  "-U",
-  decodeURIComponent(ADMIN.username || "postgres"),
-];
-const dbUrl = (name) => Object.assign(new URL(ADMIN), { pathname: `/${name}` }).toString();
 
 const headRev = process.env.HEAD_REV ?? "HEAD";
 const trees = [];

@@ -14,29 +14,16 @@ import fs from "node:fs";
 import http2 from "node:http2";
 import net from "node:net";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import { BIN, dbUrl, log, pgArgs, ROOT } from "./lib.mjs";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const BIN = path.join(ROOT, "bin/wallet.js");
 const DURATION = Number(process.env.DURATION ?? 10);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 64);
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 2);
 const USERS = Number(process.env.USERS ?? 1000);
-const ADMIN = new URL(process.env.PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres");
-const log = (...a) => process.stderr.write(a.join(" ") + "\n");
 const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, { encoding: "utf8", maxBuffer: 64 << 20, ...opts });
-const pgArgs = [
-  "-h",
-  ADMIN.hostname,
-  "-p",
-  ADMIN.port || "5432",
-  "-U",
-  decodeURIComponent(ADMIN.username || "postgres"),
-];
-const dbUrl = (name) => Object.assign(new URL(ADMIN), { pathname: `/${name}` }).toString();
 
 function freePort() {
   return new Promise((resolve) => {

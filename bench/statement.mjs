@@ -8,28 +8,16 @@
 import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { Pool } from "undici";
+import { ADMIN, BIN, log, pgArgs, ROOT } from "./lib.mjs";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const BIN = path.join(ROOT, "bin/wallet.js");
 const DURATION = Number(process.env.DURATION ?? 10);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 32);
-const ADMIN = new URL(process.env.PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres");
 const DB = `wallet_stmt_${process.pid}`;
 const url = Object.assign(new URL(ADMIN), { pathname: `/${DB}` }).toString();
-const pgArgs = [
-  "-h",
-  ADMIN.hostname,
-  "-p",
-  ADMIN.port || "5432",
-  "-U",
-  decodeURIComponent(ADMIN.username || "postgres"),
-];
 const sh = (cmd, args, env = {}) =>
   execFileSync(cmd, args, { encoding: "utf8", env: { ...process.env, ...env }, maxBuffer: 64 << 20 });
 const psql = (sql) => sh("psql", [...pgArgs, "-d", DB, "-XAtq", "-c", sql]).trim();
-const log = (...a) => process.stderr.write(a.join(" ") + "\n");
 
 const BIG = 1; // 100,000 entries
 const SMALL = 2; // 1,000 entries
