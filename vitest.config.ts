@@ -15,6 +15,9 @@ const common = {
 export default defineConfig({
   test: {
     reporters: ["default", "./test/helpers/summaryReporter.ts"],
+    // two test files at a time: most wait on processes, servers and databases, not on
+    // the CPU (vitest's default on 2 cores is one); the cluster files still run alone
+    maxWorkers: 2,
     projects: [
       { test: { ...common, name: "pglite", env: { WALLET_TEST_DB: "pglite" } } },
       { test: { ...common, name: "pg", env: { WALLET_TEST_DB: "pg" } } },
