@@ -1,5 +1,6 @@
 /** The responses' schemas: they feed the OpenAPI document (answers are not validated at run time). */
 import { z } from "zod";
+import { EVENT_TYPES } from "../core/events/format.js";
 import { ENTRY_TYPES } from "../core/getHistory.js";
 
 const Id = z
@@ -138,21 +139,7 @@ export const EventsResponse = z.object({
       id: z.string().meta({ description: "<user_id>:<sequence>" }),
       user_id: z.int(),
       sequence: z.int().meta({ description: "the wallet's events counted from 1, no gap, no repeat" }),
-      type: z.enum([
-        "deposit",
-        "withdraw",
-        "transfer_in",
-        "transfer_out",
-        "transfer_failed",
-        "hold_created",
-        "hold_captured",
-        "hold_voided",
-        "hold_expired",
-        "reversal",
-        "adjustment",
-        "frozen",
-        "unfrozen",
-      ]),
+      type: z.enum(EVENT_TYPES),
       occurred_at: z.string().meta({ format: "date-time" }),
       data: z.record(z.string(), z.unknown()),
     }),
