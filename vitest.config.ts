@@ -23,7 +23,13 @@ export default defineConfig({
     // `npm run test:coverage`: what the unit project covers of the mechanisms it tests
     coverage: {
       provider: "v8",
-      include: ["src/core/groupCommit.ts", "src/core/db/errors.ts", "src/core/retry.ts"],
+      include: [
+        "src/core/groupCommit.ts",
+        "src/core/db/errors.ts",
+        "src/core/retry.ts",
+        "src/core/sqlSplit.ts",
+        "src/core/money.ts",
+      ],
       reporter: ["text"],
     },
     projects: [

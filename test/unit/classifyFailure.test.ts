@@ -7,7 +7,7 @@
 import { protocol } from "@electric-sql/pglite";
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
-import { classifyFailure, DatabaseTimeoutError, type FailureKind } from "../../src/core/db/errors.js";
+import { classifyFailure, DatabaseTimeoutError, isUnavailable, type FailureKind } from "../../src/core/db/errors.js";
 import { closedPort, errorResponse, fakePostgres, type Script } from "./fakePostgres.js";
 
 const closers: Array<() => Promise<void>> = [];
@@ -213,5 +213,19 @@ describe("classifyFailure: the message is a last resort", () => {
 
   it("a thrown string that names a lost connection is unknown", () => {
     expect(classifyFailure("Connection terminated unexpectedly")).toBe("unknown");
+  });
+});
+
+describe("isUnavailable", () => {
+  it("is true of an unknown outcome (the client should come back later)", () => {
+    expect(isUnavailable(uvError("read", "ECONNRESET", -104))).toBe(true);
+  });
+
+  it("is false of a known rollback", () => {
+    expect(isUnavailable(pgliteError("40P01", "deadlock detected"))).toBe(false);
+  });
+
+  it("is false of a statement error", () => {
+    expect(isUnavailable(pgliteError("23505", "duplicate key value"))).toBe(false);
   });
 });
