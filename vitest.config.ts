@@ -38,7 +38,17 @@ export default defineConfig({
       },
     },
     projects: [
-      { test: { name: "unit", include: ["test/unit/**/*.test.ts"], testTimeout: 10_000 } },
+      {
+        // threads in one shared module graph: the files import the same modules, and
+        // start-up is most of the time (each test restores what it mocks)
+        test: {
+          name: "unit",
+          include: ["test/unit/**/*.test.ts"],
+          testTimeout: 10_000,
+          pool: "threads",
+          isolate: false,
+        },
+      },
       { test: { ...common, name: "pglite", env: { WALLET_TEST_DB: "pglite" } } },
       { test: { ...common, name: "pg", env: { WALLET_TEST_DB: "pg" } } },
       {
