@@ -31,7 +31,7 @@ describe("api mode", () => {
     await seed(1100, 2, 10000);
     server = await startProcess("serve", { ...env, TRANSFER_WORKERS: "2", ADMIN_TOKEN: "a".repeat(32) });
   });
-  afterAll(() => server.stop());
+  afterAll(() => server?.stop());
 
   it("runs the same operations through the server, and agrees with direct mode", async () => {
     const api = (args: string[]) => cli([...args, "--api", server.url]);
