@@ -1,12 +1,14 @@
 import { defineConfig } from "vitest/config";
 
-// The same suites run twice: on the embedded PGlite and on the real PostgreSQL
+// The unit project (test/unit: pure mechanisms against scripted collaborators, no
+// database, no process) runs first and alone in seconds: `npm run test:unit`.
+// The same suites then run twice: on the embedded PGlite and on the real PostgreSQL
 // (+ Redis). Tests that need several connections or processes skip on PGlite.
 // The fault tests (a private PostgreSQL behind a proxy, stopped and crashed) run
-// once, in their own project.
+// once, in their own project. docs/testing.md says which project covers what.
 const common = {
   include: ["test/**/*.test.ts"],
-  exclude: ["test/faults/**", "test/cluster/**", "**/node_modules/**"],
+  exclude: ["test/unit/**", "test/faults/**", "test/cluster/**", "**/node_modules/**"],
   globalSetup: ["test/helpers/globalSetup.ts"],
   testTimeout: 60_000,
   hookTimeout: 60_000,
@@ -18,7 +20,35 @@ export default defineConfig({
     // two test files at a time: most wait on processes, servers and databases, not on
     // the CPU (vitest's default on 2 cores is one); the cluster files still run alone
     maxWorkers: 2,
+    // `npm run test:coverage`: what the unit project covers of the mechanisms it tests
+    coverage: {
+      provider: "v8",
+      include: [
+        "src/core/groupCommit.ts",
+        "src/core/db/errors.ts",
+        "src/core/retry.ts",
+        "src/core/sqlSplit.ts",
+        "src/core/money.ts",
+      ],
+      reporter: ["text"],
+      // every branch of group commit and of the failure classification is exercised
+      thresholds: {
+        "src/core/groupCommit.ts": { branches: 100, statements: 100, functions: 100, lines: 100 },
+        "src/core/db/errors.ts": { branches: 100, statements: 100, functions: 100, lines: 100 },
+      },
+    },
     projects: [
+      {
+        // threads in one shared module graph: the files import the same modules, and
+        // start-up is most of the time (each test restores what it mocks)
+        test: {
+          name: "unit",
+          include: ["test/unit/**/*.test.ts"],
+          testTimeout: 10_000,
+          pool: "threads",
+          isolate: false,
+        },
+      },
       { test: { ...common, name: "pglite", env: { WALLET_TEST_DB: "pglite" } } },
       { test: { ...common, name: "pg", env: { WALLET_TEST_DB: "pg" } } },
       {

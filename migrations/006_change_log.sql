@@ -3,9 +3,9 @@
 -- process reads the log in commit order (by transaction id, below the oldest one still
 -- running), whoever wrote it: caches, long polls, workers and the events relay follow
 -- it. NOTIFY serialised the commits of every notifying transaction in the cluster (one
--- global lock at commit): in pgbench, one transfer per commit, the service's function
--- ran at 315/s with it while a minimal transfer function ran at 3,474/s. The event_outbox of 005 goes too: the change log names the same
--- wallets, and the relay keeps its place in it (relay_state).
+-- global lock at commit; the measurement is in bench/README.md). The event_outbox of
+-- 005 goes too: the change log names the same wallets, and the relay keeps its place
+-- in it (relay_state).
 
 -- One row per transaction that changed wallets: the (user, new version) pairs and how
 -- many async transfers it accepted. Readers take the rows whose transaction id is

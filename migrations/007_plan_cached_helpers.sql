@@ -1,9 +1,8 @@
 -- 007: the helpers every money call runs, in PL/pgSQL. A LANGUAGE sql function that
 -- cannot be inlined (an INSERT, or a SELECT with subqueries) is parsed and planned
 -- again at every call from PL/pgSQL; a PL/pgSQL function keeps its statements' plans
--- for the session. Timed inside one transaction, 3,000 transfers: the batch's wallets
--- 0.48 s -> 0.08 s, the change-log row 0.45 s -> 0.13 s, the journal insert
--- 0.60 s -> 0.50 s (bench/README.md). Same statements, same results.
+-- for the session (what it saved is measured in bench/README.md). Same statements,
+-- same results.
 
 -- Every wallet a batch touches, so that wallet_lock takes them all in user-id order:
 -- the acting and counterparty users, and, only when the batch has operations that

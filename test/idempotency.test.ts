@@ -25,15 +25,20 @@ describe("Idempotency-Key", () => {
     expect(await balanceOf(base, 1)).toBe(501);
   });
 
-  it("refuses the same key with a different body or on another endpoint", async () => {
+  it("refuses the same key with a different body", async () => {
     await post(base, "/api/deposit/v1", 2, { amount: 100 }, key("k"));
     const other = await post(base, "/api/deposit/v1", 2, { amount: 101 }, key("k"));
     expect(other.status).toBe(422);
     expect(other.body.error.code).toBe("idempotency_key_reused");
-    const elsewhere = await post(base, "/api/withdraw/v1", 2, { amount: 100 }, key("k"));
+    expect(await balanceOf(base, 2)).toBe(100);
+  });
+
+  it("refuses the same key on another endpoint", async () => {
+    await post(base, "/api/deposit/v1", 13, { amount: 100 }, key("k"));
+    const elsewhere = await post(base, "/api/withdraw/v1", 13, { amount: 100 }, key("k"));
     expect(elsewhere.status).toBe(422);
     expect(elsewhere.body.error.code).toBe("idempotency_key_reused");
-    expect(await balanceOf(base, 2)).toBe(100);
+    expect(await balanceOf(base, 13)).toBe(100);
   });
 
   it("scopes keys per user", async () => {
@@ -66,7 +71,7 @@ describe("Idempotency-Key", () => {
     expect(await balanceOf(base, 7)).toBe(5);
   });
 
-  it("applies 20 concurrent duplicates once, and all get the same answer", async () => {
+  it("applies 20 concurrent duplicates once, answering each with the one answer", async () => {
     await post(base, "/api/deposit/v1", 8, { amount: 1000 });
     await balanceOf(base, 9);
     const body = { destination_user_id: 9, amount: 70 };
@@ -84,7 +89,7 @@ describe("Idempotency-Key", () => {
     expect(history.body.transactions).toHaveLength(1);
   });
 
-  it("works on the async transfer too", async () => {
+  it("accepts concurrent duplicates of an async transfer once", async () => {
     await post(base, "/api/deposit/v1", 10, { amount: 100 });
     await balanceOf(base, 11);
     const body = { destination_user_id: 11, amount: 10 };
@@ -94,16 +99,29 @@ describe("Idempotency-Key", () => {
     const ids = new Set(answers.map((a) => a.body.transfer_id));
     expect(answers.every((a) => a.status === 202)).toBe(true);
     expect(ids.size).toBe(1);
-    const reused = await post(base, "/api/transfer/v2", 10, { destination_user_id: 11, amount: 11 }, key("async"));
+  });
+
+  it("refuses an async transfer's key reused with another amount", async () => {
+    await post(base, "/api/deposit/v1", 14, { amount: 100 });
+    await balanceOf(base, 11);
+    await post(base, "/api/transfer/v2", 14, { destination_user_id: 11, amount: 10 }, key("async"));
+    const reused = await post(base, "/api/transfer/v2", 14, { destination_user_id: 11, amount: 11 }, key("async"));
     expect(reused.body.error.code).toBe("idempotency_key_reused");
   });
 
-  it("keeps keys 24 hours, then purges them", async () => {
+  it("keeps a key for 24 hours", async () => {
+    await post(base, "/api/deposit/v1", 15, { amount: 1 }, key("day"));
+    const db = s.services.ctx.db;
+    await db.query("update idempotency_keys set created_at = now() - interval '24 hours' where user_id = 15");
+    expect(await purgeIdempotencyKeys(s.services.ctx)).toBe(0); // 24 h: still kept
+    const replay = await post(base, "/api/deposit/v1", 15, { amount: 1 }, key("day"));
+    expect(replay.headers["idempotent-replayed"]).toBe("true");
+  });
+
+  it("purges a key past its time, keeping the others", async () => {
     await post(base, "/api/deposit/v1", 12, { amount: 1 }, key("old"));
     await post(base, "/api/deposit/v1", 12, { amount: 1 }, key("new"));
     const db = s.services.ctx.db;
-    await db.query("update idempotency_keys set created_at = now() - interval '24 hours' where user_id = 12");
-    expect(await purgeIdempotencyKeys(s.services.ctx)).toBe(0); // 24 h: still kept
     await db.query(
       "update idempotency_keys set created_at = now() - interval '26 hours' where user_id = 12 and key = 'old'",
     );

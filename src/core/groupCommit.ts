@@ -41,6 +41,8 @@ export class GroupCommit<Op extends { id: string }, R> {
   readonly counts = { batches: 0, rollbackRetries: 0, unknownRetries: 0, unavailable: 0 };
   private queue: Array<Pending<Op, R>> = [];
   private inFlight = 0;
+  /** submitted and not yet answered (queued, in flight, or waiting for afterCommit) */
+  private unanswered = 0;
   private scheduled = false;
 
   constructor(
@@ -50,15 +52,16 @@ export class GroupCommit<Op extends { id: string }, R> {
   ) {}
 
   submit(op: Op): Promise<R> {
-    return new Promise((resolve, reject) => {
+    this.unanswered++;
+    return new Promise<R>((resolve, reject) => {
       this.queue.push({ op, deadline: Date.now() + this.opts.deadlineMs, resolve, reject });
       this.schedule();
-    });
+    }).finally(() => this.unanswered--);
   }
 
-  /** Resolves once nothing is queued or in flight. */
+  /** Resolves once every operation submitted is answered (afterCommit included). */
   async drain(): Promise<void> {
-    while (this.inFlight > 0 || this.queue.length > 0) await sleep(5);
+    while (this.unanswered > 0) await sleep(5);
   }
 
   private schedule(): void {

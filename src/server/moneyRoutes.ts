@@ -2,7 +2,7 @@
 import type { z } from "zod";
 import { acceptTransfer, deposit, REFUSALS, transfer, withdraw } from "../core/operations.js";
 import { getEvents } from "../core/events.js";
-import { balanceAtInstant, statement } from "../core/operator.js";
+import { balanceAtInstant, statement, STATEMENT_MAX_DAYS } from "../core/operator.js";
 import { getTransfer, publicView } from "../core/transfers.js";
 import { moneyRoute, user, type Route } from "./routes.js";
 import * as s from "./schemas.js";
@@ -110,6 +110,7 @@ export const moneyRoutes: Route[] = [
     path: "/api/statements/v1",
     operationId: "statement",
     summary: "Your statement for [from, to): opening and closing balances, totals in and out, the entries",
+    description: `from must be before to, and the range may cover at most ${STATEMENT_MAX_DAYS} days: a longer one is refused (400 invalid_request).`,
     tag: "wallet",
     query: s.StatementQuery,
     responses: { 200: { description: "The statement (opening + in - out = closing)", schema: s.StatementResponse } },

@@ -3,12 +3,13 @@
  * the stream exactly once and in order, including those written before a relay ran,
  * across a NATS outage under load, a SIGKILL of the serving process, two serving
  * processes at once, and a relay that died between the ack and the mark longer ago
- * than the stream's duplicate window.
+ * than the stream's duplicate window. Each test has a database and a nats-server of
+ * its own, so that none depends on what another left behind.
  */
 import { randomBytes } from "node:crypto";
 import { connect } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { openDatabase, type Database } from "../../src/core/db/index.js";
 import { subjectOf } from "../../src/core/events/relay.js";
 import { outboxStats } from "../../src/core/store/events.js";
@@ -18,10 +19,19 @@ import { dbUrl } from "../helpers/env.js";
 import { PrivateNats } from "../helpers/nats.js";
 import { startProcess, type ServeProcess } from "../helpers/process.js";
 import { get, post } from "../helpers/server.js";
-import { startLoad } from "./load.js";
+import { startLoad, type Load } from "./load.js";
 
 const USERS = 12;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until the load has had this many more requests answered (a count, not a time). */
+async function untilSent(load: Load, more: number): Promise<void> {
+  const target = load.sent.length + more;
+  await vi.waitFor(() => expect(load.sent.length).toBeGreaterThanOrEqual(target), {
+    timeout: 120_000,
+    interval: 50,
+  });
+}
 
 type World = { env: Record<string, string>; db: Database; nats: PrivateNats; drop(): Promise<void> };
 
@@ -72,20 +82,20 @@ async function streamEqualsJournal(w: World): Promise<number> {
   return [...expected.values()].reduce((n, s) => n + s.length, 0);
 }
 
-describe("events relay", () => {
-  let w: World;
-  beforeAll(async () => {
-    w = await world();
-  });
-  afterAll(() => w?.drop());
+let w: World;
+beforeEach(async () => {
+  w = await world();
+});
+afterEach(() => w?.drop());
 
+describe("events relay", () => {
   it("publishes every event once, in order, including what was written before any relay ran", async () => {
     for (let i = 0; i < 5; i++) await runCli(["deposit", String(10 + i), "--user", "1"], w.env);
     const s = await startProcess("serve", { ...w.env, TRANSFER_WORKERS: "2" });
     try {
       const load = startLoad(s.url, { clients: 8, users: USERS, firstAmount: 1000 });
       // a count of requests, not a time: a busy machine sends fewer in a given time
-      for (let i = 0; load.sent.length < 600 && i < 600; i++) await sleep(100);
+      await untilSent(load, 600);
       await load.stop();
       expect(await streamEqualsJournal(w)).toBeGreaterThan(500);
     } finally {
@@ -97,12 +107,16 @@ describe("events relay", () => {
     const s = await startProcess("serve", { ...w.env, TRANSFER_WORKERS: "2" });
     try {
       const load = startLoad(s.url, { clients: 8, users: USERS, firstAmount: 2e8 });
-      await sleep(1500);
+      await untilSent(load, 100);
       await w.nats.stop();
-      await sleep(3000); // writes go on; events wait in the database
-      expect((await outboxStats(w.db)).backlog).toBeGreaterThan(0);
+      // writes go on; events wait in the database
+      await untilSent(load, 150);
+      await vi.waitFor(async () => expect((await outboxStats(w.db)).backlog).toBeGreaterThan(0), {
+        timeout: 60_000,
+        interval: 100,
+      });
       await w.nats.start();
-      await sleep(1500);
+      await untilSent(load, 100);
       await load.stop();
       expect(load.sent.filter((x) => x.status >= 500)).toEqual([]); // NATS away does not stop writes
       await streamEqualsJournal(w);
@@ -114,7 +128,7 @@ describe("events relay", () => {
   it("loses and repeats nothing when the serving process is killed under load", async () => {
     let s: ServeProcess = await startProcess("serve", { ...w.env, TRANSFER_WORKERS: "2" });
     const load = startLoad(s.url, { clients: 8, users: USERS, firstAmount: 3e8 });
-    await sleep(2000);
+    await untilSent(load, 150);
     s.child.kill("SIGKILL");
     await s.exited;
     await load.stop();
@@ -134,12 +148,12 @@ describe("events relay", () => {
     try {
       const la = startLoad(a.url, { clients: 6, users: USERS, firstAmount: 4e8 });
       const lb = startLoad(b.url, { clients: 6, users: USERS, firstAmount: 5e8 });
-      await sleep(2500);
+      await Promise.all([untilSent(la, 100), untilSent(lb, 100)]);
       // the active relay goes: the other takes over
       a.child.kill("SIGKILL");
       await a.exited;
       await la.stop();
-      await sleep(1000);
+      await untilSent(lb, 100);
       await lb.stop();
       await streamEqualsJournal(w);
     } finally {
@@ -147,7 +161,6 @@ describe("events relay", () => {
     }
   });
 
-  // last: after it, the journal no longer holds every event the stream has
   it("prunes published events that are not ledger entries, keeping the ledger whole", async () => {
     const s = await startProcess("serve", { ...w.env, TRANSFER_WORKERS: "0" });
     try {
@@ -168,12 +181,6 @@ describe("events relay", () => {
 });
 
 describe("a relay that died between the ack and the mark, longer ago than the duplicate window", () => {
-  let w: World;
-  beforeAll(async () => {
-    w = await world();
-  });
-  afterAll(() => w?.drop());
-
   it("publishes nothing twice: the stream says where to go on", async () => {
     await w.nats.createStream(1000); // a 1 s duplicate window
     for (let i = 0; i < 6; i++) await runCli(["deposit", String(20 + i), "--user", "3"], w.env);

@@ -11,7 +11,8 @@
  *   57014 query_canceled (a statement timeout).
  * unknown: the connection failed or the server went away; the commit may have happened.
  *   Class 08 (connection exceptions), 57P01 admin_shutdown, 57P02 crash_shutdown,
- *   57P03 cannot_connect_now, 53300 too_many_connections, socket errors, timeouts.
+ *   57P03 cannot_connect_now, 53300 too_many_connections, socket errors (node's codes),
+ *   timeouts.
  *   Also 25006 read_only_sql_transaction: the connection reached a standby (during a
  *   failover, a node not yet promoted or just demoted behind the proxy). Nothing was
  *   applied, but the connection must go and the call wait for the new primary, as
@@ -29,10 +30,19 @@ const SOCKET_CODES = new Set([
   "EPIPE",
   "ETIMEDOUT",
   "EHOSTUNREACH",
+  "EHOSTDOWN",
   "ENETUNREACH",
+  "ENETDOWN",
   "ENOTFOUND",
   "EAI_AGAIN",
+  "ERR_SOCKET_CLOSED",
+  "ERR_STREAM_DESTROYED",
+  "ERR_STREAM_WRITE_AFTER_END",
 ]);
+/**
+ * pg and pg-pool raise these without a code (pg/lib/client.js, pg-pool/index.js), so
+ * their text is all there is to go by: read only when the error carries no code.
+ */
 const CONNECTION_MESSAGE =
   /connection terminated|connection error|not queryable|timeout exceeded when trying to connect|query read timeout|client was closed|cannot use a pool after calling end|terminating connection|server closed the connection/i;
 
@@ -48,14 +58,17 @@ export function sqlState(err: unknown): string | undefined {
 }
 
 export function classifyFailure(err: unknown): FailureKind {
+  const code = (err as { code?: unknown } | null)?.code;
+  // before the SQLSTATE: "EPIPE" has the shape of one
+  if (typeof code === "string" && SOCKET_CODES.has(code)) return "unknown";
   const state = sqlState(err);
   if (state !== undefined) {
     if (ROLLBACK_STATES.has(state)) return "rollback";
     if (UNKNOWN_STATES.has(state) || state.startsWith("08")) return "unknown";
     return "error";
   }
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === "string" && SOCKET_CODES.has(code)) return "unknown";
+  if (code !== undefined && code !== null) return "error";
+  // last resort, for the driver's own errors that carry no code
   const message = err instanceof Error ? err.message : String(err);
   return CONNECTION_MESSAGE.test(message) ? "unknown" : "error";
 }

@@ -1,0 +1,1420 @@
+-- The schema after every migration, functions included: generated, do not edit.
+-- `npm run schema:dump` writes it from a freshly migrated PostgreSQL (pg_dump -s);
+-- test/schema.test.ts fails when it differs from a fresh migration.
+
+--
+-- PostgreSQL database dump
+--
+
+--
+-- Name: wallet_op; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.wallet_op AS (
+	k smallint,
+	id bigint,
+	u bigint,
+	c bigint,
+	a bigint,
+	key text,
+	h text,
+	r bigint,
+	e integer,
+	actor text,
+	reason text
+);
+
+--
+-- Name: journal; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.journal (
+    user_id bigint NOT NULL,
+    seq bigint NOT NULL,
+    id bigint NOT NULL,
+    event smallint NOT NULL,
+    kind smallint,
+    direction smallint NOT NULL,
+    amount bigint NOT NULL,
+    balance_after bigint NOT NULL,
+    available_after bigint NOT NULL,
+    counterparty_user_id bigint,
+    transfer_id bigint,
+    hold_id bigint,
+    reverses bigint,
+    reason text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT journal_amount_check CHECK (((amount > 0) OR ((kind IS NULL) AND (amount = 0)))),
+    CONSTRAINT journal_balance_after_check CHECK ((balance_after >= 0)),
+    CONSTRAINT journal_check CHECK (((kind IS NULL) = (direction = 0))),
+    CONSTRAINT journal_direction_check CHECK ((direction = ANY (ARRAY['-1'::integer, 0, 1]))),
+    CONSTRAINT journal_kind_check CHECK (((kind >= 1) AND (kind <= 5))),
+    CONSTRAINT journal_seq_check CHECK ((seq > 0))
+);
+
+--
+-- Name: wallet_step; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.wallet_step AS (
+	outcome text,
+	result jsonb,
+	rows public.journal[]
+);
+
+--
+-- Name: wallet_adjustment_json(public.journal); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_adjustment_json(j public.journal) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select jsonb_build_object('transaction_id', j.id::text, 'user_id', j.user_id, 'amount', j.direction * j.amount,
+                            'balance', j.balance_after, 'available_balance', j.available_after, 'reason', j.reason)
+$$;
+
+--
+-- Name: wallet_apply(jsonb, boolean); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_apply(p_ops jsonb, p_retry boolean DEFAULT false) RETURNS TABLE(ord integer, outcome text, result jsonb, replayed boolean, changes bigint[])
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_ops wallet_op[] := array(select x from jsonb_populate_recordset(null::wallet_op, p_ops) x);
+  v_actors bigint[] := array(select distinct x.u from unnest(v_ops) x where x.u is not null order by 1);
+  v_lock record;
+  v_rows journal[];
+  v_flushed integer := 0;
+  v_accepted integer := 0;
+  o wallet_op;
+  s wallet_step;
+  v_hash text;
+  v_op bigint;
+begin
+  -- every wallet of the batch locked in user-id order: batches wait for each other,
+  -- never deadlock; an acting user's wallet opens on first use (inserted in order,
+  -- and so held by this transaction too)
+  v_lock := wallet_lock(wallet_batch_users(v_ops));
+  if not v_actors <@ v_lock.locked then
+    insert into wallets (user_id) select u from unnest(v_actors) u order by 1 on conflict do nothing;
+  end if;
+  v_rows := v_lock.rows;
+
+  ord := 0;
+  foreach o in array v_ops loop
+    ord := ord + 1;
+    replayed := false;
+    changes := null;
+    if o.key is not null then
+      -- a concurrent request with the same key waits here until the first commits
+      -- scoped per user; the operator (no acting user) has scope 0
+      insert into idempotency_keys (user_id, key, request_hash, op_id)
+      values (coalesce(o.u, 0), o.key, o.h, o.id)
+      on conflict do nothing;
+      if not found then
+        select k.request_hash, k.outcome, k.result, k.op_id into v_hash, outcome, result, v_op
+          from idempotency_keys k where k.user_id = coalesce(o.u, 0) and k.key = o.key;
+        if v_hash <> o.h then
+          outcome := 'idempotency_key_reused';
+          result := null;
+        else
+          replayed := v_op is distinct from o.id;
+        end if;
+        return next;
+        continue;
+      end if;
+    elsif p_retry then
+      s := wallet_dispatch(o, true);
+      if s.outcome is not null then
+        outcome := s.outcome;
+        result := s.result;
+        return next;
+        continue;
+      end if;
+    end if;
+
+    if wallet_reads_journal(o.k) and cardinality(v_rows) > v_flushed then
+      perform wallet_flush(v_rows[v_flushed + 1 :]);
+      v_flushed := cardinality(v_rows);
+    end if;
+    s := wallet_dispatch(o, false);
+    if not wallet_known_outcome(s.outcome) then
+      raise exception 'wallet_apply: operation kind % returned unknown outcome %', o.k, s.outcome;
+    end if;
+    outcome := s.outcome;
+    result := s.result;
+    if s.rows is not null then
+      v_rows := v_rows || s.rows;
+      changes := array(select x from unnest(s.rows) r, lateral (values (r.user_id), (r.seq)) v(x));
+    end if;
+    if s.outcome = 'accepted' then v_accepted := v_accepted + 1; end if;
+    if o.key is not null then
+      update idempotency_keys k set outcome = s.outcome, result = s.result
+       where k.user_id = coalesce(o.u, 0) and k.key = o.key;
+    end if;
+    return next;
+  end loop;
+  if cardinality(v_rows) > v_flushed then perform wallet_flush(v_rows[v_flushed + 1 :]); end if;
+  perform wallet_log_changes(v_rows, v_accepted);
+end
+$$;
+
+--
+-- Name: wallet_apply_transfers(bigint[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_apply_transfers(p_ids bigint[]) RETURNS TABLE(id bigint, outcome text, changes bigint[])
+    LANGUAGE plpgsql
+    AS $$
+declare
+  t record;
+  s wallet_step;
+  v_rows journal[];
+begin
+  v_rows := (wallet_lock(array(
+    select c.from_user_id from transfers c where c.id = any (p_ids)
+    union select c.to_user_id from transfers c where c.id = any (p_ids)))).rows;
+  -- row locks make the apply safe on its own: a transfer another transaction has
+  -- meanwhile applied is re-checked, found no longer pending, and skipped
+  for t in select c.id, c.from_user_id, c.to_user_id, c.amount from transfers c
+            where c.id = any (p_ids) and c.status = 'pending' order by c.id for update loop
+    s := wallet_op_transfer(t.id, t.from_user_id, t.to_user_id, t.amount);
+    if s.outcome <> 'ok' then
+      s.rows := array[wallet_record(t.from_user_id, 5::smallint, null, 0::smallint, t.amount, t.id,
+                                    t.to_user_id, t.id, p_reason => s.outcome)];
+    end if;
+    v_rows := v_rows || s.rows;
+    changes := array(select x from unnest(s.rows) r, lateral (values (r.user_id), (r.seq)) v(x));
+    update transfers c set status = case when s.outcome = 'ok' then 'completed' else 'failed' end,
+                           failure_reason = nullif(s.outcome, 'ok'),
+                           attempts = c.attempts + 1, updated_at = now(), completed_at = now()
+     where c.id = t.id;
+    id := t.id;
+    outcome := s.outcome;
+    return next;
+  end loop;
+  perform wallet_flush(v_rows);
+  perform wallet_log_changes(v_rows);
+end
+$$;
+
+--
+-- Name: wallet_audit_append_only(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_audit_append_only() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+begin
+  raise exception 'audit_log is append-only: % is not allowed', tg_op using errcode = 'insufficient_privilege';
+end
+$$;
+
+--
+-- Name: wallet_batch_users(public.wallet_op[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_batch_users(p_ops public.wallet_op[]) RETURNS bigint[]
+    LANGUAGE plpgsql STABLE
+    AS $$
+begin
+  if not exists (select 1 from unnest(p_ops) x where x.k in (6, 7, 8)) then
+    return array(select distinct q.id from (select unnest(array[x.u, x.c]) from unnest(p_ops) x) q(id)
+                  where q.id is not null);
+  end if;
+  return array(select distinct q.id from (
+                 select unnest(array[x.u, x.c]) from unnest(p_ops) x
+                 union all
+                 select unnest(array[h.user_id, h.destination_user_id]) from holds h
+                  where h.id = any (array(select x.r from unnest(p_ops) x where x.k in (6, 7)))
+                 union all
+                 select j.user_id from journal j
+                  where j.id = any (array(select x.r from unnest(p_ops) x where x.k = 8))) q(id)
+                where q.id is not null);
+end
+$$;
+
+--
+-- Name: wallet_claim_transfers(integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_claim_transfers(p_limit integer) RETURNS bigint[]
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_ids bigint[];
+begin
+  select array_agg(c.id order by c.id) into v_ids from (
+    select p.id from transfers p
+     where p.status = 'pending' and p.next_attempt_at <= now()
+     order by p.id
+     limit p_limit
+     for update skip locked
+  ) c;
+  if v_ids is null then return '{}'; end if;
+  select coalesce(array_agg(c.id order by c.id), '{}') into v_ids from transfers c
+   where c.id = any (v_ids)
+     and not exists (select 1 from transfers o
+                      where o.status = 'pending' and o.from_user_id = c.from_user_id
+                        and o.id < c.id and o.id <> all (v_ids));
+  return v_ids;
+end
+$$;
+
+--
+-- Name: wallets; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.wallets (
+    user_id bigint NOT NULL,
+    balance bigint DEFAULT 0 NOT NULL,
+    version bigint DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    held bigint DEFAULT 0 NOT NULL,
+    hold_expiry timestamp with time zone,
+    frozen boolean DEFAULT false NOT NULL,
+    frozen_reason text,
+    pruned_events bigint DEFAULT 0 NOT NULL,
+    CONSTRAINT wallets_balance_check CHECK (((balance >= 0) AND (balance <= '9007199254740991'::bigint))),
+    CONSTRAINT wallets_held_check CHECK (((held >= 0) AND (held <= balance))),
+    CONSTRAINT wallets_user_id_check CHECK ((user_id > 0))
+);
+
+--
+-- Name: wallet_debit_refusal(public.wallets, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_debit_refusal(w public.wallets, p_amount bigint) RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+  select case when w.frozen then 'wallet_frozen'
+              when w.balance - w.held < p_amount then 'insufficient_funds' end
+$$;
+
+--
+-- Name: wallet_debit_refused(bigint, bigint, boolean); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_debit_refused(p_user bigint, p_amount bigint, p_operator boolean DEFAULT false) RETURNS public.wallet_step
+    LANGUAGE sql STABLE
+    AS $$
+  select wallet_refuse(coalesce((select case when p_operator then wallet_operator_refusal(w, p_amount)
+                                             else wallet_debit_refusal(w, p_amount) end
+                                   from wallets w where w.user_id = p_user),
+                                'wallet_not_found'))
+$$;
+
+--
+-- Name: wallet_defer_transfers(bigint[], text, integer, double precision, double precision); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_defer_transfers(p_ids bigint[], p_error text, p_max_attempts integer, p_base_ms double precision, p_cap_ms double precision) RETURNS TABLE(id bigint, status text, attempts integer)
+    LANGUAGE sql
+    AS $$
+  update transfers t
+     set attempts = t.attempts + 1,
+         status = case when t.attempts + 1 >= p_max_attempts then 'dead' else 'pending' end,
+         next_attempt_at = now() + make_interval(
+           secs => least(p_cap_ms, p_base_ms * 2 ^ t.attempts) * (0.5 + random() / 2) / 1000.0),
+         last_error = left(p_error, 500),
+         updated_at = now()
+   where t.id = any (p_ids) and t.status = 'pending'
+  returning t.id, t.status, t.attempts
+$$;
+
+--
+-- Name: wallet_dispatch(public.wallet_op, boolean); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_dispatch(o public.wallet_op, p_replay boolean) RETURNS public.wallet_step
+    LANGUAGE plpgsql
+    AS $$
+begin
+  case o.k
+    when 1 then return case when p_replay then wallet_replay_journal(o) else wallet_op_deposit(o.id, o.u, o.a) end;
+    when 2 then return case when p_replay then wallet_replay_journal(o) else wallet_op_withdraw(o.id, o.u, o.a) end;
+    when 3 then return case when p_replay then wallet_replay_journal(o) else wallet_op_transfer(o.id, o.u, o.c, o.a) end;
+    when 4 then return case when p_replay then wallet_replay_accept(o) else wallet_op_accept(o.id, o.u, o.c, o.a) end;
+    when 5 then return case when p_replay then wallet_replay_hold(o) else wallet_op_hold(o.id, o.u, o.c, o.a, o.e) end;
+    when 6 then return case when p_replay then wallet_replay_hold(o) else wallet_op_capture(o.id, o.u, o.r, o.a) end;
+    when 7 then return case when p_replay then wallet_replay_hold(o) else wallet_op_void(o.id, o.u, o.r) end;
+    when 8 then return case when p_replay then wallet_replay_operator(o)
+                            else wallet_op_reverse(o.id, o.r, o.a, o.actor, o.reason) end;
+    when 9 then return case when p_replay then wallet_replay_operator(o)
+                            else wallet_op_adjust(o.id, o.c, o.a, o.actor, o.reason) end;
+    when 10 then return case when p_replay then wallet_replay_operator(o)
+                             else wallet_op_freeze(o.id, o.c, true, o.actor, o.reason) end;
+    when 11 then return case when p_replay then wallet_replay_operator(o)
+                             else wallet_op_freeze(o.id, o.c, false, o.actor, o.reason) end;
+    else raise exception 'wallet_apply: unknown operation kind %', o.k;
+  end case;
+end
+$$;
+
+--
+-- Name: wallet_expire_holds(integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_expire_holds(p_limit integer) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_users bigint[];
+  v_user bigint;
+  v_rows journal[] := '{}';
+begin
+  v_users := array(select distinct h.user_id from holds h where h.status = 'held' and h.expires_at <= now()
+                    limit p_limit);
+  if cardinality(v_users) = 0 then return 0; end if;
+  for v_user in select user_id from wallets where user_id = any (v_users) order by user_id for update skip locked loop
+    v_rows := v_rows || wallet_release_expired(v_user);
+  end loop;
+  perform wallet_flush(v_rows);
+  perform wallet_log_changes(v_rows);
+  return cardinality(v_rows);
+end
+$$;
+
+--
+-- Name: wallet_flush(public.journal[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_flush(p_rows public.journal[]) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+begin
+  insert into journal select (r).* from unnest(p_rows) r;
+end
+$$;
+
+--
+-- Name: holds; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.holds (
+    id bigint NOT NULL,
+    user_id bigint NOT NULL,
+    destination_user_id bigint,
+    amount bigint NOT NULL,
+    status text DEFAULT 'held'::text NOT NULL,
+    captured_amount bigint,
+    expires_at timestamp with time zone NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    closed_at timestamp with time zone,
+    closed_by bigint,
+    CONSTRAINT holds_amount_check CHECK ((amount > 0)),
+    CONSTRAINT holds_check CHECK (((captured_amount > 0) AND (captured_amount <= amount))),
+    CONSTRAINT holds_check1 CHECK (((status = 'captured'::text) = (captured_amount IS NOT NULL))),
+    CONSTRAINT holds_status_check CHECK ((status = ANY (ARRAY['held'::text, 'captured'::text, 'voided'::text, 'expired'::text])))
+);
+
+--
+-- Name: wallet_hold_json(public.holds); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_hold_json(h public.holds) RETURNS jsonb
+    LANGUAGE sql STABLE
+    AS $$
+  select jsonb_build_object(
+    'hold_id', h.id::text,
+    'status', case when h.status = 'held' and h.expires_at <= now() then 'expired' else h.status end,
+    'amount', h.amount,
+    'captured_amount', h.captured_amount,
+    'user_id', h.user_id,
+    'destination_user_id', h.destination_user_id,
+    'expires_at', wallet_iso(h.expires_at),
+    'created_at', wallet_iso(h.created_at))
+$$;
+
+--
+-- Name: wallet_hold_refusal(public.holds, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_hold_refusal(h public.holds, p_actor bigint) RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+  select case
+    when h.id is null then 'not_found'
+    when p_actor <> h.user_id and p_actor is distinct from h.destination_user_id then 'not_found'
+    when p_actor <> coalesce(h.destination_user_id, h.user_id) then 'forbidden'
+    when h.status <> 'held' or h.expires_at <= now() then 'hold_not_active'
+  end
+$$;
+
+--
+-- Name: wallet_hold_result(public.holds, public.journal); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_hold_result(h public.holds, j public.journal) RETURNS jsonb
+    LANGUAGE sql STABLE
+    AS $$
+  select wallet_hold_json(h) || jsonb_build_object('balance', j.balance_after, 'available_balance', j.available_after)
+         || case when h.status <> 'captured' then '{}'::jsonb
+                 when h.destination_user_id is null then jsonb_build_object('transaction_id', h.closed_by::text)
+                 else jsonb_build_object('transfer_id', h.closed_by::text) end
+$$;
+
+--
+-- Name: wallet_inspect_json(bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_inspect_json(p_user bigint) RETURNS jsonb
+    LANGUAGE sql STABLE
+    AS $$
+  select jsonb_build_object(
+    'user_id', w.user_id,
+    'balance', w.balance,
+    'available_balance', w.balance - w.held + coalesce((select sum(h.amount) from holds h
+                                                        where h.user_id = w.user_id and h.status = 'held'
+                                                          and h.expires_at <= now()), 0),
+    'frozen', w.frozen,
+    'frozen_reason', w.frozen_reason,
+    'active_holds', (select count(*) from holds h where h.user_id = w.user_id and h.status = 'held'
+                                                   and h.expires_at > now()),
+    'pending_transfers', (select count(*) from transfers t where t.from_user_id = w.user_id
+                                                            and t.status in ('pending', 'dead')),
+    'created_at', wallet_iso(w.created_at))
+  from wallets w where w.user_id = p_user
+$$;
+
+--
+-- Name: wallet_iso(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_iso(p_at timestamp with time zone) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$ select to_char(p_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') $$;
+
+--
+-- Name: wallet_known_outcome(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_known_outcome(p_outcome text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select p_outcome in ('ok', 'accepted', 'insufficient_funds', 'same_wallet', 'wallet_not_found',
+                       'balance_limit_exceeded', 'not_found', 'forbidden', 'hold_not_active', 'amount_exceeds_hold',
+                       'wallet_frozen', 'reversal_exceeds_original', 'not_reversible')
+$$;
+
+--
+-- Name: wallet_lock(bigint[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_lock(p_users bigint[], OUT rows public.journal[], OUT locked bigint[]) RETURNS record
+    LANGUAGE plpgsql
+    AS $$
+declare
+  w record;
+begin
+  rows := '{}';
+  locked := '{}';
+  for w in select user_id, hold_expiry from wallets where user_id = any (p_users) order by user_id for update loop
+    locked := locked || w.user_id;
+    if w.hold_expiry <= now() then rows := rows || wallet_release_expired(w.user_id); end if;
+  end loop;
+end
+$$;
+
+--
+-- Name: wallet_log_changes(public.journal[], integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_log_changes(p_rows public.journal[], p_accepted integer DEFAULT 0) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+begin
+  if cardinality(p_rows) > 0 or p_accepted > 0 then
+    insert into wallet_changes (changes, accepted)
+    values (array(select x from unnest(p_rows) r, lateral (values (r.user_id), (r.seq)) v(x)), p_accepted);
+  end if;
+end
+$$;
+
+--
+-- Name: wallet_next_id(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_next_id() RETURNS bigint
+    LANGUAGE sql
+    AS $$
+  select ((floor(extract(epoch from clock_timestamp()) * 1000)::bigint - 1735689600000) << 22)
+         | (nextval('wallet_id_seq') % 2097152)
+$$;
+
+--
+-- Name: wallet_op_accept(bigint, bigint, bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_op_accept(p_id bigint, p_from bigint, p_to bigint, p_amount bigint) RETURNS public.wallet_step
+    LANGUAGE plpgsql
+    AS $$
+begin
+  if p_from = p_to then return wallet_refuse('same_wallet'); end if;
+  if not exists (select 1 from wallets where user_id = p_to) then return wallet_refuse('wallet_not_found'); end if;
+  if (select frozen from wallets where user_id = p_from) then return wallet_refuse('wallet_frozen'); end if;
+  insert into transfers (id, from_user_id, to_user_id, amount, async, status)
+  values (p_id, p_from, p_to, p_amount, true, 'pending');
+  return ('accepted', jsonb_build_object('success', true, 'transfer_id', p_id::text, 'status', 'pending'), null)::wallet_step;
+end
+$$;
+
+--
+-- Name: wallet_op_adjust(bigint, bigint, bigint, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_op_adjust(p_id bigint, p_user bigint, p_amount bigint, p_actor text, p_reason text) RETURNS public.wallet_step
+    LANGUAGE plpgsql
+    AS $$
+declare
+  j journal;
+begin
+  if not exists (select 1 from wallets where user_id = p_user) then return wallet_refuse('wallet_not_found'); end if;
+  j := wallet_record(p_user, 11::smallint, 5::smallint, sign(p_amount)::smallint, abs(p_amount), p_id,
+                     p_reason => p_reason, p_operator => true);
+  if j.seq is null then
+    if p_amount > 0 then return wallet_refuse('balance_limit_exceeded'); end if;
+    return wallet_debit_refused(p_user, abs(p_amount), true);
+  end if;
+  insert into audit_log (id, actor, action, target, reason, details)
+  values (p_id, p_actor, 'adjustment', 'wallet:' || p_user, p_reason, jsonb_build_object('amount', p_amount));
+  return ('ok', wallet_adjustment_json(j), array[j])::wallet_step;
+end
+$$;
+
+--
+-- Name: wallet_op_capture(bigint, bigint, bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_op_capture(p_id bigint, p_actor bigint, p_hold bigint, p_amount bigint) RETURNS public.wallet_step
+    LANGUAGE plpgsql
+    AS $$
+declare
+  h holds;
+  v_amount bigint;
+  v_dest bigint;
+  a journal;
+  v_rows journal[];
+  v_refusal text;
+begin
+  select * into h from holds where id = p_hold;
+  v_refusal := wallet_hold_refusal(h, p_actor);
+  if v_refusal is not null then return wallet_refuse(v_refusal); end if;
+  v_amount := coalesce(p_amount, h.amount);
+  if v_amount > h.amount then return wallet_refuse('amount_exceeds_hold'); end if;
+  v_dest := h.destination_user_id;
+  if v_dest is not null
+     and (select balance from wallets where user_id = v_dest) > 9007199254740991 - v_amount then
+    return wallet_refuse('balance_limit_exceeded');
+  end if;
+  a := wallet_record(h.user_id, 7::smallint, case when v_dest is null then 2 else 3 end::smallint, -1::smallint,
+                     v_amount, p_id, v_dest, case when v_dest is not null then p_id end, h.id, p_held => -h.amount);
+  if a.seq is null then return wallet_debit_refused(h.user_id, v_amount - h.amount); end if;
+  v_rows := array[a];
+  if v_dest is not null then
+    v_rows := v_rows || wallet_record(v_dest, 3::smallint, 3::smallint, 1::smallint, v_amount, p_id, h.user_id, p_id, h.id);
+  end if;
+  update holds set status = 'captured', captured_amount = v_amount, closed_at = now(), closed_by = p_id
+   where id = h.id returning * into h;
+  return ('ok', wallet_hold_result(h, a), v_rows)::wallet_step;
+end
+$$;
+
+--
+-- Name: wallet_op_deposit(bigint, bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_op_deposit(p_id bigint, p_user bigint, p_amount bigint) RETURNS public.wallet_step
+    LANGUAGE plpgsql
+    AS $$
+declare
+  j journal := wallet_record(p_user, 1::smallint, 1::smallint, 1::smallint, p_amount, p_id);
+begin
+  if j.seq is null then return wallet_refuse('balance_limit_exceeded'); end if;
+  return ('ok', jsonb_build_object('balance', j.balance_after, 'transaction_id', p_id::text), array[j])::wallet_step;
+end
+$$;
+
+--
+-- Name: wallet_op_freeze(bigint, bigint, boolean, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_op_freeze(p_id bigint, p_user bigint, p_freeze boolean, p_actor text, p_reason text) RETURNS public.wallet_step
+    LANGUAGE plpgsql
+    AS $$
+declare
+  w wallets;
+  j journal;
+begin
+  select * into w from wallets where user_id = p_user;
+  if not found then return wallet_refuse('wallet_not_found'); end if;
+  if w.frozen = p_freeze then return ('ok', wallet_inspect_json(p_user), null)::wallet_step; end if;
+  update wallets set frozen = p_freeze, frozen_reason = case when p_freeze then p_reason end where user_id = p_user;
+  j := wallet_record(p_user, case when p_freeze then 12 else 13 end::smallint, null, 0::smallint, 0, p_id,
+                     p_reason => p_reason);
+  insert into audit_log (id, actor, action, target, reason, details)
+  values (p_id, p_actor, case when p_freeze then 'freeze' else 'unfreeze' end, 'wallet:' || p_user, p_reason, '{}');
+  return ('ok', wallet_inspect_json(p_user), array[j])::wallet_step;
+end
+$$;
+
+--
+-- Name: wallet_op_hold(bigint, bigint, bigint, bigint, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_op_hold(p_id bigint, p_user bigint, p_dest bigint, p_amount bigint, p_expires_s integer) RETURNS public.wallet_step
+    LANGUAGE plpgsql
+    AS $$
+declare
+  j journal;
+  h holds;
+begin
+  if p_dest = p_user then return wallet_refuse('same_wallet'); end if;
+  if p_dest is not null and not exists (select 1 from wallets where user_id = p_dest) then
+    return wallet_refuse('wallet_not_found');
+  end if;
+  j := wallet_record(p_user, 6::smallint, null, 0::smallint, p_amount, p_id, p_dest, null, p_id, p_held => p_amount,
+                     p_expires => now() + make_interval(secs => p_expires_s));
+  if j.seq is null then return wallet_debit_refused(p_user, p_amount); end if;
+  insert into holds (id, user_id, destination_user_id, amount, expires_at)
+  values (p_id, p_user, p_dest, p_amount, now() + make_interval(secs => p_expires_s))
+  returning * into h;
+  return ('ok', wallet_hold_json(h) || jsonb_build_object('balance', j.balance_after, 'available_balance', j.available_after),
+          array[j])::wallet_step;
+end
+$$;
+
+--
+-- Name: wallet_op_reverse(bigint, bigint, bigint, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_op_reverse(p_id bigint, p_target bigint, p_amount bigint, p_actor text, p_reason text) RETURNS public.wallet_step
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_out journal; -- the original's row that took money (a withdraw, a transfer's sender)
+  v_in journal;  -- the original's row that gave money (a deposit, a transfer's receiver)
+  v_kind smallint;
+  v_original bigint;
+  v_done bigint;
+  v_amount bigint;
+  a journal;
+  v_rows journal[];
+  v_details jsonb;
+begin
+  select * into v_out from journal where id = p_target and kind is not null and direction = -1;
+  select * into v_in from journal where id = p_target and kind is not null and direction = 1;
+  v_kind := coalesce(v_out.kind, v_in.kind);
+  if v_kind is null then
+    if exists (select 1 from transfers where id = p_target) then return wallet_refuse('not_reversible'); end if;
+    return wallet_refuse('not_found');
+  end if;
+  if v_kind in (4, 5) then return wallet_refuse('not_reversible'); end if;
+  v_original := coalesce(v_out.amount, v_in.amount);
+  select coalesce(sum(amount), 0) into v_done from journal
+   where reverses = p_target and kind = 4 and direction = case when v_in.seq is not null then -1 else 1 end;
+  v_amount := coalesce(p_amount, v_original - v_done);
+  if v_amount <= 0 or v_done + v_amount > v_original then return wallet_refuse('reversal_exceeds_original'); end if;
+  -- the money goes back: out of whoever received it, into whoever paid it (checked
+  -- first, so that once the debit is made the credit cannot fail)
+  if v_out.seq is not null
+     and (select balance from wallets where user_id = v_out.user_id) > 9007199254740991 - v_amount then
+    return wallet_refuse('balance_limit_exceeded');
+  end if;
+  v_rows := '{}';
+  if v_in.seq is not null then
+    a := wallet_record(v_in.user_id, 10::smallint, 4::smallint, -1::smallint, v_amount, p_id, v_out.user_id,
+                       null, null, p_target, p_reason, p_operator => true);
+    if a.seq is null then return wallet_debit_refused(v_in.user_id, v_amount, true); end if;
+    v_rows := array[a];
+  end if;
+  if v_out.seq is not null then
+    v_rows := v_rows || wallet_record(v_out.user_id, 10::smallint, 4::smallint, 1::smallint, v_amount, p_id,
+                                      v_in.user_id, null, null, p_target, p_reason, p_operator => true);
+  end if;
+  v_details := jsonb_build_object(
+    'amount', v_amount, 'original_amount', v_original, 'remaining', v_original - v_done - v_amount,
+    'kind', case v_kind when 1 then 'deposit' when 2 then 'withdraw' else 'transfer' end,
+    'from_user_id', v_in.user_id, 'to_user_id', v_out.user_id);
+  insert into audit_log (id, actor, action, target, reason, details)
+  values (p_id, p_actor, 'reversal', case when v_kind = 3 then 'transfer:' else 'transaction:' end || p_target,
+          p_reason, v_details);
+  return ('ok', wallet_reversal_json(p_id, p_target, p_reason, v_details), v_rows)::wallet_step;
+end
+$$;
+
+--
+-- Name: wallet_op_transfer(bigint, bigint, bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_op_transfer(p_id bigint, p_from bigint, p_to bigint, p_amount bigint) RETURNS public.wallet_step
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_to_balance bigint;
+  a journal;
+begin
+  if p_from = p_to then return wallet_refuse('same_wallet'); end if;
+  select balance into v_to_balance from wallets where user_id = p_to;
+  if not found then return wallet_refuse('wallet_not_found'); end if;
+  if v_to_balance > 9007199254740991 - p_amount then return wallet_refuse('balance_limit_exceeded'); end if;
+  a := wallet_record(p_from, 4::smallint, 3::smallint, -1::smallint, p_amount, p_id, p_to, p_id);
+  if a.seq is null then return wallet_debit_refused(p_from, p_amount); end if;
+  return ('ok', jsonb_build_object('success', true, 'transfer_id', p_id::text, 'balance', a.balance_after),
+          array[a, wallet_record(p_to, 3::smallint, 3::smallint, 1::smallint, p_amount, p_id, p_from, p_id)])::wallet_step;
+end
+$$;
+
+--
+-- Name: wallet_op_void(bigint, bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_op_void(p_id bigint, p_actor bigint, p_hold bigint) RETURNS public.wallet_step
+    LANGUAGE plpgsql
+    AS $$
+declare
+  h holds;
+  j journal;
+  v_refusal text;
+begin
+  select * into h from holds where id = p_hold;
+  v_refusal := wallet_hold_refusal(h, p_actor);
+  if v_refusal is not null then return wallet_refuse(v_refusal); end if;
+  j := wallet_record(h.user_id, 8::smallint, null, 0::smallint, h.amount, p_id, h.destination_user_id, null, h.id,
+                     p_held => -h.amount);
+  update holds set status = 'voided', closed_at = now(), closed_by = p_id where id = h.id returning * into h;
+  return ('ok', wallet_hold_result(h, j), array[j])::wallet_step;
+end
+$$;
+
+--
+-- Name: wallet_op_withdraw(bigint, bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_op_withdraw(p_id bigint, p_user bigint, p_amount bigint) RETURNS public.wallet_step
+    LANGUAGE plpgsql
+    AS $$
+declare
+  j journal := wallet_record(p_user, 2::smallint, 2::smallint, -1::smallint, p_amount, p_id);
+begin
+  if j.seq is null then return wallet_debit_refused(p_user, p_amount); end if;
+  return ('ok', jsonb_build_object('balance', j.balance_after, 'transaction_id', p_id::text), array[j])::wallet_step;
+end
+$$;
+
+--
+-- Name: wallet_operator_refusal(public.wallets, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_operator_refusal(w public.wallets, p_amount bigint) RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+  select case when w.balance - w.held < p_amount then 'insufficient_funds' end
+$$;
+
+--
+-- Name: wallet_process_transfers(integer, integer, double precision, double precision); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_process_transfers(p_limit integer, p_max_attempts integer, p_base_ms double precision, p_cap_ms double precision) RETURNS TABLE(id bigint, outcome text, error text, attempts integer, changes bigint[])
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_ids bigint[];
+  v_id bigint;
+  v_err text;
+  v_done record;
+  v_applied jsonb := '[]';
+begin
+  v_ids := wallet_claim_transfers(p_limit);
+  if cardinality(v_ids) = 0 then return; end if;
+  begin
+    -- collected first and returned after the block: rows handed back inside it would
+    -- survive the block's rollback
+    select coalesce(jsonb_agg(to_jsonb(a)), '[]') into v_applied from wallet_apply_transfers(v_ids) a;
+  exception when others then
+    v_err := sqlerrm;
+    v_applied := '[]';
+    if cardinality(v_ids) > 1 then
+      foreach v_id in array v_ids loop
+        begin
+          select v_applied || coalesce(jsonb_agg(to_jsonb(a)), '[]') into v_applied
+            from wallet_apply_transfers(array[v_id]) a;
+        exception when others then
+          return query select d.id, d.status, sqlerrm, d.attempts, null::bigint[]
+                         from wallet_defer_transfers(array[v_id], sqlerrm, p_max_attempts, p_base_ms, p_cap_ms) d;
+        end;
+      end loop;
+    else
+      return query select d.id, d.status, v_err, d.attempts, null::bigint[]
+                     from wallet_defer_transfers(v_ids, v_err, p_max_attempts, p_base_ms, p_cap_ms) d;
+    end if;
+  end;
+  for v_done in select * from jsonb_to_recordset(v_applied) as x(id bigint, outcome text, changes bigint[]) loop
+    id := v_done.id;
+    outcome := v_done.outcome;
+    error := null;
+    attempts := null;
+    changes := v_done.changes;
+    return next;
+  end loop;
+end
+$$;
+
+--
+-- Name: wallet_prune_events(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_prune_events(p_before timestamp with time zone) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+declare
+  n integer;
+begin
+  with gone as (
+    delete from journal j using relay_cursor c
+     where j.user_id = c.user_id and j.seq <= c.published_seq and j.kind is null and j.created_at < p_before
+    returning j.user_id),
+  counted as (select user_id, count(*) as k from gone group by user_id),
+  marked as (update wallets w set pruned_events = w.pruned_events + counted.k from counted
+              where w.user_id = counted.user_id returning counted.k)
+  select coalesce(sum(k), 0) into n from marked;
+  return n;
+end
+$$;
+
+--
+-- Name: wallet_reads_journal(smallint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_reads_journal(p_kind smallint) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    AS $$ select p_kind = 8 $$;
+
+--
+-- Name: wallet_record(bigint, smallint, smallint, smallint, bigint, bigint, bigint, bigint, bigint, bigint, text, bigint, timestamp with time zone, boolean); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_record(p_user bigint, p_event smallint, p_kind smallint, p_direction smallint, p_amount bigint, p_id bigint, p_counterparty bigint DEFAULT NULL::bigint, p_transfer bigint DEFAULT NULL::bigint, p_hold bigint DEFAULT NULL::bigint, p_reverses bigint DEFAULT NULL::bigint, p_reason text DEFAULT NULL::text, p_held bigint DEFAULT 0, p_expires timestamp with time zone DEFAULT NULL::timestamp with time zone, p_operator boolean DEFAULT false) RETURNS public.journal
+    LANGUAGE plpgsql
+    AS $$
+declare
+  j journal;
+  v_need bigint := (case when p_direction < 0 then p_amount else 0 end) + p_held;
+begin
+  update wallets w set balance = w.balance + p_direction * p_amount, held = w.held + p_held,
+                       hold_expiry = case when p_expires is null then w.hold_expiry
+                                          else least(coalesce(w.hold_expiry, p_expires), p_expires) end,
+                       version = w.version + 1, updated_at = now()
+   where w.user_id = p_user
+     and (p_direction >= 0 and p_held <= 0
+          or (case when p_operator then wallet_operator_refusal(w, v_need)
+                   else wallet_debit_refusal(w, v_need) end) is null)
+     and (p_direction <= 0 or w.balance <= 9007199254740991 - p_amount)
+  returning w.version, w.balance, w.balance - w.held into j.seq, j.balance_after, j.available_after;
+  if not found then return null; end if;
+  j.user_id := p_user; j.id := p_id; j.event := p_event; j.kind := p_kind; j.direction := p_direction;
+  j.amount := p_amount; j.counterparty_user_id := p_counterparty; j.transfer_id := p_transfer;
+  j.hold_id := p_hold; j.reverses := p_reverses; j.reason := p_reason; j.created_at := clock_timestamp();
+  return j;
+end
+$$;
+
+--
+-- Name: wallet_refuse(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_refuse(p_code text) RETURNS public.wallet_step
+    LANGUAGE sql IMMUTABLE
+    AS $$ select (p_code, null, null)::wallet_step $$;
+
+--
+-- Name: wallet_release_expired(bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_release_expired(p_user bigint) RETURNS public.journal[]
+    LANGUAGE plpgsql
+    AS $$
+declare
+  h record;
+  v_rows journal[] := '{}';
+begin
+  for h in update holds set status = 'expired', closed_at = now()
+            where user_id = p_user and status = 'held' and expires_at <= now()
+        returning id, amount, destination_user_id loop
+    v_rows := v_rows || wallet_record(p_user, 9::smallint, null, 0::smallint, h.amount, wallet_next_id(),
+                                      h.destination_user_id, null, h.id, p_held => -h.amount);
+  end loop;
+  update wallets set hold_expiry = (select min(expires_at) from holds where user_id = p_user and status = 'held')
+   where user_id = p_user;
+  return v_rows;
+end
+$$;
+
+--
+-- Name: wallet_replay_accept(public.wallet_op); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_replay_accept(o public.wallet_op) RETURNS public.wallet_step
+    LANGUAGE sql STABLE
+    AS $$
+  select ('accepted', jsonb_build_object('success', true, 'transfer_id', o.id::text, 'status', 'pending'), null)::wallet_step
+   where exists (select 1 from transfers where id = o.id)
+$$;
+
+--
+-- Name: wallet_replay_hold(public.wallet_op); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_replay_hold(o public.wallet_op) RETURNS public.wallet_step
+    LANGUAGE plpgsql
+    AS $$
+declare
+  j journal;
+  h holds;
+begin
+  select * into h from holds where id = case when o.k = 5 then o.id else o.r end;
+  if not found or (o.k <> 5 and h.closed_by is distinct from o.id) then return null; end if;
+  select * into j from journal where id = o.id and user_id = h.user_id;
+  if o.k = 5 then
+    return ('ok', wallet_hold_json(h) || jsonb_build_object('balance', j.balance_after,
+                                                            'available_balance', j.available_after), null)::wallet_step;
+  end if;
+  return ('ok', wallet_hold_result(h, j), null)::wallet_step;
+end
+$$;
+
+--
+-- Name: wallet_replay_journal(public.wallet_op); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_replay_journal(o public.wallet_op) RETURNS public.wallet_step
+    LANGUAGE plpgsql
+    AS $$
+declare
+  j journal;
+begin
+  select * into j from journal where id = o.id and user_id = o.u;
+  if not found then return null; end if;
+  if o.k = 3 then
+    return ('ok', jsonb_build_object('success', true, 'transfer_id', o.id::text, 'balance', j.balance_after), null)::wallet_step;
+  end if;
+  return ('ok', jsonb_build_object('balance', j.balance_after, 'transaction_id', o.id::text), null)::wallet_step;
+end
+$$;
+
+--
+-- Name: wallet_replay_operator(public.wallet_op); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_replay_operator(o public.wallet_op) RETURNS public.wallet_step
+    LANGUAGE plpgsql
+    AS $$
+declare
+  a audit_log;
+  j journal;
+begin
+  select * into a from audit_log where id = o.id;
+  if not found then return null; end if;
+  if o.k = 8 then
+    return ('ok', wallet_reversal_json(o.id, o.r, a.reason, a.details), null)::wallet_step;
+  elsif o.k = 9 then
+    select * into j from journal where id = o.id and user_id = o.c;
+    return ('ok', wallet_adjustment_json(j), null)::wallet_step;
+  end if;
+  return ('ok', wallet_inspect_json(o.c), null)::wallet_step;
+end
+$$;
+
+--
+-- Name: wallet_reversal_json(bigint, bigint, text, jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_reversal_json(p_id bigint, p_target bigint, p_reason text, p_details jsonb) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select jsonb_build_object('reversal_id', p_id::text, 'reverses', p_target::text, 'reason', p_reason)
+         || (p_details - 'original_amount')
+$$;
+
+--
+-- Name: audit_log; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.audit_log (
+    id bigint NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    actor text NOT NULL,
+    action text NOT NULL,
+    target text NOT NULL,
+    reason text,
+    details jsonb DEFAULT '{}'::jsonb NOT NULL,
+    CONSTRAINT audit_log_action_check CHECK ((action = ANY (ARRAY['freeze'::text, 'unfreeze'::text, 'reversal'::text, 'adjustment'::text, 'transfer_retry'::text]))),
+    CONSTRAINT audit_log_actor_check CHECK (((length(actor) >= 1) AND (length(actor) <= 200)))
+);
+
+--
+-- Name: idempotency_keys; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.idempotency_keys (
+    user_id bigint NOT NULL,
+    key text NOT NULL,
+    request_hash text NOT NULL,
+    outcome text,
+    result jsonb,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    op_id bigint
+);
+
+--
+-- Name: relay_cursor; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.relay_cursor (
+    user_id bigint NOT NULL,
+    published_seq bigint NOT NULL,
+    stream_seq bigint NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: relay_state; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.relay_state (
+    id integer DEFAULT 1 NOT NULL,
+    xid xid8 NOT NULL,
+    change_id bigint NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT relay_state_id_check CHECK ((id = 1))
+);
+
+--
+-- Name: transfers; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.transfers (
+    id bigint NOT NULL,
+    from_user_id bigint NOT NULL,
+    to_user_id bigint NOT NULL,
+    amount bigint NOT NULL,
+    async boolean NOT NULL,
+    status text NOT NULL,
+    failure_reason text,
+    attempts integer DEFAULT 0 NOT NULL,
+    next_attempt_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_error text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    completed_at timestamp with time zone,
+    CONSTRAINT transfers_amount_check CHECK ((amount > 0)),
+    CONSTRAINT transfers_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'completed'::text, 'failed'::text, 'dead'::text])))
+);
+
+--
+-- Name: wallet_changes; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.wallet_changes (
+    id bigint NOT NULL,
+    xid xid8 DEFAULT pg_current_xact_id() NOT NULL,
+    changes bigint[] NOT NULL,
+    accepted integer DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: wallet_changes_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE SEQUENCE public.wallet_changes_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+--
+-- Name: wallet_changes_id_seq; Type: SEQUENCE OWNED BY; Schema: public; Owner: -
+--
+
+ALTER SEQUENCE public.wallet_changes_id_seq OWNED BY public.wallet_changes.id;
+
+--
+-- Name: wallet_id_block_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE SEQUENCE public.wallet_id_block_seq
+    START WITH 1
+    INCREMENT BY 1024
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+--
+-- Name: wallet_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE SEQUENCE public.wallet_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+--
+-- Name: wallet_migrations; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.wallet_migrations (
+    id integer NOT NULL,
+    name character varying(255),
+    batch integer,
+    migration_time timestamp with time zone
+);
+
+--
+-- Name: wallet_migrations_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE SEQUENCE public.wallet_migrations_id_seq
+    AS integer
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+--
+-- Name: wallet_migrations_id_seq; Type: SEQUENCE OWNED BY; Schema: public; Owner: -
+--
+
+ALTER SEQUENCE public.wallet_migrations_id_seq OWNED BY public.wallet_migrations.id;
+
+--
+-- Name: wallet_migrations_lock; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.wallet_migrations_lock (
+    index integer NOT NULL,
+    is_locked integer
+);
+
+--
+-- Name: wallet_migrations_lock_index_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE SEQUENCE public.wallet_migrations_lock_index_seq
+    AS integer
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+--
+-- Name: wallet_migrations_lock_index_seq; Type: SEQUENCE OWNED BY; Schema: public; Owner: -
+--
+
+ALTER SEQUENCE public.wallet_migrations_lock_index_seq OWNED BY public.wallet_migrations_lock.index;
+
+--
+-- Name: wallet_changes id; Type: DEFAULT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.wallet_changes ALTER COLUMN id SET DEFAULT nextval('public.wallet_changes_id_seq'::regclass);
+
+--
+-- Name: wallet_migrations id; Type: DEFAULT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.wallet_migrations ALTER COLUMN id SET DEFAULT nextval('public.wallet_migrations_id_seq'::regclass);
+
+--
+-- Name: wallet_migrations_lock index; Type: DEFAULT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.wallet_migrations_lock ALTER COLUMN index SET DEFAULT nextval('public.wallet_migrations_lock_index_seq'::regclass);
+
+--
+-- Name: audit_log audit_log_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.audit_log
+    ADD CONSTRAINT audit_log_pkey PRIMARY KEY (id);
+
+--
+-- Name: holds holds_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.holds
+    ADD CONSTRAINT holds_pkey PRIMARY KEY (id);
+
+--
+-- Name: idempotency_keys idempotency_keys_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.idempotency_keys
+    ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (user_id, key);
+
+--
+-- Name: journal journal_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.journal
+    ADD CONSTRAINT journal_pkey PRIMARY KEY (user_id, seq);
+
+--
+-- Name: relay_cursor relay_cursor_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.relay_cursor
+    ADD CONSTRAINT relay_cursor_pkey PRIMARY KEY (user_id);
+
+--
+-- Name: relay_state relay_state_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.relay_state
+    ADD CONSTRAINT relay_state_pkey PRIMARY KEY (id);
+
+--
+-- Name: transfers transfers_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.transfers
+    ADD CONSTRAINT transfers_pkey PRIMARY KEY (id);
+
+--
+-- Name: wallet_changes wallet_changes_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.wallet_changes
+    ADD CONSTRAINT wallet_changes_pkey PRIMARY KEY (id);
+
+--
+-- Name: wallet_migrations_lock wallet_migrations_lock_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.wallet_migrations_lock
+    ADD CONSTRAINT wallet_migrations_lock_pkey PRIMARY KEY (index);
+
+--
+-- Name: wallet_migrations wallet_migrations_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.wallet_migrations
+    ADD CONSTRAINT wallet_migrations_pkey PRIMARY KEY (id);
+
+--
+-- Name: wallets wallets_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.wallets
+    ADD CONSTRAINT wallets_pkey PRIMARY KEY (user_id);
+
+--
+-- Name: holds_active_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX holds_active_idx ON public.holds USING btree (user_id, expires_at) WHERE (status = 'held'::text);
+
+--
+-- Name: holds_user_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX holds_user_idx ON public.holds USING btree (user_id, id DESC);
+
+--
+-- Name: idempotency_keys_created_at_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idempotency_keys_created_at_idx ON public.idempotency_keys USING btree (created_at);
+
+--
+-- Name: journal_id_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX journal_id_idx ON public.journal USING btree (id, user_id);
+
+--
+-- Name: journal_kind_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX journal_kind_idx ON public.journal USING btree (user_id, kind, seq DESC) WHERE (kind IS NOT NULL);
+
+--
+-- Name: journal_reverses_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX journal_reverses_idx ON public.journal USING btree (reverses) WHERE (reverses IS NOT NULL);
+
+--
+-- Name: journal_time_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX journal_time_idx ON public.journal USING btree (user_id, created_at);
+
+--
+-- Name: transfers_pending_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX transfers_pending_idx ON public.transfers USING btree (id) WHERE (status = 'pending'::text);
+
+--
+-- Name: transfers_pending_sender_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX transfers_pending_sender_idx ON public.transfers USING btree (from_user_id, id) WHERE (status = 'pending'::text);
+
+--
+-- Name: transfers_status_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX transfers_status_idx ON public.transfers USING btree (status, id);
+
+--
+-- Name: wallet_changes_xid_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX wallet_changes_xid_idx ON public.wallet_changes USING btree (xid);
+
+--
+-- Name: audit_log audit_log_append_only; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER audit_log_append_only BEFORE DELETE OR UPDATE ON public.audit_log FOR EACH ROW EXECUTE FUNCTION public.wallet_audit_append_only();
+
+--
+-- Name: audit_log audit_log_no_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON public.audit_log FOR EACH STATEMENT EXECUTE FUNCTION public.wallet_audit_append_only();
+
+--
+-- Name: holds holds_destination_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.holds
+    ADD CONSTRAINT holds_destination_user_id_fkey FOREIGN KEY (destination_user_id) REFERENCES public.wallets(user_id);
+
+--
+-- Name: holds holds_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.holds
+    ADD CONSTRAINT holds_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.wallets(user_id);
+
+--
+-- Name: journal journal_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.journal
+    ADD CONSTRAINT journal_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.wallets(user_id);
+
+--
+-- PostgreSQL database dump complete
+--
