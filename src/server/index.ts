@@ -111,7 +111,7 @@ export async function startServer(
 
   const workers = createWorkers(ctx, config, log, metrics);
   const relay = config.natsUrl ? createRelay(ctx, config.natsUrl, log, metrics) : undefined;
-  observeQueue(metrics, ctx, redis ? () => cache.state() : undefined);
+  observeQueue(metrics, ctx, redis ? () => cache.state() : undefined, () => eventWaiters.sleeping);
   const metricsServer =
     config.metricsPort > 0 ? await startMetricsServer(metrics.registry, config.host, config.metricsPort) : undefined;
   // expired idempotency keys go every 10 minutes (any instance may do it; it is idempotent)

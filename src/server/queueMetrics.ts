@@ -8,7 +8,12 @@ import type { Metrics } from "./metrics.js";
  * Gauges read when /metrics is scraped: async queue depth and the age of the oldest
  * pending transfer (one indexed query), database pool use, the change feed.
  */
-export function observeQueue(metrics: Metrics, ctx: CoreContext, redisState?: () => "ok" | "degraded" | "off"): void {
+export function observeQueue(
+  metrics: Metrics,
+  ctx: CoreContext,
+  redisState?: () => "ok" | "degraded" | "off",
+  longPolls?: () => number,
+): void {
   const registers = [metrics.registry];
   const dead = new client.Gauge({
     name: "wallet_async_dead_letters",
@@ -72,6 +77,16 @@ export function observeQueue(metrics: Metrics, ctx: CoreContext, redisState?: ()
       eventsOldest.set(s.oldestSeconds);
     },
   });
+  if (longPolls) {
+    new client.Gauge({
+      name: "wallet_events_long_polls",
+      help: "Long polls (events API, WatchEvents) asleep until their wallet's next event",
+      registers,
+      collect() {
+        this.set(longPolls());
+      },
+    });
+  }
   new client.Gauge({
     name: "wallet_change_feed_up",
     help: "1 while this process hears the database's change notifications (caches in use), else 0",

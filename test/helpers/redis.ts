@@ -47,7 +47,7 @@ export class PrivateRedis {
 
   async stop(): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return; // not running
     const exited = new Promise((r) => child.once("exit", r));
     child.kill("SIGKILL");
     await exited;

@@ -19,6 +19,11 @@ export type Balances = { balance: number; available_balance: number };
 
 export class CachedReads implements ChangeSubscriber {
   readonly stats: CacheStats = { hits: 0, misses: 0 };
+  /**
+   * TEST SEAM, for tests only: awaited after a miss was read from the database and
+   * before its value is filled in, so that a test can hold a fill across an outage.
+   */
+  testSeamBeforeFill?: () => Promise<void>;
 
   constructor(
     private readonly ctx: CoreContext,
@@ -77,6 +82,7 @@ export class CachedReads implements ChangeSubscriber {
     const b = await routedBalance(this.ctx, userId, CachedReads.known(cached));
     if (b.holdExpiryMs === null || Date.now() < b.holdExpiryMs - EXPIRY_MARGIN_MS) {
       const value = `${b.balance},${b.available},${b.holdExpiryMs ?? 0}`;
+      await this.testSeamBeforeFill?.();
       await this.cache.fill(userId, "b", b.version, value, cached.hit ? MISS : cached);
     }
     return { balance: b.balance, available_balance: b.available };
@@ -93,6 +99,7 @@ export class CachedReads implements ChangeSubscriber {
       CachedReads.known(cached),
     );
     const json = JSON.stringify(page);
+    await this.testSeamBeforeFill?.();
     await this.cache.fill(q.userId, field, version, json, cached);
     return json;
   }

@@ -123,12 +123,14 @@ export class ChangeFeed {
       }
       for (;;) {
         const { rows, next } = await readChanges(this.db, this.position, 500);
+        // the rows read at once reach each subscriber at once: one Redis call per read, not per row
+        const changes: WalletChange[] = [];
         let accepted = 0;
         for (const row of rows) {
-          const changes = pairsToChanges(row.changes.map(Number));
-          if (changes.length > 0) for (const s of this.subscribers) await s.onChanges(changes);
+          changes.push(...pairsToChanges(row.changes.map(Number)));
           accepted += row.accepted;
         }
+        if (changes.length > 0) for (const s of this.subscribers) await s.onChanges(changes);
         this.position = next;
         this.lastRead = Date.now();
         if (accepted > 0) this.wakeWorkers();

@@ -10,6 +10,8 @@ export class EventWaiters implements ChangeSubscriber {
   private readonly byUser = new Map<number, Set<() => void>>();
   /** shutting down: waiters answer at once with what they have */
   closed = false;
+  /** waiters that have looked and are now asleep until their wallet changes */
+  sleeping = 0;
 
   close(): void {
     this.closed = true;
@@ -46,7 +48,9 @@ export class EventWaiters implements ChangeSubscriber {
     return {
       wait: async (ms) => {
         let timer: NodeJS.Timeout | undefined;
+        this.sleeping++;
         await Promise.race([woken, new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+        this.sleeping--;
         clearTimeout(timer);
         cancel();
       },
