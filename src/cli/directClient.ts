@@ -1,7 +1,7 @@
 /** The direct client: the core on the database, no server in between. */
 import { getBalance } from "../core/getBalance.js";
 import { WalletError } from "../core/errors.js";
-import { BAD_CURSOR, decodeCursor, getHistory } from "../core/getHistory.js";
+import { BAD_CURSOR, decodeCursor, getHistory } from "../core/history.js";
 import type { Core } from "../core/index.js";
 import { unwrap } from "../core/outcome.js";
 import { getEvents } from "../core/events.js";

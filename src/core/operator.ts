@@ -11,7 +11,7 @@ import type { Idempotency, Outcome } from "./outcome.js";
 import { OpKind } from "./store/ledger.js";
 import { routedBalanceAt, routedStatement } from "./reads/reads.js";
 import { inspectWallet, selectAudit, type AuditEntry, type InspectView } from "./store/operator.js";
-import { ENTRY_TYPES, type HistoryEntry } from "./getHistory.js";
+import { ENTRY_TYPES, type HistoryEntry } from "./history.js";
 
 export type { AuditEntry, InspectView };
 
