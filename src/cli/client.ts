@@ -5,7 +5,7 @@
  */
 import type { EntryTypeFilter, HistoryPage } from "../core/history.js";
 import type { HoldPage } from "../core/holds.js";
-import type { EventPage } from "../core/events.js";
+import type { EventPage } from "../core/events/pages.js";
 import type { Statement } from "../core/operator.js";
 import type {
   BalanceChange,

@@ -4,7 +4,7 @@ import { WalletError } from "../core/errors.js";
 import { BAD_CURSOR, decodeCursor, getHistory } from "../core/history.js";
 import type { Core } from "../core/index.js";
 import { unwrap } from "../core/outcome.js";
-import { getEvents } from "../core/events.js";
+import { getEvents } from "../core/events/pages.js";
 import { getHold, listHolds } from "../core/holds.js";
 import { balanceAtInstant, statement } from "../core/operator.js";
 import { acceptTransfer, captureHold, deposit, placeHold, transfer, voidHold, withdraw } from "../core/operations.js";

@@ -15,7 +15,7 @@
  */
 import { once } from "node:events";
 import * as grpc from "@grpc/grpc-js";
-import { getEvents } from "../../core/events.js";
+import { getEvents } from "../../core/events/pages.js";
 import type { WalletEvent } from "../../core/events/format.js";
 import * as s from "../schemas.js";
 import type { Services } from "../services.js";
