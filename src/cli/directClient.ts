@@ -1,5 +1,4 @@
 /** The direct client: the core on the database, no server in between. */
-import { getBalance } from "../core/getBalance.js";
 import { WalletError } from "../core/errors.js";
 import { BAD_CURSOR, decodeCursor, getHistory } from "../core/history.js";
 import type { Core } from "../core/index.js";
@@ -8,6 +7,7 @@ import { getEvents } from "../core/events/pages.js";
 import { getHold, listHolds } from "../core/holds.js";
 import { balanceAtInstant, statement } from "../core/operator.js";
 import { acceptTransfer, captureHold, deposit, placeHold, transfer, voidHold, withdraw } from "../core/operations.js";
+import { routedBalance } from "../core/reads/reads.js";
 import { getTransfer, publicView } from "../core/transfers.js";
 import { TransferWorkers } from "../core/worker.js";
 import type { WalletClient } from "./client.js";
@@ -31,7 +31,7 @@ export function createDirectClient(core: Core, target: string, maxAttempts: numb
       return publicView(t);
     },
     balance: async (userId) => {
-      const b = await getBalance(ctx, userId);
+      const b = await routedBalance(ctx, userId);
       return { balance: b.balance, available_balance: b.available };
     },
     placeHold: async (h) => unwrap(await placeHold(ctx, h)),
