@@ -55,3 +55,9 @@ export async function withOperator<T>(
     await client.close();
   }
 }
+
+/** Commands that work on the database itself: refused with --api. */
+export function directOnly(cmd: Command, what: string): void {
+  if (globals(cmd).api)
+    throw new UsageError(`${what} needs the database (DATABASE_URL or the embedded one), not --api`);
+}
