@@ -3,7 +3,7 @@ import type { Database } from "./db/index.js";
 import type { GroupCommit } from "./groupCommit.js";
 import type { IdSource } from "./ids.js";
 import type { ReadRouter } from "./reads/router.js";
-import type { OpResult, OpRow } from "./store/ledger.js";
+import type { OpResult, Operation } from "./store/ledger.js";
 
 /**
  * What every use case receives: the database, the id source, group commit (the one
@@ -14,7 +14,7 @@ import type { OpResult, OpRow } from "./store/ledger.js";
 export type CoreContext = {
   db: Database;
   ids: IdSource;
-  commits: GroupCommit<OpRow, OpResult>;
+  commits: GroupCommit<Operation, OpResult>;
   feed?: ChangeFeed;
   /** where reads go (primary or replica); unset: the primary (ctx.db) */
   reads?: ReadRouter;

@@ -8,7 +8,7 @@ import { GroupCommit } from "./groupCommit.js";
 import { IdSource } from "./ids.js";
 import { migrateLatest } from "./migrate.js";
 import { ReadRouter } from "./reads/router.js";
-import { applyOperations, type OpResult, type OpRow } from "./store/ledger.js";
+import { applyOperations, type OpResult, type Operation } from "./store/ledger.js";
 
 export type Core = { ctx: CoreContext; close(): Promise<void> };
 
@@ -52,7 +52,7 @@ export async function openCore(
     throw err;
   }
   const feed = opts.listen ? new ChangeFeed(db, { onError: opts.onFeedError, pollMs: opts.feedPollMs }) : undefined;
-  const commits = new GroupCommit<OpRow, OpResult>(
+  const commits = new GroupCommit<Operation, OpResult>(
     (ops, retry) => applyOperations(db, ops, retry),
     {
       maxBatch: config.groupCommit ? 256 : 1,

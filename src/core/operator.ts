@@ -45,11 +45,11 @@ export const OPERATOR_REFUSALS = {
 } as const satisfies Record<string, readonly ErrorCode[]>;
 
 export function freeze(ctx: CoreContext, i: { userId: number } & Acting): Promise<Outcome<InspectView>> {
-  return run(ctx, { k: OpKind.Freeze, c: i.userId, actor: i.actor, reason: i.reason }, i.idempotency);
+  return run(ctx, { kind: OpKind.Freeze, counterpartyId: i.userId, actor: i.actor, reason: i.reason }, i.idempotency);
 }
 
 export function unfreeze(ctx: CoreContext, i: { userId: number } & Acting): Promise<Outcome<InspectView>> {
-  return run(ctx, { k: OpKind.Unfreeze, c: i.userId, actor: i.actor, reason: i.reason }, i.idempotency);
+  return run(ctx, { kind: OpKind.Unfreeze, counterpartyId: i.userId, actor: i.actor, reason: i.reason }, i.idempotency);
 }
 
 /** Reverses a completed deposit, withdrawal or transfer (by its id), whole (no amount: the rest) or in part. */
@@ -57,7 +57,11 @@ export function reverse(
   ctx: CoreContext,
   i: { targetId: string; amount?: number } & Acting,
 ): Promise<Outcome<ReversalView>> {
-  return run(ctx, { k: OpKind.Reverse, r: i.targetId, a: i.amount, actor: i.actor, reason: i.reason }, i.idempotency);
+  return run(
+    ctx,
+    { kind: OpKind.Reverse, target: i.targetId, amount: i.amount, actor: i.actor, reason: i.reason },
+    i.idempotency,
+  );
 }
 
 /** Credits (amount > 0) or debits (amount < 0) a wallet with a reason. */
@@ -65,7 +69,11 @@ export function adjust(
   ctx: CoreContext,
   i: { userId: number; amount: number } & Acting,
 ): Promise<Outcome<AdjustmentView>> {
-  return run(ctx, { k: OpKind.Adjust, c: i.userId, a: i.amount, actor: i.actor, reason: i.reason }, i.idempotency);
+  return run(
+    ctx,
+    { kind: OpKind.Adjust, counterpartyId: i.userId, amount: i.amount, actor: i.actor, reason: i.reason },
+    i.idempotency,
+  );
 }
 
 export async function inspect(ctx: CoreContext, userId: number): Promise<InspectView> {
