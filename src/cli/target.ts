@@ -1,7 +1,8 @@
 /** Picks the client: --api / WALLET_API_URL for a live server, else the database. */
 import type { Command } from "commander";
 import type { WalletClient } from "./client.js";
-import { loadConfig, openDirect, redactUrl } from "./context.js";
+import { loadClientConfig, loadConfig } from "../core/config.js";
+import { openDirect, redactUrl } from "./context.js";
 import { createDirectClient } from "./directClient.js";
 import { globals } from "./globals.js";
 import { UsageError } from "./errors.js";
@@ -16,7 +17,7 @@ export async function openClient(cmd: Command): Promise<WalletClient> {
     const opts = {
       authMode: config.authMode,
       authSecret: config.authSecret,
-      token: process.env.WALLET_TOKEN || undefined,
+      token: loadClientConfig().token,
     };
     return isGrpc(g.api) ? createGrpcClient(g.api, opts) : createHttpClient(g.api, opts);
   }
@@ -47,7 +48,7 @@ export async function withOperator<T>(
   const name = actorName(actor);
   if (g.api && isGrpc(g.api)) throw new UsageError("the admin API is HTTP only: give --api http://host:port");
   const client = g.api
-    ? createHttpOperator(g.api, process.env.WALLET_ADMIN_TOKEN || undefined, name)
+    ? createHttpOperator(g.api, loadClientConfig().adminToken, name)
     : createDirectOperator(await openDirect(loadConfig()), name);
   try {
     return await fn(client);

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
-import { resolveConfig } from "../../core/config.js";
+import { loadConfig } from "../../core/config.js";
 import { openDatabase, type Database } from "../../core/db/index.js";
 import { createLogger } from "../../server/logger.js";
 import { startServer } from "../../server/index.js";
@@ -19,15 +19,14 @@ import { createOutput } from "../output.js";
 /** The target: a live server (--api), or one in this process; and the database, when there is access to it. */
 async function openTarget(api: string | undefined, baseline: boolean) {
   if (!api) {
-    const config = resolveConfig(
-      { WALLET_DATA_DIR: "memory://", ...process.env },
-      { PORT: "0", RATE_LIMIT_RPS: "0", HOST: "127.0.0.1" },
-    );
+    // without DATABASE_URL or WALLET_DATA_DIR: a fresh in-memory embedded database
+    const config = loadConfig({ PORT: "0", RATE_LIMIT_RPS: "0", HOST: "127.0.0.1" }, { WALLET_DATA_DIR: "memory://" });
     const server = await startServer(config, createLogger("error"));
     return { url: server.url, db: server.services.ctx.db as Database | undefined, stop: () => server.close() };
   }
-  if (process.env.DATABASE_URL && !baseline) {
-    const db = await openDatabase({ databaseUrl: process.env.DATABASE_URL, dataDir: "", poolMax: 4 });
+  const { databaseUrl } = loadConfig();
+  if (databaseUrl && !baseline) {
+    const db = await openDatabase({ databaseUrl, dataDir: "", poolMax: 4 });
     return { url: api, db: db as Database | undefined, stop: () => db.close() };
   }
   return { url: api, db: undefined, stop: async () => undefined };

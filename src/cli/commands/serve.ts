@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { createLogger } from "../../server/logger.js";
 import { startServer } from "../../server/index.js";
-import { loadConfig } from "../context.js";
+import { loadConfig } from "../../core/config.js";
 import { openDirect } from "../context.js";
 import { UsageError } from "../errors.js";
 

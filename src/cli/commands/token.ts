@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { MIN_SECRET_LENGTH } from "../../core/config.js";
+import { loadConfig, signingSecret } from "../../core/config.js";
 import { signToken } from "../../server/auth.js";
 import { parseIntArg } from "../args.js";
 import { UsageError } from "../errors.js";
@@ -22,9 +22,7 @@ export function registerToken(program: Command): void {
       if (opts.user === undefined) throw new UsageError("missing --user");
       const user = parseIntArg(opts.user, "--user");
       const ttl = parseIntArg(opts.ttl, "--ttl");
-      const secret = process.env.AUTH_SECRET ?? "";
-      if (secret.length < MIN_SECRET_LENGTH)
-        throw new UsageError(`AUTH_SECRET must be set, at least ${MIN_SECRET_LENGTH} characters`);
+      const secret = signingSecret(loadConfig(), "wallet token");
       const token = await signToken(secret, user, ttl);
       out.result({ token, user_id: user, expires_at: new Date(Date.now() + ttl * 1000).toISOString() }, () => token);
     });
