@@ -4,15 +4,15 @@
  */
 import type { Config } from "../core/config.js";
 import { DatabaseInUseError } from "../core/db/index.js";
-import { openCore, type Core } from "../core/index.js";
+import { openDirectProcess, type DirectProcess } from "../server/process/assemble.js";
 import { ConnectionError } from "./errors.js";
 
 export type GlobalOptions = { json?: boolean; api?: string; color?: boolean };
 
 /** Direct mode: the core on DATABASE_URL or the embedded database, schema brought up to date. */
-export async function openDirect(config: Config, opts: { listen?: boolean } = {}): Promise<Core> {
+export async function openDirect(config: Config): Promise<DirectProcess> {
   try {
-    return await openCore({ ...config, dbPoolMax: Math.min(config.dbPoolMax, 10) }, opts);
+    return await openDirectProcess({ ...config, dbPoolMax: Math.min(config.dbPoolMax, 10) });
   } catch (err) {
     if (err instanceof DatabaseInUseError) throw new ConnectionError(err.message);
     const where = config.databaseUrl ? redactUrl(config.databaseUrl) : `the embedded database in ${config.dataDir}`;

@@ -21,9 +21,9 @@ export async function openClient(cmd: Command): Promise<WalletClient> {
     };
     return isGrpc(g.api) ? createGrpcClient(g.api, opts) : createHttpClient(g.api, opts);
   }
-  const core = await openDirect(config);
+  const direct = await openDirect(config);
   const target = config.databaseUrl ? redactUrl(config.databaseUrl) : `embedded database ${config.dataDir}`;
-  return createDirectClient(core, target, config.transferMaxAttempts);
+  return createDirectClient(direct, target);
 }
 
 /** grpc://host:port: the gRPC API (GRPC_PORT of `wallet serve`) for users' commands. */

@@ -8,7 +8,8 @@ import type { OpResult, Operation } from "./store/ledger.js";
 /**
  * What every use case receives: the database, the id source, group commit (the one
  * way money moves) and, in a long-running process, the change feed
- * and the read router (a read replica, when there is one).
+ * and the read router (a read replica, when there is one). A short-lived one (the
+ * CLI's direct mode) has neither: reads go to the primary, waits are polls.
  * Use cases never read the environment or open their own connections.
  */
 export type CoreContext = {
@@ -19,3 +20,10 @@ export type CoreContext = {
   /** where reads go (primary or replica); unset: the primary (ctx.db) */
   reads?: ReadRouter;
 };
+
+/**
+ * A long-running process's context (serve, worker, relay): the change feed and the
+ * read router always exist. The feed is started by the process assembly once
+ * everything that follows it has subscribed.
+ */
+export type LiveContext = CoreContext & { feed: ChangeFeed; reads: ReadRouter };
