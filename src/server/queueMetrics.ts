@@ -1,5 +1,5 @@
 import client from "prom-client";
-import type { CoreContext } from "../core/context.js";
+import type { LiveContext } from "../core/context.js";
 import { outboxStats } from "../core/store/events.js";
 import { queueStats } from "../core/store/transfers.js";
 import type { Metrics } from "./metrics.js";
@@ -8,7 +8,7 @@ import type { Metrics } from "./metrics.js";
  * Gauges read when /metrics is scraped: async queue depth and the age of the oldest
  * pending transfer (one indexed query), database pool use, the change feed.
  */
-export function observeQueue(metrics: Metrics, ctx: CoreContext, redisState?: () => "ok" | "degraded" | "off"): void {
+export function observeQueue(metrics: Metrics, ctx: LiveContext, redisState?: () => "ok" | "degraded" | "off"): void {
   const registers = [metrics.registry];
   const dead = new client.Gauge({
     name: "wallet_async_dead_letters",
@@ -77,7 +77,7 @@ export function observeQueue(metrics: Metrics, ctx: CoreContext, redisState?: ()
     help: "1 while this process hears the database's change notifications (caches in use), else 0",
     registers,
     collect() {
-      this.set(ctx.feed?.up ? 1 : 0);
+      this.set(ctx.feed.up ? 1 : 0);
     },
   });
 }
