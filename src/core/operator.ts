@@ -11,7 +11,7 @@ import type { Idempotency, Outcome } from "./outcome.js";
 import { OpKind } from "./store/ledger.js";
 import { routedBalanceAt, routedStatement } from "./reads/reads.js";
 import { inspectWallet, selectAudit, type AuditEntry, type InspectView } from "./store/operator.js";
-import { ENTRY_TYPES, type HistoryEntry } from "./history.js";
+import { toHistoryEntry, type HistoryEntry } from "./history.js";
 
 export type { AuditEntry, InspectView };
 
@@ -124,18 +124,7 @@ export async function statement(ctx: CoreContext, i: { userId: number; from: Dat
     closing_balance: opening + totalIn - totalOut,
     total_in: totalIn,
     total_out: totalOut,
-    entries: rows.map((r) => ({
-      id: r.id,
-      type: ENTRY_TYPES[r.kind - 1]!,
-      direction: r.direction === 1 ? "in" : "out",
-      amount: r.amount,
-      balance_after: r.balance_after,
-      counterparty_user_id: r.counterparty_user_id,
-      transfer_id: r.transfer_id,
-      created_at: r.created_at,
-      hold_id: r.hold_id,
-      reverses: r.reverses,
-    })),
+    entries: rows.map(toHistoryEntry),
   };
 }
 

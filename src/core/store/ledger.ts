@@ -43,38 +43,27 @@ export type Operation = {
 };
 
 /**
- * The same operation as wallet_apply reads it (jsonb_populate_recordset into the
- * wallet_op type, whose attributes are these short names; ids as strings). The one
- * place the two spellings meet.
+ * wallet_apply reads each operation with jsonb_populate_recordset into the wallet_op
+ * type, whose attributes have short names (migrations 002-004): this table is the
+ * one place the two spellings meet. Ids travel as strings; the Idempotency-Key and
+ * its request hash as key and h.
  */
-type WireOp = {
-  k: OpKind;
-  id: string;
-  u?: number;
-  c?: number;
-  a?: number;
-  r?: string;
-  e?: number;
-  actor?: string;
-  reason?: string;
-  key?: string;
-  h?: string;
-};
+const WIRE_NAMES = {
+  kind: "k",
+  id: "id",
+  userId: "u",
+  counterpartyId: "c",
+  amount: "a",
+  target: "r",
+  expiresInSeconds: "e",
+  actor: "actor",
+  reason: "reason",
+} as const satisfies Record<Exclude<keyof Operation, "idempotency">, string>;
 
-function toWire(op: Operation): WireOp {
-  return {
-    k: op.kind,
-    id: op.id,
-    u: op.userId,
-    c: op.counterpartyId,
-    a: op.amount,
-    r: op.target,
-    e: op.expiresInSeconds,
-    actor: op.actor,
-    reason: op.reason,
-    key: op.idempotency?.key,
-    h: op.idempotency?.hash,
-  };
+function toWire(op: Operation): Record<string, unknown> {
+  const wire: Record<string, unknown> = { key: op.idempotency?.key, h: op.idempotency?.hash };
+  for (const [name, short] of Object.entries(WIRE_NAMES)) wire[short] = op[name as keyof typeof WIRE_NAMES];
+  return wire;
 }
 
 export type OpResult = {
