@@ -44,26 +44,27 @@ export type Operation = {
 
 /**
  * wallet_apply reads each operation with jsonb_populate_recordset into the wallet_op
- * type, whose attributes have short names (migrations 002-004): this table is the
- * one place the two spellings meet. Ids travel as strings; the Idempotency-Key and
- * its request hash as key and h.
+ * type, whose attributes have short names (migrations 002-004): this is the one
+ * place the two spellings meet. Ids travel as strings; the Idempotency-Key and its
+ * request hash as key and h.
  */
-const WIRE_NAMES = {
-  kind: "k",
-  id: "id",
-  userId: "u",
-  counterpartyId: "c",
-  amount: "a",
-  target: "r",
-  expiresInSeconds: "e",
-  actor: "actor",
-  reason: "reason",
-} as const satisfies Record<Exclude<keyof Operation, "idempotency">, string>;
+type WireOp = {
+  k: OpKind;
+  id: string;
+  u?: number;
+  c?: number;
+  a?: number;
+  r?: string;
+  e?: number;
+  actor?: string;
+  reason?: string;
+  key?: string;
+  h?: string;
+};
 
-function toWire(op: Operation): Record<string, unknown> {
-  const wire: Record<string, unknown> = { key: op.idempotency?.key, h: op.idempotency?.hash };
-  for (const [name, short] of Object.entries(WIRE_NAMES)) wire[short] = op[name as keyof typeof WIRE_NAMES];
-  return wire;
+function toWire(op: Operation): WireOp {
+  const { kind: k, id, userId: u, counterpartyId: c, amount: a, target: r, expiresInSeconds: e, actor, reason } = op;
+  return { k, id, u, c, a, r, e, actor, reason, key: op.idempotency?.key, h: op.idempotency?.hash };
 }
 
 export type OpResult = {
