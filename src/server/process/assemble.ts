@@ -70,6 +70,7 @@ export async function startProcess(config: Config, log: Logger, plan: ProcessPla
   const messages = processMessages(plan.kind);
   log.info(
     {
+      roles: plan.roles,
       ...described,
       database: ctx.db.engine,
       readReplica: Boolean(ctx.reads.replica),
