@@ -34,9 +34,7 @@ function withActionOptions(c: Command): Command {
 
 /** Asks first (when there is a question and no --yes), acts through the operator's client, prints. */
 async function confirmThenAct<T>(
-  out: Output,
-  cmd: Command,
-  opts: ActOpts,
+  { out, cmd, opts }: { out: Output; cmd: Command; opts: ActOpts },
   question: string | undefined,
   act: (c: OperatorClient) => Promise<T>,
   human: (r: T) => string,
@@ -94,9 +92,7 @@ export function registerOperator(program: Command): void {
         const user = await need(opts.user, "--user", "User id:", out.interactive);
         const reason = reasonOf(opts.reason);
         await confirmThenAct(
-          out,
-          cmd,
-          opts,
+          { out, cmd, opts },
           action === "freeze" ? `Freeze wallet ${user}?` : undefined,
           (c) => (action === "freeze" ? c.freeze(user, reason) : c.unfreeze(user, reason)),
           (w) => `${chalk.green(action === "freeze" ? "Frozen" : "Unfrozen")}\n${describeWallet(w)}`,
@@ -122,9 +118,7 @@ export function registerOperator(program: Command): void {
       const amount = opts.amount === undefined ? undefined : parseIntArg(opts.amount, "--amount");
       const reason = reasonOf(opts.reason);
       await confirmThenAct(
-        out,
-        cmd,
-        opts,
+        { out, cmd, opts },
         `Reverse ${amount === undefined ? "what remains of" : `${amount} cents of`} ${id}?`,
         (c) => c.reverse(id, reason, amount),
         (r) =>
@@ -154,9 +148,7 @@ export function registerOperator(program: Command): void {
       const user = await need(opts.user, "--user", "User id:", out.interactive);
       const reason = reasonOf(opts.reason);
       await confirmThenAct(
-        out,
-        cmd,
-        opts,
+        { out, cmd, opts },
         `${amount > 0 ? "Credit" : "Debit"} ${Math.abs(amount)} cents ${amount > 0 ? "to" : "from"} wallet ${user}?`,
         (c) => c.adjust(user, amount, reason),
         (r) =>
