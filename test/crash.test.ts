@@ -141,8 +141,8 @@ describe.skipIf(engine !== "pg")("crash safety of async transfers", () => {
     // the surviving worker says on its way out how much it applied
     const stopped = w1.logs
       .filter((l) => l.startsWith("{"))
-      .map((l) => JSON.parse(l) as { msg?: string; completed?: number })
+      .map((l) => JSON.parse(l) as { msg?: string; workers?: { completed?: number } })
       .find((l) => l.msg === "wallet worker stopped");
-    expect(stopped?.completed).toBeGreaterThan(0);
+    expect(stopped?.workers?.completed).toBeGreaterThan(0);
   });
 });

@@ -3,9 +3,9 @@
  * implementations: HTTP against a live server (--api) and direct on the database.
  * The commands and their output code do not know which one they have.
  */
-import type { EntryTypeFilter, HistoryPage } from "../core/getHistory.js";
+import type { EntryTypeFilter, HistoryPage } from "../core/history.js";
 import type { HoldPage } from "../core/holds.js";
-import type { EventPage } from "../core/events.js";
+import type { EventPage } from "../core/events/pages.js";
 import type { Statement } from "../core/operator.js";
 import type {
   BalanceChange,

@@ -1,22 +1,18 @@
 /**
- * What every command shares: the resolved configuration (flag > env > default),
- * output mode, and opening the core directly on the database.
+ * What direct mode shares: opening the core on the database, and naming it without
+ * its password.
  */
-import { resolveConfig, type Config } from "../core/config.js";
+import type { Config } from "../core/config.js";
 import { DatabaseInUseError } from "../core/db/index.js";
-import { openCore, type Core } from "../core/index.js";
+import { openDirectProcess, type DirectProcess } from "../server/process/assemble.js";
 import { ConnectionError } from "./errors.js";
 
 export type GlobalOptions = { json?: boolean; api?: string; color?: boolean };
 
-export function loadConfig(overrides: Record<string, string | undefined> = {}): Config {
-  return resolveConfig(process.env, overrides);
-}
-
 /** Direct mode: the core on DATABASE_URL or the embedded database, schema brought up to date. */
-export async function openDirect(config: Config, opts: { listen?: boolean } = {}): Promise<Core> {
+export async function openDirect(config: Config): Promise<DirectProcess> {
   try {
-    return await openCore({ ...config, dbPoolMax: Math.min(config.dbPoolMax, 10) }, opts);
+    return await openDirectProcess({ ...config, dbPoolMax: Math.min(config.dbPoolMax, 10) });
   } catch (err) {
     if (err instanceof DatabaseInUseError) throw new ConnectionError(err.message);
     const where = config.databaseUrl ? redactUrl(config.databaseUrl) : `the embedded database in ${config.dataDir}`;

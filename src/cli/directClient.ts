@@ -1,21 +1,18 @@
 /** The direct client: the core on the database, no server in between. */
-import { getBalance } from "../core/getBalance.js";
 import { WalletError } from "../core/errors.js";
-import { BAD_CURSOR, decodeCursor, getHistory } from "../core/getHistory.js";
-import type { Core } from "../core/index.js";
+import { BAD_CURSOR, decodeCursor, getHistory } from "../core/history.js";
 import { unwrap } from "../core/outcome.js";
-import { getEvents } from "../core/events.js";
+import { getEvents } from "../core/events/pages.js";
 import { getHold, listHolds } from "../core/holds.js";
 import { balanceAtInstant, statement } from "../core/operator.js";
 import { acceptTransfer, captureHold, deposit, placeHold, transfer, voidHold, withdraw } from "../core/operations.js";
+import { routedBalance } from "../core/reads/reads.js";
 import { getTransfer, publicView } from "../core/transfers.js";
-import { TransferWorkers } from "../core/worker.js";
+import type { DirectProcess } from "../server/process/assemble.js";
 import type { WalletClient } from "./client.js";
 
-export function createDirectClient(core: Core, target: string, maxAttempts: number): WalletClient {
-  const { ctx } = core;
-  // with no server running, nobody else may apply an async transfer: lend a hand
-  const helper = new TransferWorkers(ctx.db, { workers: 0, batchSize: 50, maxAttempts });
+export function createDirectClient(direct: DirectProcess, target: string): WalletClient {
+  const { ctx } = direct;
   return {
     target,
     deposit: async (userId, amount) => unwrap(await deposit(ctx, { userId, amount })),
@@ -25,13 +22,14 @@ export function createDirectClient(core: Core, target: string, maxAttempts: numb
     transferStatus: async (userId, transferId) => {
       let t = await getTransfer(ctx, { transferId, viewerUserId: userId });
       if (t.status === "pending") {
-        await helper.step(50);
+        // with no server running, nobody else may apply it: lend a hand
+        await direct.transfers.step(50);
         t = await getTransfer(ctx, { transferId, viewerUserId: userId });
       }
       return publicView(t);
     },
     balance: async (userId) => {
-      const b = await getBalance(ctx, userId);
+      const b = await routedBalance(ctx, userId);
       return { balance: b.balance, available_balance: b.available };
     },
     placeHold: async (h) => unwrap(await placeHold(ctx, h)),
@@ -57,6 +55,6 @@ export function createDirectClient(core: Core, target: string, maxAttempts: numb
       const { version: _v, ...page } = await getHistory(ctx, { userId, ...q, cursor: before });
       return page;
     },
-    close: () => core.close(),
+    close: () => direct.close(),
   };
 }

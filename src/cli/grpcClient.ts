@@ -9,7 +9,7 @@ import { randomUUID } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import { isErrorCode, WalletError } from "../core/errors.js";
 import type { WalletEvent } from "../core/events/format.js";
-import type { HistoryEntry, HistoryPage } from "../core/getHistory.js";
+import type { HistoryEntry, HistoryPage } from "../core/history.js";
 import { signToken } from "../server/auth.js";
 import { ENUM_PREFIX, fromEnum, loadWalletPackage, MD, SERVICE_NAME } from "../server/grpc/proto.js";
 import type { WalletClient } from "./client.js";

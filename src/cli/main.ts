@@ -7,10 +7,12 @@ import { registerEvents } from "./commands/events.js";
 import { registerHolds } from "./commands/holds.js";
 import { registerLoadtest } from "./commands/loadtest.js";
 import { registerMoney } from "./commands/money.js";
-import { registerOperate } from "./commands/operate.js";
 import { registerOperator } from "./commands/operator.js";
 import { registerStatement } from "./commands/statement.js";
+import { registerSeed } from "./commands/seed.js";
 import { registerServe } from "./commands/serve.js";
+import { registerToken } from "./commands/token.js";
+import { registerTransfers } from "./commands/transfers.js";
 import { EXIT, exitCodeOf, UsageError } from "./errors.js";
 
 export function buildProgram(): Command {
@@ -30,7 +32,9 @@ export function buildProgram(): Command {
   registerMoney(program);
   registerHolds(program);
   registerEvents(program);
-  registerOperate(program);
+  registerSeed(program);
+  registerTransfers(program);
+  registerToken(program);
   registerOperator(program);
   registerStatement(program);
   registerAdmin(program);

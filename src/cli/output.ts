@@ -4,6 +4,7 @@
  * or NO_COLOR is set.
  */
 import chalk from "chalk";
+import { loadClientConfig } from "../core/config.js";
 import { formatCurrency } from "../core/money.js";
 
 export type Output = {
@@ -16,7 +17,7 @@ export type Output = {
 };
 
 export function createOutput(json: boolean): Output {
-  const color = !json && Boolean(process.stdout.isTTY) && !("NO_COLOR" in process.env) && process.env.TERM !== "dumb";
+  const color = !json && Boolean(process.stdout.isTTY) && loadClientConfig().color;
   chalk.level = color ? chalk.level || 1 : 0;
   return {
     json,

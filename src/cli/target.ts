@@ -1,7 +1,8 @@
 /** Picks the client: --api / WALLET_API_URL for a live server, else the database. */
 import type { Command } from "commander";
 import type { WalletClient } from "./client.js";
-import { loadConfig, openDirect, redactUrl } from "./context.js";
+import { loadClientConfig, loadConfig } from "../core/config.js";
+import { openDirect, redactUrl } from "./context.js";
 import { createDirectClient } from "./directClient.js";
 import { globals } from "./globals.js";
 import { UsageError } from "./errors.js";
@@ -16,13 +17,13 @@ export async function openClient(cmd: Command): Promise<WalletClient> {
     const opts = {
       authMode: config.authMode,
       authSecret: config.authSecret,
-      token: process.env.WALLET_TOKEN || undefined,
+      token: loadClientConfig().token,
     };
     return isGrpc(g.api) ? createGrpcClient(g.api, opts) : createHttpClient(g.api, opts);
   }
-  const core = await openDirect(config);
+  const direct = await openDirect(config);
   const target = config.databaseUrl ? redactUrl(config.databaseUrl) : `embedded database ${config.dataDir}`;
-  return createDirectClient(core, target, config.transferMaxAttempts);
+  return createDirectClient(direct, target);
 }
 
 /** grpc://host:port: the gRPC API (GRPC_PORT of `wallet serve`) for users' commands. */
@@ -47,11 +48,17 @@ export async function withOperator<T>(
   const name = actorName(actor);
   if (g.api && isGrpc(g.api)) throw new UsageError("the admin API is HTTP only: give --api http://host:port");
   const client = g.api
-    ? createHttpOperator(g.api, process.env.WALLET_ADMIN_TOKEN || undefined, name)
+    ? createHttpOperator(g.api, loadClientConfig().adminToken, name)
     : createDirectOperator(await openDirect(loadConfig()), name);
   try {
     return await fn(client);
   } finally {
     await client.close();
   }
+}
+
+/** Commands that work on the database itself: refused with --api. */
+export function directOnly(cmd: Command, what: string): void {
+  if (globals(cmd).api)
+    throw new UsageError(`${what} needs the database (DATABASE_URL or the embedded one), not --api`);
 }

@@ -1,6 +1,10 @@
 /**
  * Configuration is resolved once, here: flag > environment > default, validated at
- * start with a clear message. Nothing else reads process.env; callers pass it in.
+ * start with a clear message. This is the only module that reads process.env
+ * (loadConfig, loadClientConfig); everything else is handed a Config.
+ *
+ * Each setting is written once, in SETTINGS: the environment variable it comes from
+ * and its rule (type, range, default). The Config type is the schema's output.
  */
 import { z } from "zod";
 
@@ -13,158 +17,149 @@ const int = (min: number, max: number) =>
     .regex(/^[0-9]+$/, "must be a whole number")
     .transform(Number)
     .pipe(z.number().int().min(min).max(max));
+const url = (schemes: string, what: string) =>
+  z.string().regex(new RegExp(`^(${schemes}):\\/\\/`), `must be a ${what}:// URL`);
 
-const schema = z.object({
-  PORT: int(0, 65535).default(8080),
-  HOST: z.string().min(1).default("127.0.0.1"),
-  DATABASE_URL: z
-    .string()
-    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")
-    .optional(),
-  DATABASE_READ_URL: z
-    .string()
-    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")
-    .optional(),
-  DATABASE_READ_MAX_LAG_MS: int(100, 600_000).default(3000),
-  WALLET_DATA_DIR: z.string().min(1).default("./.wallet-data"),
-  REDIS_URL: z
-    .string()
-    .regex(/^rediss?:\/\//, "must be a redis:// URL")
-    .optional(),
-  REDIS_PREFIX: z.string().default("wallet:"),
-  READ_CACHE: bool.default(true),
-  RATE_LIMIT_RPS: int(0, 1_000_000).default(100),
-  RATE_LIMIT_BURST: int(1, 10_000_000).default(200),
-  AUTH_MODE: z.enum(["userid", "token"]).default("userid"),
-  AUTH_SECRET: z.string().optional(),
-  TRANSFER_WORKERS: int(0, 256).default(4),
-  TRANSFER_BATCH_SIZE: int(1, 10_000).default(200),
-  TRANSFER_MAX_ATTEMPTS: int(1, 100).default(8),
-  TRANSFER_RETRY_BASE_MS: int(1, 3_600_000).default(200),
-  MIGRATE: bool.default(true),
-  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-  DB_POOL_MAX: int(2, 1000).default(20),
-  GROUP_COMMIT: bool.default(true),
-  SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
-  REQUEST_DEADLINE_MS: int(100, 600_000).default(5000),
-  HOLD_SWEEP_MS: int(10, 3_600_000).default(1000),
-  ADMIN_TOKEN: z.string().optional(),
-  GRPC_PORT: int(0, 65535).default(0),
-  METRICS_PORT: int(0, 65535).default(0),
-  LOG_FORMAT: z.enum(["json", "pretty"]).optional(),
-  NATS_URL: z
-    .string()
-    .regex(/^(nats|tls|wss?):\/\//, "must be a nats:// URL")
-    .optional(),
-});
+/** A setting: the environment variable it is read from, and its rule. */
+const from = <E extends string, R extends z.ZodType>(env: E, rule: R) => ({ env, rule });
+
+const SETTINGS = {
+  port: from("PORT", int(0, 65535).default(8080)),
+  host: from("HOST", z.string().min(1).default("127.0.0.1")),
+  databaseUrl: from("DATABASE_URL", url("postgres|postgresql", "postgres").optional()),
+  /** a read replica (PostgreSQL only): reads it can answer fresh enough go there */
+  databaseReadUrl: from("DATABASE_READ_URL", url("postgres|postgresql", "postgres").optional()),
+  /** a replica lagging more than this is bypassed until it has caught up */
+  databaseReadMaxLagMs: from("DATABASE_READ_MAX_LAG_MS", int(100, 600_000).default(3000)),
+  dataDir: from("WALLET_DATA_DIR", z.string().min(1).default("./.wallet-data")),
+  redisUrl: from("REDIS_URL", url("redis|rediss", "redis").optional()),
+  redisPrefix: from("REDIS_PREFIX", z.string().default("wallet:")),
+  /** false: balances and history are read from the database every time (versions are still followed) */
+  readCache: from("READ_CACHE", bool.default(true)),
+  rateLimitRps: from("RATE_LIMIT_RPS", int(0, 1_000_000).default(100)),
+  rateLimitBurst: from("RATE_LIMIT_BURST", int(1, 10_000_000).default(200)),
+  authMode: from("AUTH_MODE", z.enum(["userid", "token"]).default("userid")),
+  authSecret: from("AUTH_SECRET", z.string().optional()),
+  transferWorkers: from("TRANSFER_WORKERS", int(0, 256).default(4)),
+  transferBatchSize: from("TRANSFER_BATCH_SIZE", int(1, 10_000).default(200)),
+  transferMaxAttempts: from("TRANSFER_MAX_ATTEMPTS", int(1, 100).default(8)),
+  transferRetryBaseMs: from("TRANSFER_RETRY_BASE_MS", int(1, 3_600_000).default(200)),
+  migrate: from("MIGRATE", bool.default(true)),
+  logLevel: from("LOG_LEVEL", z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info")),
+  dbPoolMax: from("DB_POOL_MAX", int(2, 1000).default(20)),
+  groupCommit: from("GROUP_COMMIT", bool.default(true)),
+  shutdownTimeoutMs: from("SHUTDOWN_TIMEOUT_MS", int(0, 600_000).default(10_000)),
+  /** how long a request may wait for the database before it is answered 503 unavailable */
+  requestDeadlineMs: from("REQUEST_DEADLINE_MS", int(100, 600_000).default(5000)),
+  /** how often expired holds are marked in the background */
+  holdSweepMs: from("HOLD_SWEEP_MS", int(10, 3_600_000).default(1000)),
+  /** the admin API's bearer token; unset: the admin API is off */
+  adminToken: from("ADMIN_TOKEN", z.string().optional()),
+  /** the gRPC listener's port (same host); 0: off */
+  grpcPort: from("GRPC_PORT", int(0, 65535).default(0)),
+  /** a separate listener for /metrics (an internal address); 0: /metrics on the API port */
+  metricsPort: from("METRICS_PORT", int(0, 65535).default(0)),
+  /** log lines for people (pretty) or machines (json); default: pretty on a terminal */
+  logFormat: from("LOG_FORMAT", z.enum(["json", "pretty"]).optional()),
+  /** NATS with JetStream: the relay publishes every event there */
+  natsUrl: from("NATS_URL", url("nats|tls|wss?", "nats").optional()),
+};
+
+type Settings = typeof SETTINGS;
+const rules = Object.fromEntries(Object.entries(SETTINGS).map(([key, s]) => [key, s.rule])) as {
+  [K in keyof Settings]: Settings[K]["rule"];
+};
+const schema = z.object(rules);
+
+/** The service's configuration, as the schema gives it. */
+export type Config = z.output<typeof schema>;
+/** An environment variable the service reads. */
+export type ConfigKey = Settings[keyof Settings]["env"];
+export type Environment = Record<string, string | undefined>;
 
 /** Every environment variable the service reads. */
-export const CONFIG_KEYS = Object.keys(schema.shape);
-
-export type Config = {
-  port: number;
-  host: string;
-  databaseUrl?: string;
-  /** a read replica (PostgreSQL only): reads it can answer fresh enough go there */
-  databaseReadUrl?: string;
-  /** a replica lagging more than this is bypassed until it has caught up */
-  databaseReadMaxLagMs: number;
-  dataDir: string;
-  redisUrl?: string;
-  redisPrefix: string;
-  /** false: balances and history are read from the database every time (versions are still followed) */
-  readCache: boolean;
-  rateLimitRps: number;
-  rateLimitBurst: number;
-  authMode: "userid" | "token";
-  authSecret?: string;
-  transferWorkers: number;
-  transferBatchSize: number;
-  transferMaxAttempts: number;
-  transferRetryBaseMs: number;
-  migrate: boolean;
-  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
-  dbPoolMax: number;
-  groupCommit: boolean;
-  shutdownTimeoutMs: number;
-  /** how long a request may wait for the database before it is answered 503 unavailable */
-  requestDeadlineMs: number;
-  /** how often expired holds are marked in the background */
-  holdSweepMs: number;
-  /** the admin API's bearer token; unset: the admin API is off */
-  adminToken?: string;
-  /** NATS with JetStream: the relay publishes every event there */
-  natsUrl?: string;
-  /** the gRPC listener's port (same host); 0: off */
-  grpcPort: number;
-  /** a separate listener for /metrics (an internal address); 0: /metrics on the API port */
-  metricsPort: number;
-  /** log lines for people (pretty) or machines (json); default: pretty on a terminal */
-  logFormat?: "json" | "pretty";
-};
+export const CONFIG_KEYS: ConfigKey[] = Object.values(SETTINGS).map((s) => s.env);
 
 export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-/** Minimum AUTH_SECRET length in token mode: 32 bytes, the HS256 key size. */
+/** Minimum AUTH_SECRET and ADMIN_TOKEN length: 32 bytes, the HS256 key size. */
 export const MIN_SECRET_LENGTH = 32;
 
+/** The secret tokens are signed with (AUTH_SECRET); refused when shorter than MIN_SECRET_LENGTH. */
+export function signingSecret(c: Pick<Config, "authSecret">, why = "signing tokens"): string {
+  const secret = c.authSecret ?? "";
+  if (secret.length < MIN_SECRET_LENGTH)
+    throw new ConfigError(`${why} needs AUTH_SECRET of at least ${MIN_SECRET_LENGTH} characters`);
+  return secret;
+}
+
+/**
+ * The configuration from env, with overrides (flags, by variable name) before it and
+ * defaults (by variable name) after it. An empty value counts as unset.
+ */
 export function resolveConfig(
-  env: Record<string, string | undefined>,
-  overrides: Partial<Record<keyof z.input<typeof schema>, string | undefined>> = {},
+  env: Environment,
+  overrides: Partial<Record<ConfigKey, string | undefined>> = {},
+  defaults: Partial<Record<ConfigKey, string>> = {},
 ): Config {
   const input: Record<string, string> = {};
-  for (const key of Object.keys(schema.shape)) {
-    const value = overrides[key as keyof typeof overrides] ?? env[key];
-    if (value !== undefined && value !== "") input[key] = value;
+  for (const [key, s] of Object.entries(SETTINGS)) {
+    const value = [overrides[s.env], env[s.env], defaults[s.env]].find((v) => v !== undefined && v !== "");
+    if (value !== undefined) input[key] = value;
   }
   const parsed = schema.safeParse(input);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    const lines = parsed.error.issues.map((i) => {
+      const [key, ...rest] = i.path.map(String);
+      return `${[SETTINGS[key as keyof Settings]?.env ?? key, ...rest].join(".")}: ${i.message}`;
+    });
     throw new ConfigError(`invalid configuration: ${lines.join("; ")}`);
   }
   const c = parsed.data;
-  if (c.AUTH_MODE === "token" && (c.AUTH_SECRET ?? "").length < MIN_SECRET_LENGTH) {
-    throw new ConfigError(`AUTH_MODE=token needs AUTH_SECRET of at least ${MIN_SECRET_LENGTH} characters`);
-  }
-  if (c.ADMIN_TOKEN !== undefined && c.ADMIN_TOKEN.length < MIN_SECRET_LENGTH) {
+  if (c.authMode === "token") signingSecret(c, "AUTH_MODE=token");
+  if (c.adminToken !== undefined && c.adminToken.length < MIN_SECRET_LENGTH) {
     throw new ConfigError(`ADMIN_TOKEN must be at least ${MIN_SECRET_LENGTH} characters (or unset: no admin API)`);
   }
-  if (c.DATABASE_READ_URL !== undefined && c.DATABASE_URL === undefined) {
+  if (c.databaseReadUrl !== undefined && c.databaseUrl === undefined) {
     throw new ConfigError(
       "DATABASE_READ_URL needs DATABASE_URL: read replicas are for PostgreSQL, not the embedded database (unset it)",
     );
   }
+  return c;
+}
+
+/** This process's configuration: its environment, flags before it, defaults after it. */
+export function loadConfig(
+  overrides: Partial<Record<ConfigKey, string | undefined>> = {},
+  defaults: Partial<Record<ConfigKey, string>> = {},
+): Config {
+  return resolveConfig(process.env, overrides, defaults);
+}
+
+/** What the command line reads for itself: where the API is, its tokens, colour. */
+export type ClientConfig = {
+  /** WALLET_API_URL: run against a live server (--api is before it) */
+  apiUrl?: string;
+  /** WALLET_TOKEN: the bearer token sent in token mode */
+  token?: string;
+  /** WALLET_ADMIN_TOKEN: the admin API's token (the server's ADMIN_TOKEN) */
+  adminToken?: string;
+  /** false with NO_COLOR set (any value) or TERM=dumb */
+  color: boolean;
+};
+
+export function resolveClientConfig(env: Environment): ClientConfig {
+  const set = (v: string | undefined) => (v === undefined || v === "" ? undefined : v);
   return {
-    port: c.PORT,
-    host: c.HOST,
-    databaseUrl: c.DATABASE_URL,
-    databaseReadUrl: c.DATABASE_READ_URL,
-    databaseReadMaxLagMs: c.DATABASE_READ_MAX_LAG_MS,
-    dataDir: c.WALLET_DATA_DIR,
-    redisUrl: c.REDIS_URL,
-    redisPrefix: c.REDIS_PREFIX,
-    readCache: c.READ_CACHE,
-    rateLimitRps: c.RATE_LIMIT_RPS,
-    rateLimitBurst: c.RATE_LIMIT_BURST,
-    authMode: c.AUTH_MODE,
-    authSecret: c.AUTH_SECRET,
-    transferWorkers: c.TRANSFER_WORKERS,
-    transferBatchSize: c.TRANSFER_BATCH_SIZE,
-    transferMaxAttempts: c.TRANSFER_MAX_ATTEMPTS,
-    transferRetryBaseMs: c.TRANSFER_RETRY_BASE_MS,
-    migrate: c.MIGRATE,
-    logLevel: c.LOG_LEVEL,
-    dbPoolMax: c.DB_POOL_MAX,
-    groupCommit: c.GROUP_COMMIT,
-    shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_MS,
-    requestDeadlineMs: c.REQUEST_DEADLINE_MS,
-    holdSweepMs: c.HOLD_SWEEP_MS,
-    adminToken: c.ADMIN_TOKEN,
-    natsUrl: c.NATS_URL,
-    grpcPort: c.GRPC_PORT,
-    metricsPort: c.METRICS_PORT,
-    logFormat: c.LOG_FORMAT,
+    apiUrl: set(env.WALLET_API_URL),
+    token: set(env.WALLET_TOKEN),
+    adminToken: set(env.WALLET_ADMIN_TOKEN),
+    color: !("NO_COLOR" in env) && env.TERM !== "dumb",
   };
+}
+
+export function loadClientConfig(): ClientConfig {
+  return resolveClientConfig(process.env);
 }

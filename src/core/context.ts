@@ -3,19 +3,27 @@ import type { Database } from "./db/index.js";
 import type { GroupCommit } from "./groupCommit.js";
 import type { IdSource } from "./ids.js";
 import type { ReadRouter } from "./reads/router.js";
-import type { OpResult, OpRow } from "./store/ledger.js";
+import type { OpResult, Operation } from "./store/ledger.js";
 
 /**
  * What every use case receives: the database, the id source, group commit (the one
  * way money moves) and, in a long-running process, the change feed
- * and the read router (a read replica, when there is one).
+ * and the read router (a read replica, when there is one). A short-lived one (the
+ * CLI's direct mode) has neither: reads go to the primary, waits are polls.
  * Use cases never read the environment or open their own connections.
  */
 export type CoreContext = {
   db: Database;
   ids: IdSource;
-  commits: GroupCommit<OpRow, OpResult>;
+  commits: GroupCommit<Operation, OpResult>;
   feed?: ChangeFeed;
   /** where reads go (primary or replica); unset: the primary (ctx.db) */
   reads?: ReadRouter;
 };
+
+/**
+ * A long-running process's context (serve, worker, relay): the change feed and the
+ * read router always exist. The feed is started by the process assembly once
+ * everything that follows it has subscribed.
+ */
+export type LiveContext = CoreContext & { feed: ChangeFeed; reads: ReadRouter };

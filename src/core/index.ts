@@ -1,16 +1,18 @@
 /** The core library: open it once per process, then call the use cases with its ctx. */
 import { ChangeFeed, pairsToChanges, type WalletChange } from "./changes/feed.js";
 import type { Config } from "./config.js";
-import type { CoreContext } from "./context.js";
-import { openDatabase } from "./db/index.js";
+import type { CoreContext, LiveContext } from "./context.js";
+import { openDatabase, type Database } from "./db/index.js";
 import { openPostgres } from "./db/postgres.js";
 import { GroupCommit } from "./groupCommit.js";
 import { IdSource } from "./ids.js";
 import { migrateLatest } from "./migrate.js";
 import { ReadRouter } from "./reads/router.js";
-import { applyOperations, type OpResult, type OpRow } from "./store/ledger.js";
+import { applyOperations, type OpResult, type Operation } from "./store/ledger.js";
 
-export type Core = { ctx: CoreContext; close(): Promise<void> };
+/** An open core: its context, and close (drain group commit, stop the feed, close the pools). */
+export type Core<C extends CoreContext = CoreContext> = { ctx: C; close(): Promise<void> };
+export type LiveCore = Core<LiveContext>;
 
 function changesOf(results: OpResult[]): [WalletChange[], number] {
   const changes: WalletChange[] = [];
@@ -22,23 +24,63 @@ function changesOf(results: OpResult[]): [WalletChange[], number] {
   return [changes, accepted];
 }
 
-export type CoreOptions = {
-  /**
-   * A long-running process (serve, worker) follows the database's change feed: its
-   * caches, long polls and workers learn of commits from it. Not started here: the
-   * caller subscribes first, then starts it.
-   */
-  listen?: boolean;
+type CoreConfig = Pick<
+  Config,
+  "databaseUrl" | "dataDir" | "dbPoolMax" | "groupCommit" | "migrate" | "requestDeadlineMs"
+> &
+  Partial<Pick<Config, "databaseReadUrl" | "databaseReadMaxLagMs">>;
+
+export type LiveOptions = {
   onFeedError?: (err: unknown) => void;
   /** how often the change log is read (ms) */
   feedPollMs?: number;
 };
 
-export async function openCore(
-  config: Pick<Config, "databaseUrl" | "dataDir" | "dbPoolMax" | "groupCommit" | "migrate" | "requestDeadlineMs"> &
-    Partial<Pick<Config, "databaseReadUrl" | "databaseReadMaxLagMs">>,
-  opts: CoreOptions = {},
-): Promise<Core> {
+/** A short-lived core (the CLI's direct mode, scripts, tests): no change feed; reads on the primary. */
+export async function openCore(config: CoreConfig): Promise<Core> {
+  const db = await openMigrated(config);
+  const commits = groupCommit(db, config);
+  return {
+    ctx: { db, ids: new IdSource(db), commits },
+    async close() {
+      await commits.drain();
+      await db.close();
+    },
+  };
+}
+
+/**
+ * A long-running process's core: it follows the database's change feed (its caches,
+ * long polls and workers learn of commits from it) and routes its reads (to a
+ * replica only with DATABASE_READ_URL). The feed is not started here: the caller
+ * subscribes first, then starts it.
+ */
+export async function openLiveCore(config: CoreConfig, opts: LiveOptions = {}): Promise<LiveCore> {
+  const db = await openMigrated(config);
+  const feed = new ChangeFeed(db, { onError: opts.onFeedError, pollMs: opts.feedPollMs });
+  const commits = groupCommit(db, config, feed);
+  const replica =
+    config.databaseReadUrl && db.engine === "pg"
+      ? openPostgres(config.databaseReadUrl, {
+          poolMax: config.dbPoolMax,
+          // a replica that does not answer soon is bypassed: the primary answers instead
+          queryTimeoutMs: Math.min(config.requestDeadlineMs, 3000),
+          applicationName: "wallet-read",
+        })
+      : undefined;
+  const reads = new ReadRouter(db, replica, { maxLagMs: config.databaseReadMaxLagMs ?? 3000 });
+  return {
+    ctx: { db, ids: new IdSource(db), commits, feed, reads },
+    async close() {
+      await commits.drain();
+      await feed.close();
+      await reads.close();
+      await db.close();
+    },
+  };
+}
+
+async function openMigrated(config: CoreConfig): Promise<Database> {
   const db = await openDatabase({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
@@ -51,8 +93,12 @@ export async function openCore(
     await db.close();
     throw err;
   }
-  const feed = opts.listen ? new ChangeFeed(db, { onError: opts.onFeedError, pollMs: opts.feedPollMs }) : undefined;
-  const commits = new GroupCommit<OpRow, OpResult>(
+  return db;
+}
+
+/** feed: this process's caches hear of its own commits before it answers. */
+function groupCommit(db: Database, config: CoreConfig, feed?: ChangeFeed): GroupCommit<Operation, OpResult> {
+  return new GroupCommit<Operation, OpResult>(
     (ops, retry) => applyOperations(db, ops, retry),
     {
       maxBatch: config.groupCommit ? 256 : 1,
@@ -60,31 +106,8 @@ export async function openCore(
       maxInFlight: db.engine === "pglite" ? 1 : 4,
       deadlineMs: config.requestDeadlineMs,
     },
-    // this process's caches hear of its own commits before it answers
     feed ? (results) => feed.publish(...changesOf(results)) : undefined,
   );
-  // a long-running process routes its reads (counted); to a replica only with DATABASE_READ_URL
-  const replica =
-    opts.listen && config.databaseReadUrl && db.engine === "pg"
-      ? openPostgres(config.databaseReadUrl, {
-          poolMax: config.dbPoolMax,
-          // a replica that does not answer soon is bypassed: the primary answers instead
-          queryTimeoutMs: Math.min(config.requestDeadlineMs, 3000),
-          applicationName: "wallet-read",
-        })
-      : undefined;
-  const reads = opts.listen
-    ? new ReadRouter(db, replica, { maxLagMs: config.databaseReadMaxLagMs ?? 3000 })
-    : undefined;
-  return {
-    ctx: { db, ids: new IdSource(db), commits, feed, reads },
-    async close() {
-      await commits.drain();
-      await feed?.close();
-      await reads?.close();
-      await db.close();
-    },
-  };
 }
 
 export { WalletError, ERROR_CODES, type ErrorCode } from "./errors.js";

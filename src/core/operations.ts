@@ -6,7 +6,7 @@
 import type { CoreContext } from "./context.js";
 import type { ErrorCode } from "./errors.js";
 import { toOutcome, type Idempotency, type Outcome } from "./outcome.js";
-import { OpKind, type OpRow } from "./store/ledger.js";
+import { OpKind, type Operation } from "./store/ledger.js";
 
 export { OpKind };
 
@@ -43,28 +43,31 @@ type TransferInput = Input & { toUserId: number };
 /** Gives the operation its id and sends it through group commit: the one way a wallet changes. */
 export async function run<T>(
   ctx: CoreContext,
-  op: Omit<OpRow, "id" | "key" | "h">,
-  idem?: Idempotency,
+  op: Omit<Operation, "id" | "idempotency">,
+  idempotency?: Idempotency,
 ): Promise<Outcome<T>> {
   const id = await ctx.ids.take();
-  const row: OpRow = idem ? { ...op, id, key: idem.key, h: idem.hash } : { ...op, id };
-  const r = await ctx.commits.submit(row);
+  const r = await ctx.commits.submit({ ...op, id, idempotency });
   return toOutcome<T>(r.outcome, r.result, r.replayed);
 }
 
 /** Adds amount cents to the user's wallet (opened if new); refused past 2^53-1. */
 export function deposit(ctx: CoreContext, i: Input): Promise<Outcome<BalanceChange>> {
-  return run(ctx, { k: OpKind.Deposit, u: i.userId, a: i.amount }, i.idempotency);
+  return run(ctx, { kind: OpKind.Deposit, userId: i.userId, amount: i.amount }, i.idempotency);
 }
 
 /** Takes amount cents from the user's wallet; refused (insufficient_funds) below 0. */
 export function withdraw(ctx: CoreContext, i: Input): Promise<Outcome<BalanceChange>> {
-  return run(ctx, { k: OpKind.Withdraw, u: i.userId, a: i.amount }, i.idempotency);
+  return run(ctx, { kind: OpKind.Withdraw, userId: i.userId, amount: i.amount }, i.idempotency);
 }
 
 /** Transfer v1: both wallets locked in user-id order, both journal rows written in one transaction. */
 export function transfer(ctx: CoreContext, i: TransferInput): Promise<Outcome<TransferDone>> {
-  return run(ctx, { k: OpKind.Transfer, u: i.userId, c: i.toUserId, a: i.amount }, i.idempotency);
+  return run(
+    ctx,
+    { kind: OpKind.Transfer, userId: i.userId, counterpartyId: i.toUserId, amount: i.amount },
+    i.idempotency,
+  );
 }
 
 /**
@@ -73,7 +76,11 @@ export function transfer(ctx: CoreContext, i: TransferInput): Promise<Outcome<Tr
  * judged when a worker applies it.
  */
 export function acceptTransfer(ctx: CoreContext, i: TransferInput): Promise<Outcome<TransferAccepted>> {
-  return run(ctx, { k: OpKind.AcceptTransfer, u: i.userId, c: i.toUserId, a: i.amount }, i.idempotency);
+  return run(
+    ctx,
+    { kind: OpKind.AcceptTransfer, userId: i.userId, counterpartyId: i.toUserId, amount: i.amount },
+    i.idempotency,
+  );
 }
 
 /** Reserves amount cents of the payer's available balance until captured, voided or expired. */
@@ -84,11 +91,11 @@ export function placeHold(
   return run(
     ctx,
     {
-      k: OpKind.PlaceHold,
-      u: i.userId,
-      c: i.toUserId,
-      a: i.amount,
-      e: i.expiresInSeconds ?? HOLD_DEFAULT_SECONDS,
+      kind: OpKind.PlaceHold,
+      userId: i.userId,
+      counterpartyId: i.toUserId,
+      amount: i.amount,
+      expiresInSeconds: i.expiresInSeconds ?? HOLD_DEFAULT_SECONDS,
     },
     i.idempotency,
   );
@@ -102,7 +109,7 @@ export function captureHold(
   ctx: CoreContext,
   i: { holdId: string; actorId?: number; amount?: number; idempotency?: Idempotency },
 ): Promise<Outcome<HoldChange>> {
-  return run(ctx, { k: OpKind.CaptureHold, u: i.actorId, r: i.holdId, a: i.amount }, i.idempotency);
+  return run(ctx, { kind: OpKind.CaptureHold, userId: i.actorId, target: i.holdId, amount: i.amount }, i.idempotency);
 }
 
 /** Releases a hold. actorId as for captureHold. */
@@ -110,7 +117,7 @@ export function voidHold(
   ctx: CoreContext,
   i: { holdId: string; actorId?: number; idempotency?: Idempotency },
 ): Promise<Outcome<HoldChange>> {
-  return run(ctx, { k: OpKind.VoidHold, u: i.actorId, r: i.holdId }, i.idempotency);
+  return run(ctx, { kind: OpKind.VoidHold, userId: i.actorId, target: i.holdId }, i.idempotency);
 }
 
 /** What each operation may refuse with (declared once: the routes and the OpenAPI document read it). */

@@ -11,7 +11,7 @@ import type { Idempotency, Outcome } from "./outcome.js";
 import { OpKind } from "./store/ledger.js";
 import { routedBalanceAt, routedStatement } from "./reads/reads.js";
 import { inspectWallet, selectAudit, type AuditEntry, type InspectView } from "./store/operator.js";
-import { ENTRY_TYPES, type HistoryEntry } from "./getHistory.js";
+import { toHistoryEntry, type HistoryEntry } from "./history.js";
 
 export type { AuditEntry, InspectView };
 
@@ -45,11 +45,11 @@ export const OPERATOR_REFUSALS = {
 } as const satisfies Record<string, readonly ErrorCode[]>;
 
 export function freeze(ctx: CoreContext, i: { userId: number } & Acting): Promise<Outcome<InspectView>> {
-  return run(ctx, { k: OpKind.Freeze, c: i.userId, actor: i.actor, reason: i.reason }, i.idempotency);
+  return run(ctx, { kind: OpKind.Freeze, counterpartyId: i.userId, actor: i.actor, reason: i.reason }, i.idempotency);
 }
 
 export function unfreeze(ctx: CoreContext, i: { userId: number } & Acting): Promise<Outcome<InspectView>> {
-  return run(ctx, { k: OpKind.Unfreeze, c: i.userId, actor: i.actor, reason: i.reason }, i.idempotency);
+  return run(ctx, { kind: OpKind.Unfreeze, counterpartyId: i.userId, actor: i.actor, reason: i.reason }, i.idempotency);
 }
 
 /** Reverses a completed deposit, withdrawal or transfer (by its id), whole (no amount: the rest) or in part. */
@@ -57,7 +57,11 @@ export function reverse(
   ctx: CoreContext,
   i: { targetId: string; amount?: number } & Acting,
 ): Promise<Outcome<ReversalView>> {
-  return run(ctx, { k: OpKind.Reverse, r: i.targetId, a: i.amount, actor: i.actor, reason: i.reason }, i.idempotency);
+  return run(
+    ctx,
+    { kind: OpKind.Reverse, target: i.targetId, amount: i.amount, actor: i.actor, reason: i.reason },
+    i.idempotency,
+  );
 }
 
 /** Credits (amount > 0) or debits (amount < 0) a wallet with a reason. */
@@ -65,7 +69,11 @@ export function adjust(
   ctx: CoreContext,
   i: { userId: number; amount: number } & Acting,
 ): Promise<Outcome<AdjustmentView>> {
-  return run(ctx, { k: OpKind.Adjust, c: i.userId, a: i.amount, actor: i.actor, reason: i.reason }, i.idempotency);
+  return run(
+    ctx,
+    { kind: OpKind.Adjust, counterpartyId: i.userId, amount: i.amount, actor: i.actor, reason: i.reason },
+    i.idempotency,
+  );
 }
 
 export async function inspect(ctx: CoreContext, userId: number): Promise<InspectView> {
@@ -116,18 +124,7 @@ export async function statement(ctx: CoreContext, i: { userId: number; from: Dat
     closing_balance: opening + totalIn - totalOut,
     total_in: totalIn,
     total_out: totalOut,
-    entries: rows.map((r) => ({
-      id: r.id,
-      type: ENTRY_TYPES[r.kind - 1]!,
-      direction: r.direction === 1 ? "in" : "out",
-      amount: r.amount,
-      balance_after: r.balance_after,
-      counterparty_user_id: r.counterparty_user_id,
-      transfer_id: r.transfer_id,
-      created_at: r.created_at,
-      hold_id: r.hold_id,
-      reverses: r.reverses,
-    })),
+    entries: rows.map(toHistoryEntry),
   };
 }
 

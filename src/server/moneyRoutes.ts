@@ -1,7 +1,7 @@
 /** The money and wallet routes of the user API. */
 import type { z } from "zod";
 import { acceptTransfer, deposit, REFUSALS, transfer, withdraw } from "../core/operations.js";
-import { getEvents } from "../core/events.js";
+import { getEvents } from "../core/events/pages.js";
 import { balanceAtInstant, statement, STATEMENT_MAX_DAYS } from "../core/operator.js";
 import { getTransfer, publicView } from "../core/transfers.js";
 import { moneyRoute, user, type Route } from "./routes.js";

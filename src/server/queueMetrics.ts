@@ -1,5 +1,5 @@
 import client from "prom-client";
-import type { CoreContext } from "../core/context.js";
+import type { LiveContext } from "../core/context.js";
 import { outboxStats } from "../core/store/events.js";
 import { queueStats } from "../core/store/transfers.js";
 import type { Metrics } from "./metrics.js";
@@ -10,7 +10,7 @@ import type { Metrics } from "./metrics.js";
  */
 export function observeQueue(
   metrics: Metrics,
-  ctx: CoreContext,
+  ctx: LiveContext,
   redisState?: () => "ok" | "degraded" | "off",
   longPolls?: () => number,
 ): void {
@@ -92,7 +92,7 @@ export function observeQueue(
     help: "1 while this process hears the database's change notifications (caches in use), else 0",
     registers,
     collect() {
-      this.set(ctx.feed?.up ? 1 : 0);
+      this.set(ctx.feed.up ? 1 : 0);
     },
   });
 }

@@ -1,7 +1,7 @@
 /** The responses' schemas: they feed the OpenAPI document (answers are not validated at run time). */
 import { z } from "zod";
 import { EVENT_TYPES } from "../core/events/format.js";
-import { ENTRY_TYPES } from "../core/getHistory.js";
+import { ENTRY_TYPES } from "../core/history.js";
 
 const Id = z
   .string()

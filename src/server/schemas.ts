@@ -4,7 +4,7 @@
  * ("ammount") is a clear 400 rather than a silently different request.
  */
 import { z } from "zod";
-import { CURSOR_WITH_PAGE, decodeCursor, type EntryTypeFilter } from "../core/getHistory.js";
+import { CURSOR_WITH_PAGE, decodeCursor, type EntryTypeFilter } from "../core/history.js";
 import { MAX_CENTS } from "../core/money.js";
 import { HOLD_DEFAULT_SECONDS, HOLD_MAX_SECONDS } from "../core/operations.js";
 

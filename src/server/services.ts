@@ -1,13 +1,13 @@
 import type { CachedReads } from "../core/cache/cachedReads.js";
 import type { Config } from "../core/config.js";
-import type { CoreContext } from "../core/context.js";
+import type { LiveContext } from "../core/context.js";
 import type { EventWaiters } from "../core/events/waiters.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 
 /** What route handlers get: the core and the edge pieces around it. */
 export type Services = {
-  ctx: CoreContext;
+  ctx: LiveContext;
   reads: CachedReads;
   metrics: Metrics;
   log: Logger;

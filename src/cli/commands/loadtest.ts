@@ -1,10 +1,11 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
-import { resolveConfig } from "../../core/config.js";
-import { openDatabase, type Database } from "../../core/db/index.js";
+import { loadConfig } from "../../core/config.js";
+import type { Database } from "../../core/db/index.js";
 import { createLogger } from "../../server/logger.js";
 import { startServer } from "../../server/index.js";
+import { openDirect } from "../context.js";
 import { UsageError } from "../errors.js";
 import { globals } from "../globals.js";
 import { parseLoadtestArgs, type LoadtestOpts } from "../loadtest/args.js";
@@ -16,21 +17,26 @@ import { runLoad } from "../loadtest/run.js";
 import { SCENARIOS } from "../loadtest/scenarios.js";
 import { createOutput } from "../output.js";
 
-/** The target: a live server (--api), or one in this process; and the database, when there is access to it. */
-async function openTarget(api: string | undefined, baseline: boolean) {
+type Target = { url: string; db?: Database; stop(): Promise<void> };
+
+/**
+ * The target: a live server (--api), or `wallet serve` assembled in this process; and
+ * the database, when there is access to it (direct mode on DATABASE_URL, without
+ * migrating someone else's database, for the checks).
+ */
+async function openTarget(api: string | undefined, baseline: boolean): Promise<Target> {
   if (!api) {
-    const config = resolveConfig(
-      { WALLET_DATA_DIR: "memory://", ...process.env },
-      { PORT: "0", RATE_LIMIT_RPS: "0", HOST: "127.0.0.1" },
-    );
+    // without DATABASE_URL or WALLET_DATA_DIR: a fresh in-memory embedded database
+    const config = loadConfig({ PORT: "0", RATE_LIMIT_RPS: "0", HOST: "127.0.0.1" }, { WALLET_DATA_DIR: "memory://" });
     const server = await startServer(config, createLogger("error"));
-    return { url: server.url, db: server.services.ctx.db as Database | undefined, stop: () => server.close() };
+    return { url: server.url, db: server.services.ctx.db, stop: () => server.close() };
   }
-  if (process.env.DATABASE_URL && !baseline) {
-    const db = await openDatabase({ databaseUrl: process.env.DATABASE_URL, dataDir: "", poolMax: 4 });
-    return { url: api, db: db as Database | undefined, stop: () => db.close() };
+  const config = loadConfig();
+  if (config.databaseUrl && !baseline) {
+    const direct = await openDirect({ ...config, migrate: false, dbPoolMax: 4 });
+    return { url: api, db: direct.ctx.db, stop: () => direct.close() };
   }
-  return { url: api, db: undefined, stop: async () => undefined };
+  return { url: api, stop: async () => undefined };
 }
 
 /** The --report file's full path, refused before the run rather than after it when its folder cannot take it. */

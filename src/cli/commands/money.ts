@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import chalk from "chalk";
 import Table from "cli-table3";
 import ora from "ora";
-import { BAD_CURSOR, decodeCursor, ENTRY_TYPES, type EntryType, type EntryTypeFilter } from "../../core/getHistory.js";
+import { BAD_CURSOR, decodeCursor, ENTRY_TYPES, type EntryType, type EntryTypeFilter } from "../../core/history.js";
 import { formatCurrency } from "../../core/money.js";
 import { confirmOrAbort, need, parseIntArg } from "../args.js";
 import type { TransferStatusView } from "../client.js";

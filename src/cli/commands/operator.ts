@@ -7,7 +7,8 @@ import type { InspectView } from "../../core/operator.js";
 import { confirmOrAbort, need, parseIntArg } from "../args.js";
 import { UsageError } from "../errors.js";
 import { globals } from "../globals.js";
-import { createOutput, money, when } from "../output.js";
+import { createOutput, money, when, type Output } from "../output.js";
+import type { OperatorClient } from "../operatorClient.js";
 import { withOperator } from "../target.js";
 
 const OPERATOR_HELP =
@@ -21,6 +22,28 @@ function reasonOf(reason: string | undefined): string {
   if (reason === undefined || reason.trim() === "") throw new UsageError("missing --reason (why, for the audit log)");
   if (reason.length > 500) throw new UsageError("--reason must be at most 500 characters");
   return reason;
+}
+
+/** --reason, --actor and --yes: what every operator action takes. */
+function withActionOptions(c: Command): Command {
+  return c
+    .option("--reason <text>", "why (required; recorded in the audit log)")
+    .option("--actor <name>", "who acts (default: the OS user)")
+    .option("-y, --yes", "do not ask for confirmation");
+}
+
+/** Asks first (when there is a question and no --yes), acts through the operator's client, prints. */
+async function confirmThenAct<T>(
+  { out, cmd, opts }: { out: Output; cmd: Command; opts: ActOpts },
+  question: string | undefined,
+  act: (c: OperatorClient) => Promise<T>,
+  human: (r: T) => string,
+): Promise<void> {
+  if (question !== undefined) await confirmOrAbort(question, opts.yes, out.interactive);
+  await withOperator(cmd, opts.actor, async (c) => {
+    const r = await act(c);
+    out.result(r, () => human(r));
+  });
 }
 
 function describeWallet(w: InspectView): string {
@@ -51,17 +74,15 @@ export function registerOperator(program: Command): void {
     });
 
   for (const action of ["freeze", "unfreeze"] as const) {
-    program
+    const command = program
       .command(action)
       .description(
         action === "freeze"
           ? "Freeze a wallet: every debit is refused (wallet_frozen); credits still arrive"
           : "Unfreeze a wallet",
       )
-      .option("-u, --user <id>", "the wallet's user id")
-      .option("--reason <text>", "why (required; recorded in the audit log)")
-      .option("--actor <name>", "who acts (default: the OS user)")
-      .option("-y, --yes", "do not ask for confirmation")
+      .option("-u, --user <id>", "the wallet's user id");
+    withActionOptions(command)
       .addHelpText(
         "after",
         `${OPERATOR_HELP}\n\nExample:\n  $ wallet ${action} --user 42 --reason "chargeback investigation #311"`,
@@ -70,22 +91,22 @@ export function registerOperator(program: Command): void {
         const out = createOutput(globals(cmd).json);
         const user = await need(opts.user, "--user", "User id:", out.interactive);
         const reason = reasonOf(opts.reason);
-        if (action === "freeze") await confirmOrAbort(`Freeze wallet ${user}?`, opts.yes, out.interactive);
-        await withOperator(cmd, opts.actor, async (c) => {
-          const w = action === "freeze" ? await c.freeze(user, reason) : await c.unfreeze(user, reason);
-          out.result(w, () => `${chalk.green(action === "freeze" ? "Frozen" : "Unfrozen")}\n${describeWallet(w)}`);
-        });
+        await confirmThenAct(
+          { out, cmd, opts },
+          action === "freeze" ? `Freeze wallet ${user}?` : undefined,
+          (c) => (action === "freeze" ? c.freeze(user, reason) : c.unfreeze(user, reason)),
+          (w) => `${chalk.green(action === "freeze" ? "Frozen" : "Unfrozen")}\n${describeWallet(w)}`,
+        );
       });
   }
 
-  program
-    .command("reverse")
-    .description("Reverse a completed deposit, withdrawal or transfer (or a hold's capture), whole or in part")
-    .argument("<id>", "the transaction id (deposit, withdrawal) or transfer id")
-    .option("--amount <cents>", "how much (default: all that is not reversed yet)")
-    .option("--reason <text>", "why (required; recorded in the audit log)")
-    .option("--actor <name>", "who acts (default: the OS user)")
-    .option("-y, --yes", "do not ask for confirmation")
+  withActionOptions(
+    program
+      .command("reverse")
+      .description("Reverse a completed deposit, withdrawal or transfer (or a hold's capture), whole or in part")
+      .argument("<id>", "the transaction id (deposit, withdrawal) or transfer id")
+      .option("--amount <cents>", "how much (default: all that is not reversed yet)"),
+  )
     .addHelpText(
       "after",
       `${OPERATOR_HELP}\n\nExamples:\n  $ wallet reverse 252790531776577621 --reason "paid the wrong wallet"\n` +
@@ -96,31 +117,24 @@ export function registerOperator(program: Command): void {
       if (!isId(id)) throw new UsageError(`'${id}' is not a transaction or transfer id`);
       const amount = opts.amount === undefined ? undefined : parseIntArg(opts.amount, "--amount");
       const reason = reasonOf(opts.reason);
-      await confirmOrAbort(
+      await confirmThenAct(
+        { out, cmd, opts },
         `Reverse ${amount === undefined ? "what remains of" : `${amount} cents of`} ${id}?`,
-        opts.yes,
-        out.interactive,
+        (c) => c.reverse(id, reason, amount),
+        (r) =>
+          `${chalk.green("Reversed")} ${money(r.amount)} of ${r.kind} ${r.reverses}` +
+          `${r.from_user_id ? ` from wallet ${r.from_user_id}` : ""}${r.to_user_id ? ` to wallet ${r.to_user_id}` : ""}\n` +
+          `reversal  ${r.reversal_id}\nremaining ${money(r.remaining)}`,
       );
-      await withOperator(cmd, opts.actor, async (c) => {
-        const r = await c.reverse(id, reason, amount);
-        out.result(
-          r,
-          () =>
-            `${chalk.green("Reversed")} ${money(r.amount)} of ${r.kind} ${r.reverses}` +
-            `${r.from_user_id ? ` from wallet ${r.from_user_id}` : ""}${r.to_user_id ? ` to wallet ${r.to_user_id}` : ""}\n` +
-            `reversal  ${r.reversal_id}\nremaining ${money(r.remaining)}`,
-        );
-      });
     });
 
-  program
-    .command("adjust")
-    .description("Credit (positive) or debit (negative) a wallet, with a reason")
-    .argument("[amount]", "signed cents: 250 credits, -250 debits")
-    .option("-u, --user <id>", "the wallet's user id")
-    .option("--reason <text>", "why (required; recorded in the audit log)")
-    .option("--actor <name>", "who acts (default: the OS user)")
-    .option("-y, --yes", "do not ask for confirmation")
+  withActionOptions(
+    program
+      .command("adjust")
+      .description("Credit (positive) or debit (negative) a wallet, with a reason")
+      .argument("[amount]", "signed cents: 250 credits, -250 debits")
+      .option("-u, --user <id>", "the wallet's user id"),
+  )
     .addHelpText(
       "after",
       `${OPERATOR_HELP}\n\nExamples:\n  $ wallet adjust -250 --user 42 --reason "duplicate fee"\n  $ wallet adjust 1000 --user 42 --reason "goodwill credit" --yes`,
@@ -133,19 +147,13 @@ export function registerOperator(program: Command): void {
       const amount = Number(amountArg);
       const user = await need(opts.user, "--user", "User id:", out.interactive);
       const reason = reasonOf(opts.reason);
-      await confirmOrAbort(
+      await confirmThenAct(
+        { out, cmd, opts },
         `${amount > 0 ? "Credit" : "Debit"} ${Math.abs(amount)} cents ${amount > 0 ? "to" : "from"} wallet ${user}?`,
-        opts.yes,
-        out.interactive,
+        (c) => c.adjust(user, amount, reason),
+        (r) =>
+          `${chalk.green("Adjusted")} wallet ${user} by ${amount}\ntransaction ${r.transaction_id}\nbalance   ${money(r.balance)}`,
       );
-      await withOperator(cmd, opts.actor, async (c) => {
-        const r = await c.adjust(user, amount, reason);
-        out.result(
-          r,
-          () =>
-            `${chalk.green("Adjusted")} wallet ${user} by ${amount}\ntransaction ${r.transaction_id}\nbalance   ${money(r.balance)}`,
-        );
-      });
     });
 
   program

@@ -1,8 +1,9 @@
 import type { Command } from "commander";
 import { createLogger } from "../../server/logger.js";
 import { startServer } from "../../server/index.js";
-import { loadConfig } from "../context.js";
-import { openDirect } from "../context.js";
+import { loadConfig } from "../../core/config.js";
+import { startProcess } from "../../server/process/assemble.js";
+import { planFor } from "../../server/process/roles.js";
 import { UsageError } from "../errors.js";
 
 /** Runs until SIGTERM/SIGINT, then shuts down in order and exits 0. */
@@ -56,10 +57,8 @@ export function registerServe(program: Command): void {
     .action(async (opts: { workers?: string }) => {
       const config = loadConfig({ TRANSFER_WORKERS: opts.workers });
       const log = createLogger(config.logLevel, config.logFormat);
-      const core = await openDirect(config, { listen: true });
-      const { startWorkerProcess } = await import("../../server/workerProcess.js");
-      const stop = await startWorkerProcess(core, config, log);
-      onSignal(log, stop);
+      const worker = await startProcess(config, log, planFor("worker", config));
+      onSignal(log, () => worker.close());
     });
 
   program
@@ -74,9 +73,7 @@ export function registerServe(program: Command): void {
       const config = loadConfig();
       const log = createLogger(config.logLevel, config.logFormat);
       if (!config.natsUrl) throw new UsageError("wallet relay needs NATS_URL (nats://host:4222)");
-      const core = await openDirect(config, { listen: true });
-      const { startRelayProcess } = await import("../../server/workerProcess.js");
-      const stop = await startRelayProcess(core, config, log);
-      onSignal(log, stop);
+      const relay = await startProcess(config, log, planFor("relay", config));
+      onSignal(log, () => relay.close());
     });
 }

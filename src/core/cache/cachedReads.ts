@@ -8,7 +8,7 @@
  */
 import type { ChangeFeed, ChangeSubscriber, WalletChange } from "../changes/feed.js";
 import type { CoreContext } from "../context.js";
-import type { HistoryPage, HistoryQuery } from "../getHistory.js";
+import type { HistoryPage, HistoryQuery } from "../history.js";
 import { routedBalance, routedHistory } from "../reads/reads.js";
 import type { CacheRead, CacheStats, VersionedCache } from "./types.js";
 

@@ -13,7 +13,7 @@
  *                      it never changes again); pending, dead or not found: primary
  */
 import type { CoreContext } from "../context.js";
-import { getHistory, type HistoryPage, type HistoryQuery } from "../getHistory.js";
+import { getHistory, type HistoryPage, type HistoryQuery } from "../history.js";
 import { selectEvents, type EventRow } from "../store/events.js";
 import { balanceAt, statementRows, type StatementRow } from "../store/operator.js";
 import { selectTransfer, type TransferRow } from "../store/transfers.js";

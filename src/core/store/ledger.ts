@@ -5,6 +5,7 @@
  * return refusals as data and write the journal in the same transaction.
  */
 import type { Executor } from "../db/index.js";
+import type { Idempotency } from "../outcome.js";
 
 export const enum OpKind {
   Deposit = 1,
@@ -20,27 +21,51 @@ export const enum OpKind {
   Unfreeze = 11,
 }
 
-/** One operation as wallet_apply takes it (a JSON object; ids as strings). */
-export type OpRow = {
-  k: OpKind;
+/** One operation that moves money (or records a transfer), in the code's names. */
+export type Operation = {
+  kind: OpKind;
   /** the operation's id, made before its first attempt: its identity in the database */
   id: string;
   /** the acting user; absent: the operator (the direct-mode CLI) */
-  u?: number;
-  /** the counterparty (a transfer's or a hold's destination) */
-  c?: number;
-  a?: number;
+  userId?: number;
+  /** the counterparty (a transfer's or a hold's destination; the wallet an operator acts on) */
+  counterpartyId?: number;
+  amount?: number;
   /** the hold a capture or void acts on; the transaction or transfer a reversal reverses */
-  r?: string;
+  target?: string;
   /** a new hold's lifetime in seconds */
-  e?: number;
+  expiresInSeconds?: number;
   /** an operator action's actor and reason */
   actor?: string;
   reason?: string;
   /** Idempotency-Key and the hash of the request it came with: always together */
+  idempotency?: Idempotency;
+};
+
+/**
+ * wallet_apply reads each operation with jsonb_populate_recordset into the wallet_op
+ * type, whose attributes have short names (migrations 002-004): this is the one
+ * place the two spellings meet. Ids travel as strings; the Idempotency-Key and its
+ * request hash as key and h.
+ */
+type WireOp = {
+  k: OpKind;
+  id: string;
+  u?: number;
+  c?: number;
+  a?: number;
+  r?: string;
+  e?: number;
+  actor?: string;
+  reason?: string;
   key?: string;
   h?: string;
 };
+
+function toWire(op: Operation): WireOp {
+  const { kind: k, id, userId: u, counterpartyId: c, amount: a, target: r, expiresInSeconds: e, actor, reason } = op;
+  return { k, id, u, c, a, r, e, actor, reason, key: op.idempotency?.key, h: op.idempotency?.hash };
+}
 
 export type OpResult = {
   outcome: string;
@@ -54,10 +79,10 @@ export type OpResult = {
  * Applies ops in order in one transaction. retry: an earlier attempt's outcome is
  * unknown, so an op already applied is answered from what it stored.
  */
-export async function applyOperations(db: Executor, ops: OpRow[], retry: boolean): Promise<OpResult[]> {
+export async function applyOperations(db: Executor, ops: Operation[], retry: boolean): Promise<OpResult[]> {
   const rows = await db.query<OpResult & { ord: number }>(
     "select ord, outcome, result, replayed, changes from wallet_apply($1::jsonb, $2)",
-    [JSON.stringify(ops), retry],
+    [JSON.stringify(ops.map(toWire)), retry],
     { name: "wallet_apply" },
   );
   const out = new Array<OpResult>(ops.length);

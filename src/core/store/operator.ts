@@ -1,5 +1,6 @@
 /** What operators read: a wallet inspected, the audit log, statements and past balances. */
 import type { Executor } from "../db/index.js";
+import type { MoneyRow } from "./wallets.js";
 
 export type InspectView = {
   user_id: number;
@@ -36,18 +37,8 @@ export function selectAudit(db: Executor, after: string | null, limit: number): 
   );
 }
 
-export type StatementRow = {
-  id: string;
-  kind: number;
-  direction: number;
-  amount: number;
-  balance_after: number;
-  counterparty_user_id: number | null;
-  transfer_id: string | null;
-  hold_id: string | null;
-  reverses: string | null;
-  created_at: string;
-};
+/** A statement row: created_at as the API writes it (wallet_iso). */
+export type StatementRow = MoneyRow<string>;
 
 /**
  * A wallet's statement for [from, to): the balance just before `from` (the last row

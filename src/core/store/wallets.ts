@@ -49,8 +49,8 @@ export async function openWallet(db: Executor, userId: number): Promise<boolean>
   return rows.length > 0;
 }
 
-export type JournalMoneyRow = {
-  seq: number;
+/** A journal row that moved money, as history and statements read it (created_at: a Date, or ISO text). */
+export type MoneyRow<At extends Date | string = Date> = {
   id: string;
   kind: number;
   direction: number;
@@ -60,8 +60,10 @@ export type JournalMoneyRow = {
   transfer_id: string | null;
   hold_id: string | null;
   reverses: string | null;
-  created_at: Date;
+  created_at: At;
 };
+
+export type JournalMoneyRow = MoneyRow & { seq: number };
 
 /**
  * A page of the wallet's money rows, newest first (by seq: the order they were

@@ -15,7 +15,7 @@
  */
 import { once } from "node:events";
 import * as grpc from "@grpc/grpc-js";
-import { getEvents } from "../../core/events.js";
+import { getEvents } from "../../core/events/pages.js";
 import type { WalletEvent } from "../../core/events/format.js";
 import * as s from "../schemas.js";
 import type { Services } from "../services.js";
@@ -118,7 +118,7 @@ export function watchHandler(p: Pipeline, svc: Services, watchers: Watchers, opt
         const page = await getEvents(svc.ctx, { userId: info.userId, after, limit: opts.pageSize, waitMs: 0 });
         if (page.events.length === 0) {
           // while the feed is down nothing would wake it: look again every second
-          await Promise.race([waiter.wait(svc.ctx.feed?.up ? IDLE_MS : 1000), stopped]);
+          await Promise.race([waiter.wait(svc.ctx.feed.up ? IDLE_MS : 1000), stopped]);
           waiter.cancel();
           continue;
         }

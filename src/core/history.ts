@@ -1,6 +1,6 @@
 import type { CoreContext } from "./context.js";
 import { WalletError } from "./errors.js";
-import { readHistory } from "./store/wallets.js";
+import { readHistory, type MoneyRow } from "./store/wallets.js";
 
 /** History types: 0 all, then the journal's money kinds. */
 export const ENTRY_TYPES = ["deposit", "withdraw", "transfer", "reversal", "adjustment"] as const;
@@ -55,6 +55,22 @@ export function decodeCursor(text: string): number | null {
   return Number.isSafeInteger(n) ? n : null;
 }
 
+/** A journal money row as history and statements show it. */
+export function toHistoryEntry(r: MoneyRow<Date | string>): HistoryEntry {
+  return {
+    id: r.id,
+    type: ENTRY_TYPES[r.kind - 1]!,
+    direction: r.direction === 1 ? "in" : "out",
+    amount: r.amount,
+    balance_after: r.balance_after,
+    counterparty_user_id: r.counterparty_user_id,
+    transfer_id: r.transfer_id,
+    created_at: new Date(r.created_at).toISOString(),
+    hold_id: r.hold_id,
+    reverses: r.reverses,
+  };
+}
+
 /** Newest first. One extra row tells whether another page follows. */
 export async function getHistory(ctx: CoreContext, q: HistoryQuery): Promise<HistoryPage & { version: number }> {
   if (q.cursor !== undefined && q.page !== 1) throw new WalletError("invalid_request", CURSOR_WITH_PAGE);
@@ -68,18 +84,7 @@ export async function getHistory(ctx: CoreContext, q: HistoryQuery): Promise<His
   const page = rows.slice(0, q.pageSize);
   const hasMore = rows.length > q.pageSize;
   return {
-    transactions: page.map((r) => ({
-      id: r.id,
-      type: ENTRY_TYPES[r.kind - 1]!,
-      direction: r.direction === 1 ? "in" : "out",
-      amount: r.amount,
-      balance_after: r.balance_after,
-      counterparty_user_id: r.counterparty_user_id,
-      transfer_id: r.transfer_id,
-      created_at: new Date(r.created_at).toISOString(),
-      hold_id: r.hold_id,
-      reverses: r.reverses,
-    })),
+    transactions: page.map(toHistoryEntry),
     page: q.page,
     page_size: q.pageSize,
     has_more: hasMore,

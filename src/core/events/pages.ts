@@ -1,8 +1,8 @@
 /** A wallet's events: after a sequence, oldest first, and (with wait) a long poll for the next. */
-import type { CoreContext } from "./context.js";
-import { toEvent, type WalletEvent } from "./events/format.js";
-import type { EventWaiters } from "./events/waiters.js";
-import { routedEvents } from "./reads/reads.js";
+import type { CoreContext } from "../context.js";
+import { toEvent, type WalletEvent } from "./format.js";
+import type { EventWaiters } from "./waiters.js";
+import { routedEvents } from "../reads/reads.js";
 
 export type EventPage = { events: WalletEvent[]; next_after: number };
 

@@ -1,0 +1,95 @@
+/**
+ * The edge roles: the HTTP API (routes, OpenAPI, ops endpoints) and the gRPC server,
+ * both on one Edge. Stopping one: the long polls answer at once with what they
+ * have, no new requests or calls, those in flight answered (up to
+ * SHUTDOWN_TIMEOUT_MS), event watchers told where to resume.
+ */
+import type { AddressInfo } from "node:net";
+import type { Config } from "../../core/config.js";
+import { adminRoutes } from "../adminRoutes.js";
+import { createApp } from "../app.js";
+import { startGrpcServer, type GrpcServer } from "../grpc/server.js";
+import { holdRoutes } from "../holdRoutes.js";
+import { moneyRoutes } from "../moneyRoutes.js";
+import { buildOpenApi } from "../openapi.js";
+import { opsRoutes } from "../opsRoutes.js";
+import type { Route } from "../routes.js";
+import type { Edge } from "./edge.js";
+import type { Role } from "./roles.js";
+
+export type ApiRole = Role & { readonly routes: Route[]; readonly port: number; readonly url: string };
+
+/** The route table: money, holds, the admin API only with ADMIN_TOKEN (else /admin/... is 404), ops. */
+function routeTable(config: Config): Route[] {
+  const routes: Route[] = [...moneyRoutes, ...holdRoutes, ...(config.adminToken ? adminRoutes : [])];
+  let openapi: unknown;
+  routes.push(
+    ...opsRoutes(() => (openapi ??= buildOpenApi(routes, { authMode: config.authMode })), {
+      // /metrics on the API port unless METRICS_PORT gives it a listener of its own
+      metrics: config.metricsPort === 0,
+    }),
+  );
+  return routes;
+}
+
+export function apiRole(edge: Edge, config: Config): ApiRole {
+  const routes = routeTable(config);
+  const app = createApp({
+    services: edge.services,
+    routes,
+    authenticate: edge.authenticate,
+    adminAuth: edge.adminAuth,
+    limiter: edge.limiter,
+  });
+  let port = 0;
+  return {
+    name: "api",
+    routes,
+    get port() {
+      return port;
+    },
+    get url() {
+      const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+      return `http://${host}:${port}`;
+    },
+    async start() {
+      await new Promise<void>((resolve, reject) => {
+        app.server.once("error", reject);
+        app.server.listen(config.port, config.host, () => resolve());
+      });
+      port = (app.server.address() as AddressInfo).port;
+    },
+    async stop() {
+      edge.services.eventWaiters.close();
+      await app.close(config.shutdownTimeoutMs);
+    },
+    describe: () => ({
+      port,
+      host: config.host,
+      redis: edge.redis,
+      cache: edge.cache.kind,
+      admin: Boolean(config.adminToken),
+    }),
+  };
+}
+
+export function grpcRole(edge: Edge, config: Config): Role {
+  let server: GrpcServer | undefined;
+  return {
+    name: "grpc",
+    async start() {
+      server = await startGrpcServer({
+        services: edge.services,
+        authenticate: edge.authenticate,
+        limiter: edge.limiter,
+        host: config.host,
+        port: config.grpcPort,
+      });
+    },
+    async stop() {
+      edge.services.eventWaiters.close();
+      await server?.close(config.shutdownTimeoutMs);
+    },
+    describe: () => ({ grpcPort: server?.port }),
+  };
+}
