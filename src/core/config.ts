@@ -51,6 +51,16 @@ const schema = z.object({
   ADMIN_TOKEN: z.string().optional(),
   GRPC_PORT: int(0, 65535).default(0),
   METRICS_PORT: int(0, 65535).default(0),
+  // the gRPC listener's connection limits (docs/operations.md, "Limits that protect the process")
+  GRPC_HANDSHAKE_TIMEOUT_MS: int(100, 600_000).default(10_000),
+  GRPC_MAX_CONNECTION_IDLE_MS: int(100, 86_400_000).default(120_000),
+  GRPC_MAX_CONNECTION_AGE_MS: int(1000, 86_400_000).default(1_800_000),
+  GRPC_MAX_CONNECTION_AGE_GRACE_MS: int(0, 86_400_000).default(60_000),
+  GRPC_KEEPALIVE_TIME_MS: int(1000, 86_400_000).default(60_000),
+  GRPC_KEEPALIVE_TIMEOUT_MS: int(100, 600_000).default(20_000),
+  GRPC_MAX_CONCURRENT_STREAMS: int(1, 10_000).default(100),
+  GRPC_MAX_METADATA_BYTES: int(1024, 65_536).default(8192),
+  GRPC_MAX_SESSION_MEMORY_MB: int(1, 4096).default(32),
   LOG_FORMAT: z.enum(["json", "pretty"]).optional(),
   NATS_URL: z
     .string()
@@ -60,6 +70,27 @@ const schema = z.object({
 
 /** Every environment variable the service reads. */
 export const CONFIG_KEYS = Object.keys(schema.shape);
+
+/** The gRPC listener's connection limits. */
+export type GrpcLimits = {
+  /** a connection must send the HTTP/2 preface within this, else it is closed */
+  handshakeTimeoutMs: number;
+  /** a connection without a call for this long is closed (GOAWAY) */
+  maxConnectionIdleMs: number;
+  /** a connection is asked to go after this long (±10%), so that clients rebalance */
+  maxConnectionAgeMs: number;
+  /** then its calls have this long to finish before it is closed */
+  maxConnectionAgeGraceMs: number;
+  /** a ping every this long; no answer within keepaliveTimeoutMs closes the connection */
+  keepaliveTimeMs: number;
+  keepaliveTimeoutMs: number;
+  /** calls at once on one connection */
+  maxConcurrentStreams: number;
+  /** a call's metadata (names and values) at most this many bytes */
+  maxMetadataBytes: number;
+  /** HTTP/2 session memory (nghttp2's buffers) per connection, in MB */
+  maxSessionMemoryMb: number;
+};
 
 export type Config = {
   port: number;
@@ -97,6 +128,7 @@ export type Config = {
   natsUrl?: string;
   /** the gRPC listener's port (same host); 0: off */
   grpcPort: number;
+  grpc: GrpcLimits;
   /** a separate listener for /metrics (an internal address); 0: /metrics on the API port */
   metricsPort: number;
   /** log lines for people (pretty) or machines (json); default: pretty on a terminal */
@@ -164,6 +196,17 @@ export function resolveConfig(
     adminToken: c.ADMIN_TOKEN,
     natsUrl: c.NATS_URL,
     grpcPort: c.GRPC_PORT,
+    grpc: {
+      handshakeTimeoutMs: c.GRPC_HANDSHAKE_TIMEOUT_MS,
+      maxConnectionIdleMs: c.GRPC_MAX_CONNECTION_IDLE_MS,
+      maxConnectionAgeMs: c.GRPC_MAX_CONNECTION_AGE_MS,
+      maxConnectionAgeGraceMs: c.GRPC_MAX_CONNECTION_AGE_GRACE_MS,
+      keepaliveTimeMs: c.GRPC_KEEPALIVE_TIME_MS,
+      keepaliveTimeoutMs: c.GRPC_KEEPALIVE_TIMEOUT_MS,
+      maxConcurrentStreams: c.GRPC_MAX_CONCURRENT_STREAMS,
+      maxMetadataBytes: c.GRPC_MAX_METADATA_BYTES,
+      maxSessionMemoryMb: c.GRPC_MAX_SESSION_MEMORY_MB,
+    },
     metricsPort: c.METRICS_PORT,
     logFormat: c.LOG_FORMAT,
   };

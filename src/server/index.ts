@@ -15,6 +15,7 @@ import { openCore } from "../core/index.js";
 import { markExpiredHolds } from "../core/holds.js";
 import { purgeIdempotencyKeys } from "../core/purgeIdempotencyKeys.js";
 import type { TransferWorkers } from "../core/worker.js";
+import { createAdmission } from "./admission.js";
 import { createApp } from "./app.js";
 import { adminRoutes } from "./adminRoutes.js";
 import { createAdminAuthenticator, createAuthenticator } from "./auth.js";
@@ -132,22 +133,22 @@ export async function startServer(
   }, config.holdSweepMs);
   sweep.unref();
 
-  const authenticate = createAuthenticator(config.authMode, config.authSecret);
+  // one admission (authenticator, rate limiter, opened wallets) for both protocols
+  const admission = createAdmission({ services, authenticate: createAuthenticator(config.authMode, config.authSecret), limiter });
   const app = createApp({
     services,
     routes: allRoutes,
-    authenticate,
+    admission,
     adminAuth: config.adminToken ? createAdminAuthenticator(config.adminToken) : undefined,
-    limiter,
   });
   await new Promise<void>((resolve, reject) => {
     app.server.once("error", reject);
     app.server.listen(config.port, config.host, () => resolve());
   });
-  // the same services, authenticator and rate limiter: one set of rules whichever protocol
+  // the same services and admission: one set of rules whichever protocol
   const grpc =
     config.grpcPort > 0
-      ? await startGrpcServer({ services, authenticate, limiter, host: config.host, port: config.grpcPort })
+      ? await startGrpcServer({ services, admission, host: config.host, port: config.grpcPort, limits: config.grpc })
       : undefined;
   await workers.start();
   await relay?.start();

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { createLogger } from "../../server/logger.js";
 import { startServer } from "../../server/index.js";
+import { installProcessGuard } from "../../server/processGuard.js";
 import { loadConfig } from "../context.js";
 import { openDirect } from "../context.js";
 import { UsageError } from "../errors.js";
@@ -45,6 +46,12 @@ export function registerServe(program: Command): void {
       });
       const log = createLogger(config.logLevel, config.logFormat);
       const server = await startServer(config, log);
+      // what escapes every request's error boundary is logged with its request id, not a silent exit
+      installProcessGuard(log, {
+        count: (kind) => server.services.metrics.unexpectedErrors.inc({ kind }),
+        stop: () => server.close(),
+        stopTimeoutMs: config.shutdownTimeoutMs + 2000,
+      });
       onSignal(log, () => server.close());
     });
 
