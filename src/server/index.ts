@@ -134,7 +134,11 @@ export async function startServer(
   sweep.unref();
 
   // one admission (authenticator, rate limiter, opened wallets) for both protocols
-  const admission = createAdmission({ services, authenticate: createAuthenticator(config.authMode, config.authSecret), limiter });
+  const admission = createAdmission({
+    services,
+    authenticate: createAuthenticator(config.authMode, config.authSecret),
+    limiter,
+  });
   const app = createApp({
     services,
     routes: allRoutes,

@@ -159,7 +159,12 @@ export function opsRoutes(openapi: () => unknown, opts: { metrics: boolean } = {
           text = fs.readFileSync(path.join(assetDir, file), "utf8");
           assetCache.set(file, text);
         }
-        return { status: 200, text, contentType: type, headers: { ...DOCS_HEADERS, "Cache-Control": "public, max-age=3600" } };
+        return {
+          status: 200,
+          text,
+          contentType: type,
+          headers: { ...DOCS_HEADERS, "Cache-Control": "public, max-age=3600" },
+        };
       },
     },
   ];

@@ -74,7 +74,11 @@ export function createPipeline(deps: Deps) {
     if (metadataBytes(info.metadata) > maxMetadataBytes) {
       throw new WalletError("invalid_request", `The call's metadata is larger than ${maxMetadataBytes} bytes.`);
     }
-    const request = { authorization: single(info.metadata, "authorization"), rateLimited: true, opensWallet: m.opensWallet };
+    const request = {
+      authorization: single(info.metadata, "authorization"),
+      rateLimited: true,
+      opensWallet: m.opensWallet,
+    };
     info.userId = await admission.admit(request, (k, v) => info.headers.set(k.toLowerCase(), v));
   }
 
