@@ -16,7 +16,7 @@ import { idempotencyOf } from "../idempotency.js";
 import { withRequestId } from "../processGuard.js";
 import { describeIssues } from "../schemas.js";
 import type { Services } from "../services.js";
-import { MD, SERVICE_NAME } from "./proto.js";
+import { MALFORMED, MD, SERVICE_NAME } from "./proto.js";
 import { isServerFault, statusOf, type GrpcStatus } from "./status.js";
 
 /** maxMetadataBytes: a call's metadata (names and values) larger than this is refused */
@@ -70,7 +70,7 @@ function metadataBytes(md: grpc.Metadata): number {
 export function createPipeline(deps: Deps) {
   const { services: svc, admission, maxMetadataBytes = 8192 } = deps;
 
-  async function admit(m: Method, info: CallInfo): Promise<void> {
+  async function admit(m: Method, info: CallInfo, message: unknown): Promise<void> {
     if (metadataBytes(info.metadata) > maxMetadataBytes) {
       throw new WalletError("invalid_request", `The call's metadata is larger than ${maxMetadataBytes} bytes.`);
     }
@@ -80,6 +80,10 @@ export function createPipeline(deps: Deps) {
       opensWallet: m.opensWallet,
     };
     info.userId = await admission.admit(request, (k, v) => info.headers.set(k.toLowerCase(), v));
+    // as an HTTP body that is not JSON: read after admission, refused as the client's mistake
+    if ((message as { [MALFORMED]?: boolean })[MALFORMED]) {
+      throw new WalletError("invalid_request", "The request message is not a valid message of this method's type.");
+    }
   }
 
   function begin(metadata: grpc.Metadata): CallInfo {
@@ -90,13 +94,13 @@ export function createPipeline(deps: Deps) {
     return { userId: 0, requestId, metadata, headers };
   }
 
-  function execute<T>(name: string, m: Method, info: CallInfo, fn: () => Promise<T>): Promise<T> {
+  function execute<T>(name: string, m: Method, info: CallInfo, message: unknown, fn: () => Promise<T>): Promise<T> {
     const route = `/${SERVICE_NAME}/${name}`;
     return traced(
       `gRPC ${route}`,
       { "rpc.system": "grpc", "rpc.service": SERVICE_NAME, "rpc.method": name, "wallet.request_id": info.requestId },
       async () => {
-        await admit(m, info);
+        await admit(m, info, message);
         return traced(m.operationId, { "wallet.user_id": info.userId }, fn);
       },
     );
@@ -129,7 +133,7 @@ export function createPipeline(deps: Deps) {
       return (call, callback) => {
         const started = performance.now();
         const info = begin(call.metadata);
-        withRequestId(info.requestId, () => execute(name, m, info, () => fn(call.request, info))).then(
+        withRequestId(info.requestId, () => execute(name, m, info, call.request, () => fn(call.request, info))).then(
           (value) => {
             call.sendMetadata(info.headers);
             callback(null, value);
@@ -154,7 +158,7 @@ export function createPipeline(deps: Deps) {
         const started = performance.now();
         const info = begin(call.metadata);
         withRequestId(info.requestId, () =>
-          execute(name, m, info, () => {
+          execute(name, m, info, call.request, () => {
             call.sendMetadata(info.headers);
             return fn(call, info);
           }),
