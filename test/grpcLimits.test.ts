@@ -110,3 +110,24 @@ it("refuses a call whose metadata is larger than GRPC_MAX_METADATA_BYTES with in
   expect(status.metadata.get("wallet-error-code")).toEqual(["invalid_request"]);
   client.close();
 });
+
+it("answers bytes that are no message of the method's type with invalid_request, not INTERNAL", async () => {
+  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  const md = new grpc.Metadata();
+  md.set("authorization", "7");
+  const raw = (b: Buffer) => b;
+  const status = await new Promise<grpc.StatusObject>((resolve) => {
+    const call = client.makeUnaryRequest(
+      "/wallet.v1.WalletService/Deposit",
+      raw,
+      raw,
+      Buffer.from([0xff, 0xff, 0xff]), // a field tag with no end
+      md,
+      () => undefined,
+    );
+    call.on("status", resolve);
+  });
+  expect(status.code).toBe(grpc.status.INVALID_ARGUMENT);
+  expect(status.metadata.get("wallet-error-code")).toEqual(["invalid_request"]);
+  client.close();
+});
