@@ -66,6 +66,7 @@ export function registerServe(program: Command): void {
       const core = await openDirect(config, { listen: true });
       const { startWorkerProcess } = await import("../../server/workerProcess.js");
       const stop = await startWorkerProcess(core, config, log);
+      installProcessGuard(log, { stop, stopTimeoutMs: config.shutdownTimeoutMs + 2000 });
       onSignal(log, stop);
     });
 
@@ -84,6 +85,7 @@ export function registerServe(program: Command): void {
       const core = await openDirect(config, { listen: true });
       const { startRelayProcess } = await import("../../server/workerProcess.js");
       const stop = await startRelayProcess(core, config, log);
+      installProcessGuard(log, { stop, stopTimeoutMs: config.shutdownTimeoutMs + 2000 });
       onSignal(log, stop);
     });
 }
