@@ -197,6 +197,10 @@ export function createApp(opts: AppOptions) {
     onRequest,
   );
   server.maxRequestsPerSocket = HTTP_LIMITS.maxRequestsPerSocket;
+  // once listening, an accept that failed (EMFILE) must not become an uncaught 'error' event
+  server.once("listening", () =>
+    server.on("error", (err) => svc.log.warn({ err: err.message }, "HTTP server could not accept a connection")),
+  );
   server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
     if (socket.writable && err.code !== "ECONNRESET") {
       const body = JSON.stringify({ error: { code: "invalid_request", message: "Malformed HTTP request." } });

@@ -30,6 +30,8 @@ export async function listenGrpc(o: {
   injector: grpc.ConnectionInjector;
   handshakeTimeoutMs: number;
   onRefused?: (reason: RefusedReason) => void;
+  /** a failure to accept (EMFILE: out of file descriptors): the listener goes on */
+  onError?: (err: Error) => void;
 }): Promise<GrpcListener> {
   const pending = new Set<net.Socket>();
   const all = new Set<net.Socket>();
@@ -76,8 +78,8 @@ export async function listenGrpc(o: {
       resolve();
     });
   });
-  // errors of sockets already handed over are grpc-js's; of the listener, logged by nobody: keep it alive
-  server.on("error", () => undefined);
+  // an accept that failed (EMFILE) must not become an uncaught 'error' event: said, and the listener goes on
+  server.on("error", (err) => o.onError?.(err));
   return {
     port: (server.address() as net.AddressInfo).port,
     handshaking: () => pending.size,

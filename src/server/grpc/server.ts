@@ -92,6 +92,7 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer>
     injector: server.createConnectionInjector(grpc.ServerCredentials.createInsecure()),
     handshakeTimeoutMs: limits.handshakeTimeoutMs,
     onRefused: (reason) => svc.metrics.grpcConnectionsRefused.inc({ reason }),
+    onError: (err) => svc.log.warn({ err: err.message }, "gRPC listener could not accept a connection"),
   });
   const port = listener.port;
 
