@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deposit } from "../src/core/operations.js";
 import { ERROR_CODES, type ErrorCode } from "../src/core/errors.js";
 import { createAuthenticator, signToken } from "../src/server/auth.js";
+import { createAdmission } from "../src/server/admission.js";
 import { startGrpcServer } from "../src/server/grpc/server.js";
 import { runCli } from "./helpers/cli.js";
 import { freePort } from "./helpers/privatePostgres.js";
@@ -207,7 +208,8 @@ it("WatchEvents streams old then new events, and resumes after a disconnect with
 // grpc-js's client keeps reading into its own memory even when paused, so the
 // watcher that stops reading is a bare HTTP/2 stream: its flow control window fills
 it("WatchEvents bounds a watcher that stops reading, ends it with where to resume, and the resume has everything", async () => {
-  const same = { services: s.services, authenticate: createAuthenticator("userid"), host: "127.0.0.1", port: 0 };
+  const admission = createAdmission({ services: s.services, authenticate: createAuthenticator("userid") });
+  const same = { services: s.services, admission, host: "127.0.0.1", port: 0 };
   const g = await startGrpcServer({ ...same, watch: { stallMs: 1000 } });
   const session = http2.connect(`http://127.0.0.1:${g.port}`, { settings: { initialWindowSize: 16384 } });
   const stream = session.request({

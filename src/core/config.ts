@@ -57,6 +57,24 @@ const SETTINGS = {
   adminToken: from("ADMIN_TOKEN", z.string().optional()),
   /** the gRPC listener's port (same host); 0: off */
   grpcPort: from("GRPC_PORT", int(0, 65535).default(0)),
+  // the gRPC listener's connection limits (docs/operations.md, "Limits that protect the process")
+  /** a connection must send the HTTP/2 preface within this, else it is closed */
+  grpcHandshakeTimeoutMs: from("GRPC_HANDSHAKE_TIMEOUT_MS", int(100, 600_000).default(10_000)),
+  /** a connection without a call for this long is closed (GOAWAY) */
+  grpcMaxConnectionIdleMs: from("GRPC_MAX_CONNECTION_IDLE_MS", int(100, 86_400_000).default(120_000)),
+  /** a connection is asked to go after this long (±10%), so that clients rebalance */
+  grpcMaxConnectionAgeMs: from("GRPC_MAX_CONNECTION_AGE_MS", int(1000, 86_400_000).default(1_800_000)),
+  /** then its calls have this long to finish before it is closed */
+  grpcMaxConnectionAgeGraceMs: from("GRPC_MAX_CONNECTION_AGE_GRACE_MS", int(0, 86_400_000).default(60_000)),
+  /** a ping every this long; no answer within the keepalive timeout closes the connection */
+  grpcKeepaliveTimeMs: from("GRPC_KEEPALIVE_TIME_MS", int(1000, 86_400_000).default(60_000)),
+  grpcKeepaliveTimeoutMs: from("GRPC_KEEPALIVE_TIMEOUT_MS", int(100, 600_000).default(20_000)),
+  /** calls at once on one connection */
+  grpcMaxConcurrentStreams: from("GRPC_MAX_CONCURRENT_STREAMS", int(1, 10_000).default(100)),
+  /** a call's metadata (names and values) at most this many bytes */
+  grpcMaxMetadataBytes: from("GRPC_MAX_METADATA_BYTES", int(1024, 65_536).default(8192)),
+  /** HTTP/2 session memory (nghttp2's buffers) per connection, in MB */
+  grpcMaxSessionMemoryMb: from("GRPC_MAX_SESSION_MEMORY_MB", int(1, 4096).default(32)),
   /** a separate listener for /metrics (an internal address); 0: /metrics on the API port */
   metricsPort: from("METRICS_PORT", int(0, 65535).default(0)),
   /** log lines for people (pretty) or machines (json); default: pretty on a terminal */
@@ -128,6 +146,33 @@ export function resolveConfig(
     );
   }
   return c;
+}
+
+/** The gRPC listener's connection limits (GRPC_*). */
+export type GrpcLimits = {
+  handshakeTimeoutMs: number;
+  maxConnectionIdleMs: number;
+  maxConnectionAgeMs: number;
+  maxConnectionAgeGraceMs: number;
+  keepaliveTimeMs: number;
+  keepaliveTimeoutMs: number;
+  maxConcurrentStreams: number;
+  maxMetadataBytes: number;
+  maxSessionMemoryMb: number;
+};
+
+export function grpcLimits(c: Config): GrpcLimits {
+  return {
+    handshakeTimeoutMs: c.grpcHandshakeTimeoutMs,
+    maxConnectionIdleMs: c.grpcMaxConnectionIdleMs,
+    maxConnectionAgeMs: c.grpcMaxConnectionAgeMs,
+    maxConnectionAgeGraceMs: c.grpcMaxConnectionAgeGraceMs,
+    keepaliveTimeMs: c.grpcKeepaliveTimeMs,
+    keepaliveTimeoutMs: c.grpcKeepaliveTimeoutMs,
+    maxConcurrentStreams: c.grpcMaxConcurrentStreams,
+    maxMetadataBytes: c.grpcMaxMetadataBytes,
+    maxSessionMemoryMb: c.grpcMaxSessionMemoryMb,
+  };
 }
 
 /** This process's configuration: its environment, flags before it, defaults after it. */

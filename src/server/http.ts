@@ -7,6 +7,14 @@ export const MAX_BODY_BYTES = 64 * 1024;
 /** Responses of this size or more are compressed when the client accepts gzip. */
 export const GZIP_MIN_BYTES = 1024;
 
+/**
+ * The client hung up before its request was read (ECONNRESET, "aborted"): nobody is
+ * left to answer, and nothing is wrong with this service or its database.
+ */
+export class ClientGoneError extends Error {
+  override name = "ClientGoneError";
+}
+
 /** Reads the body, refusing more than MAX_BODY_BYTES before buffering it all. */
 export async function readBody(req: IncomingMessage): Promise<Buffer> {
   const declared = Number(req.headers["content-length"]);
@@ -15,10 +23,16 @@ export async function readBody(req: IncomingMessage): Promise<Buffer> {
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new WalletError("payload_too_large");
-    chunks.push(chunk);
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) throw new WalletError("payload_too_large");
+      chunks.push(chunk);
+    }
+  } catch (err) {
+    if (err instanceof WalletError) throw err;
+    // the only other way reading a request fails: its connection closed mid-body
+    throw new ClientGoneError("the client closed the connection before its request body was read", { cause: err });
   }
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
 }

@@ -14,6 +14,24 @@ export function createMetrics() {
       labelNames: ["route", "method", "status"] as const,
       registers: [registry],
     }),
+    clientAborted: new client.Counter({
+      name: "wallet_http_client_aborted_total",
+      help: "HTTP requests whose client hung up before its answer (counted in wallet_http_requests_total as status 499)",
+      labelNames: ["route", "method"] as const,
+      registers: [registry],
+    }),
+    grpcConnectionsRefused: new client.Counter({
+      name: "wallet_grpc_connections_refused_total",
+      help: "gRPC connections closed before HTTP/2 began, by reason: handshake_timeout (no preface in time), bad_preface (not HTTP/2)",
+      labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
+    unexpectedErrors: new client.Counter({
+      name: "wallet_unexpected_errors_total",
+      help: "Errors that escaped every request's error boundary (a bug), by kind: unhandled_rejection, uncaught_exception",
+      labelNames: ["kind"] as const,
+      registers: [registry],
+    }),
     latency: new client.Histogram({
       name: "wallet_http_request_duration_seconds",
       help: "HTTP request latency by route",

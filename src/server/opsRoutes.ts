@@ -25,13 +25,28 @@ const DOCS_HTML = `<!doctype html>
 <script src="/docs/assets/swagger-ui-bundle.js"></script>
 <script src="/docs/init.js"></script></body></html>`;
 
+// a token typed into the page lives in the page's memory only: never in localStorage
 const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: "/openapi.json", dom_id: "#swagger-ui", tryItOutEnabled: true,
-  persistAuthorization: true, defaultModelsExpandDepth: 0 });`;
+  persistAuthorization: false, defaultModelsExpandDepth: 0 });`;
 
-const ASSETS: Record<string, string> = {
-  "swagger-ui.css": "text/css; charset=utf-8",
-  "swagger-ui-bundle.js": "application/javascript; charset=utf-8",
-};
+/** the packaged files the page loads (a Map: a name like __proto__ is no entry of it) */
+const ASSETS = new Map<string, string>([
+  ["swagger-ui.css", "text/css; charset=utf-8"],
+  ["swagger-ui-bundle.js", "application/javascript; charset=utf-8"],
+]);
+
+/**
+ * The docs page's headers: scripts and styles from this origin only (swagger-ui's
+ * inline styles and its SVG data: images allowed), calls to this origin only, no
+ * framing, no plugins; and no content sniffing of any of its files.
+ */
+export const DOCS_HEADERS = {
+  "Content-Security-Policy":
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+    "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  "X-Content-Type-Options": "nosniff",
+  "Referrer-Policy": "no-referrer",
+} as const;
 
 /** metrics: serve /metrics here (false when METRICS_PORT gives it a listener of its own) */
 export function opsRoutes(openapi: () => unknown, opts: { metrics: boolean } = { metrics: true }): Route[] {
@@ -102,7 +117,12 @@ export function opsRoutes(openapi: () => unknown, opts: { metrics: boolean } = {
       operationId: "docs",
       summary: "A page to read and try the API",
       responses: { 200: { description: "HTML", contentType: "text/html" } },
-      handler: async () => ({ status: 200, text: DOCS_HTML, contentType: "text/html; charset=utf-8" }),
+      handler: async () => ({
+        status: 200,
+        text: DOCS_HTML,
+        contentType: "text/html; charset=utf-8",
+        headers: { ...DOCS_HEADERS, "Cache-Control": "no-store" },
+      }),
     },
     {
       ...plain,
@@ -111,7 +131,12 @@ export function opsRoutes(openapi: () => unknown, opts: { metrics: boolean } = {
       operationId: "docsInit",
       summary: "The docs page's script",
       responses: { 200: { description: "JavaScript", contentType: "application/javascript" } },
-      handler: async () => ({ status: 200, text: DOCS_INIT, contentType: "application/javascript; charset=utf-8" }),
+      handler: async () => ({
+        status: 200,
+        text: DOCS_INIT,
+        contentType: "application/javascript; charset=utf-8",
+        headers: { ...DOCS_HEADERS },
+      }),
     },
     {
       ...plain,
@@ -122,15 +147,24 @@ export function opsRoutes(openapi: () => unknown, opts: { metrics: boolean } = {
       responses: { 200: { description: "A file" }, 404: { description: "No such asset" } },
       handler: async (r) => {
         const file = r.params.file!;
-        const type = ASSETS[file];
+        const type = ASSETS.get(file);
         if (!type || !assetDir)
-          return { status: 404, body: { error: { code: "not_found", message: "No such asset." } } };
+          return {
+            status: 404,
+            body: { error: { code: "not_found", message: "No such asset." } },
+            headers: { ...DOCS_HEADERS },
+          };
         let text = assetCache.get(file);
         if (text === undefined) {
           text = fs.readFileSync(path.join(assetDir, file), "utf8");
           assetCache.set(file, text);
         }
-        return { status: 200, text, contentType: type, headers: { "Cache-Control": "public, max-age=3600" } };
+        return {
+          status: 200,
+          text,
+          contentType: type,
+          headers: { ...DOCS_HEADERS, "Cache-Control": "public, max-age=3600" },
+        };
       },
     },
   ];

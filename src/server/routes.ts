@@ -8,6 +8,7 @@
 import type { z } from "zod";
 import { ERROR_CODES, type ErrorCode } from "../core/errors.js";
 import type { Idempotency, Outcome } from "../core/outcome.js";
+import { countOutcome } from "./admission.js";
 import type { Services } from "./services.js";
 
 export type RequestInfo = {
@@ -67,12 +68,8 @@ export function routeRefusals(r: Route): ErrorCode[] {
 
 /** Turns a use case's outcome into a reply. */
 export function outcomeReply<T>(svc: Services, kind: string, outcome: Outcome<T>, successStatus: number): Reply {
-  svc.metrics.operations.inc({ kind, outcome: outcome.ok ? "ok" : outcome.code });
   const headers: Record<string, string> = {};
-  if (outcome.replayed) {
-    headers["Idempotent-Replayed"] = "true";
-    svc.metrics.idempotentReplays.inc();
-  }
+  if (countOutcome(svc.metrics, kind, outcome)) headers["Idempotent-Replayed"] = "true";
   if (outcome.ok) return { status: successStatus, body: outcome.value, headers };
   const e = ERROR_CODES[outcome.code];
   return { status: e.status, body: { error: { code: outcome.code, message: e.message } }, headers };

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { createLogger } from "../../server/logger.js";
 import { startServer } from "../../server/index.js";
+import { installProcessGuard } from "../../server/processGuard.js";
 import { loadConfig } from "../../core/config.js";
 import { startProcess } from "../../server/process/assemble.js";
 import { planFor } from "../../server/process/roles.js";
@@ -46,6 +47,12 @@ export function registerServe(program: Command): void {
       });
       const log = createLogger(config.logLevel, config.logFormat);
       const server = await startServer(config, log);
+      // what escapes every request's error boundary is logged with its request id, not a silent exit
+      installProcessGuard(log, {
+        count: (kind) => server.services.metrics.unexpectedErrors.inc({ kind }),
+        stop: () => server.close(),
+        stopTimeoutMs: config.shutdownTimeoutMs + 2000,
+      });
       onSignal(log, () => server.close());
     });
 
@@ -58,6 +65,7 @@ export function registerServe(program: Command): void {
       const config = loadConfig({ TRANSFER_WORKERS: opts.workers });
       const log = createLogger(config.logLevel, config.logFormat);
       const worker = await startProcess(config, log, planFor("worker", config));
+      installProcessGuard(log, { stop: () => worker.close(), stopTimeoutMs: config.shutdownTimeoutMs + 2000 });
       onSignal(log, () => worker.close());
     });
 
@@ -74,6 +82,7 @@ export function registerServe(program: Command): void {
       const log = createLogger(config.logLevel, config.logFormat);
       if (!config.natsUrl) throw new UsageError("wallet relay needs NATS_URL (nats://host:4222)");
       const relay = await startProcess(config, log, planFor("relay", config));
+      installProcessGuard(log, { stop: () => relay.close(), stopTimeoutMs: config.shutdownTimeoutMs + 2000 });
       onSignal(log, () => relay.close());
     });
 }

@@ -1,26 +1,26 @@
 /**
  * What every gRPC call goes through, as every HTTP request goes through app.ts:
- * request id, authentication (metadata `authorization`, the same authenticator),
- * the same per-user rate limit bucket, the wallet opened once per user, spans, the
- * error mapping, metrics and the request log line. Handlers only validate, call one
- * use case and shape its answer.
+ * request id, the metadata's size, admission (admission.ts, the same instance as
+ * HTTP: authentication from the `authorization` metadata, the per-user rate limit
+ * bucket, the wallet opened once per user), spans, the error mapping, metrics and
+ * the request log line. Handlers only validate, call one use case and shape its answer.
  */
 import { randomUUID } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import type { z } from "zod";
-import type { RateLimiter } from "../../core/cache/rateLimiter.js";
 import { WalletError } from "../../core/errors.js";
 import type { Idempotency, Outcome } from "../../core/outcome.js";
-import { openWallet } from "../../core/store/wallets.js";
 import { traced } from "../../core/tracing.js";
-import type { Authenticator } from "../auth.js";
+import { countOutcome, type Admission } from "../admission.js";
 import { idempotencyOf } from "../idempotency.js";
+import { withRequestId } from "../processGuard.js";
 import { describeIssues } from "../schemas.js";
 import type { Services } from "../services.js";
-import { MD, SERVICE_NAME } from "./proto.js";
+import { MALFORMED, MD, SERVICE_NAME } from "./proto.js";
 import { isServerFault, statusOf, type GrpcStatus } from "./status.js";
 
-export type Deps = { services: Services; authenticate: Authenticator; limiter?: RateLimiter };
+/** maxMetadataBytes: a call's metadata (names and values) larger than this is refused */
+export type Deps = { services: Services; admission: Admission; maxMetadataBytes?: number };
 export type Req = Record<string, unknown>;
 export type Message = Record<string, unknown>;
 /** One call as its handler sees it; headers: the response metadata, sent with the answer or the status. */
@@ -53,41 +53,37 @@ export function idempotencyFrom(info: CallInfo, operation: string, fields: objec
 
 /** A use case's outcome: counted, marked when replayed, and its value or its refusal. */
 export function settle<T>(svc: Services, kind: string, outcome: Outcome<T>, info: CallInfo): T {
-  svc.metrics.operations.inc({ kind, outcome: outcome.ok ? "ok" : outcome.code });
-  if (outcome.replayed) {
-    info.headers.set(MD.replayed, "true");
-    svc.metrics.idempotentReplays.inc();
-  }
+  if (countOutcome(svc.metrics, kind, outcome)) info.headers.set(MD.replayed, "true");
   if (!outcome.ok) throw new WalletError(outcome.code);
   return outcome.value;
 }
 
-export function createPipeline(deps: Deps) {
-  const { services: svc, authenticate, limiter } = deps;
-
-  // as app.ts: a wallet is opened the first time its owner is seen, once per user per process
-  const opened = new Set<number>();
-  async function ensureWallet(userId: number): Promise<void> {
-    if (opened.has(userId)) return;
-    await openWallet(svc.ctx.db, userId);
-    if (opened.size > 1_000_000) opened.clear();
-    opened.add(userId);
+/** The size of a call's metadata as sent: every name and value (binary values in bytes). */
+function metadataBytes(md: grpc.Metadata): number {
+  let n = 0;
+  for (const [k, values] of Object.entries(md.toJSON())) {
+    for (const v of values) n += k.length + (typeof v === "string" ? Buffer.byteLength(v) : v.length);
   }
+  return n;
+}
 
-  async function admit(m: Method, info: CallInfo): Promise<void> {
-    info.userId = await authenticate(single(info.metadata, "authorization"));
-    if (limiter) {
-      const d = await limiter.take(info.userId);
-      info.headers.set("ratelimit-limit", String(d.limit));
-      info.headers.set("ratelimit-remaining", String(d.remaining));
-      info.headers.set("ratelimit-reset", String(d.resetSeconds));
-      if (!d.allowed) {
-        svc.metrics.rateLimited.inc();
-        info.headers.set("retry-after", String(d.retryAfterSeconds));
-        throw new WalletError("rate_limited");
-      }
+export function createPipeline(deps: Deps) {
+  const { services: svc, admission, maxMetadataBytes = 8192 } = deps;
+
+  async function admit(m: Method, info: CallInfo, message: unknown): Promise<void> {
+    if (metadataBytes(info.metadata) > maxMetadataBytes) {
+      throw new WalletError("invalid_request", `The call's metadata is larger than ${maxMetadataBytes} bytes.`);
     }
-    if (!m.opensWallet) await ensureWallet(info.userId);
+    const request = {
+      authorization: single(info.metadata, "authorization"),
+      rateLimited: true,
+      opensWallet: m.opensWallet,
+    };
+    info.userId = await admission.admit(request, (k, v) => info.headers.set(k.toLowerCase(), v));
+    // as an HTTP body that is not JSON: read after admission, refused as the client's mistake
+    if ((message as { [MALFORMED]?: boolean })[MALFORMED]) {
+      throw new WalletError("invalid_request", "The request message is not a valid message of this method's type.");
+    }
   }
 
   function begin(metadata: grpc.Metadata): CallInfo {
@@ -98,13 +94,13 @@ export function createPipeline(deps: Deps) {
     return { userId: 0, requestId, metadata, headers };
   }
 
-  function execute<T>(name: string, m: Method, info: CallInfo, fn: () => Promise<T>): Promise<T> {
+  function execute<T>(name: string, m: Method, info: CallInfo, message: unknown, fn: () => Promise<T>): Promise<T> {
     const route = `/${SERVICE_NAME}/${name}`;
     return traced(
       `gRPC ${route}`,
       { "rpc.system": "grpc", "rpc.service": SERVICE_NAME, "rpc.method": name, "wallet.request_id": info.requestId },
       async () => {
-        await admit(m, info);
+        await admit(m, info, message);
         return traced(m.operationId, { "wallet.user_id": info.userId }, fn);
       },
     );
@@ -137,7 +133,7 @@ export function createPipeline(deps: Deps) {
       return (call, callback) => {
         const started = performance.now();
         const info = begin(call.metadata);
-        execute(name, m, info, () => fn(call.request, info)).then(
+        withRequestId(info.requestId, () => execute(name, m, info, call.request, () => fn(call.request, info))).then(
           (value) => {
             call.sendMetadata(info.headers);
             callback(null, value);
@@ -161,10 +157,12 @@ export function createPipeline(deps: Deps) {
       return (call) => {
         const started = performance.now();
         const info = begin(call.metadata);
-        execute(name, m, info, () => {
-          call.sendMetadata(info.headers);
-          return fn(call, info);
-        }).then(
+        withRequestId(info.requestId, () =>
+          execute(name, m, info, call.request, () => {
+            call.sendMetadata(info.headers);
+            return fn(call, info);
+          }),
+        ).then(
           (end) => {
             const code = call.cancelled ? grpc.status.CANCELLED : (end?.code ?? grpc.status.OK);
             if (!call.cancelled) {

@@ -29,8 +29,28 @@ export function loadWalletPackage(): protoLoader.PackageDefinition {
   return protoLoader.loadSync(PROTO_PATH, LOAD_OPTIONS);
 }
 
+/** What a request that is no valid message of its type is read as: the pipeline refuses it (invalid_request). */
+export const MALFORMED = Symbol("malformed request message");
+
+/**
+ * The service, its requests read leniently: bytes that are no message of the
+ * method's type become { [MALFORMED]: true } instead of an exception, which grpc-js
+ * would answer INTERNAL (a server fault) for what is the client's mistake.
+ */
 export function walletService(pkg: protoLoader.PackageDefinition): grpc.ServiceDefinition {
-  return pkg[SERVICE_NAME] as grpc.ServiceDefinition;
+  const service = pkg[SERVICE_NAME] as grpc.ServiceDefinition;
+  const lenient = (method: grpc.MethodDefinition<unknown, unknown>) => {
+    const read = method.requestDeserialize;
+    const requestDeserialize = (bytes: Buffer) => {
+      try {
+        return read(bytes);
+      } catch {
+        return { [MALFORMED]: true };
+      }
+    };
+    return { ...method, requestDeserialize };
+  };
+  return Object.fromEntries(Object.entries(service).map(([name, m]) => [name, lenient(m)]));
 }
 
 /** Enum values are the JSON value in upper case after the enum's prefix: "pending" <-> "TRANSFER_STATUS_PENDING". */

@@ -4,19 +4,42 @@
  * service (grpc.health.v1.Health, NOT_SERVING while the database does not answer or
  * the server is stopping) and server reflection. Stopped like the HTTP server: no new
  * calls, calls in flight answered, watchers ended with where to resume, then forced.
+ * Connections are bounded (GrpcLimits, in configuration): the preface within a time
+ * (listener.ts), then idle, age, keepalive, streams and metadata limits.
  */
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
+import type { GrpcLimits } from "../../core/config.js";
 import { ping } from "../../core/store/maintenance.js";
 import { holdHandlers } from "./holds.js";
 import { moneyHandlers } from "./money.js";
+import { listenGrpc } from "./listener.js";
 import { createPipeline, type Deps } from "./pipeline.js";
 import { loadWalletPackage, LOAD_OPTIONS, SERVICE_NAME, walletService } from "./proto.js";
 import { watchHandler, Watchers, type WatchOptions } from "./watch.js";
 
-export type GrpcServerOptions = Deps & { host: string; port: number; watch?: Partial<WatchOptions> };
+export type GrpcServerOptions = Deps & {
+  host: string;
+  port: number;
+  watch?: Partial<WatchOptions>;
+  /** connection limits; each one not given: its default in configuration */
+  limits?: Partial<GrpcLimits>;
+};
+
+/** The defaults of configuration (core/config.ts), for callers that give none. */
+export const GRPC_LIMIT_DEFAULTS: GrpcLimits = {
+  handshakeTimeoutMs: 10_000,
+  maxConnectionIdleMs: 120_000,
+  maxConnectionAgeMs: 1_800_000,
+  maxConnectionAgeGraceMs: 60_000,
+  keepaliveTimeMs: 60_000,
+  keepaliveTimeoutMs: 20_000,
+  maxConcurrentStreams: 100,
+  maxMetadataBytes: 8192,
+  maxSessionMemoryMb: 32,
+};
 
 export type GrpcServer = {
   port: number;
@@ -32,15 +55,22 @@ const HEALTH_EVERY_MS = 5000;
 export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer> {
   const svc = o.services;
   const pkg = loadWalletPackage();
+  const limits = { ...GRPC_LIMIT_DEFAULTS, ...o.limits };
   const server = new grpc.Server({
     "grpc.max_receive_message_length": MAX_REQUEST_BYTES,
     // no channelz service is served: its per-call bookkeeping would be work for nobody
     "grpc.enable_channelz": 0,
     // dead peers are found and their watchers ended
-    "grpc.keepalive_time_ms": 60_000,
-    "grpc.keepalive_timeout_ms": 20_000,
+    "grpc.keepalive_time_ms": limits.keepaliveTimeMs,
+    "grpc.keepalive_timeout_ms": limits.keepaliveTimeoutMs,
+    // a connection without calls is closed; every connection is asked to go after a while
+    "grpc.max_connection_idle_ms": limits.maxConnectionIdleMs,
+    "grpc.max_connection_age_ms": limits.maxConnectionAgeMs,
+    "grpc.max_connection_age_grace_ms": limits.maxConnectionAgeGraceMs,
+    "grpc.max_concurrent_streams": limits.maxConcurrentStreams,
+    "grpc-node.max_session_memory": limits.maxSessionMemoryMb,
   });
-  const pipeline = createPipeline(o);
+  const pipeline = createPipeline({ ...o, maxMetadataBytes: limits.maxMetadataBytes });
   const watchers = new Watchers();
   server.addService(walletService(pkg), {
     ...moneyHandlers(pipeline, svc),
@@ -56,12 +86,15 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer>
   // reflection describes the health service too, so that tools can call it without its .proto
   new ReflectionService({ ...pkg, ...protoLoader.loadSync(healthProtoPath, LOAD_OPTIONS) }).addToServer(server);
 
-  const host = o.host.includes(":") ? `[${o.host}]` : o.host;
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${o.port}`, grpc.ServerCredentials.createInsecure(), (err, bound) =>
-      err ? reject(err) : resolve(bound),
-    ),
-  );
+  const listener = await listenGrpc({
+    host: o.host,
+    port: o.port,
+    injector: server.createConnectionInjector(grpc.ServerCredentials.createInsecure()),
+    handshakeTimeoutMs: limits.handshakeTimeoutMs,
+    onRefused: (reason) => svc.metrics.grpcConnectionsRefused.inc({ reason }),
+    onError: (err) => svc.log.warn({ err: err.message }, "gRPC listener could not accept a connection"),
+  });
+  const port = listener.port;
 
   let closing = false;
   // readiness as /readyz judges it: the database answers
@@ -81,6 +114,7 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer>
       clearInterval(probe);
       setHealth(false);
       watchers.close();
+      listener.stopAccepting();
       await new Promise<void>((resolve) => {
         let done = false;
         const finish = () => {
@@ -95,6 +129,7 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer>
         }, timeoutMs);
         server.tryShutdown(finish);
       });
+      listener.destroyAll();
     },
   };
 }

@@ -14,7 +14,8 @@ import type { VersionedCache } from "../../core/cache/types.js";
 import type { Config } from "../../core/config.js";
 import type { LiveContext } from "../../core/context.js";
 import { EventWaiters } from "../../core/events/waiters.js";
-import { createAdminAuthenticator, createAuthenticator, type AdminAuthenticator, type Authenticator } from "../auth.js";
+import { createAdmission, type Admission } from "../admission.js";
+import { createAdminAuthenticator, createAuthenticator, type AdminAuthenticator } from "../auth.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import { observeReads } from "../readMetrics.js";
@@ -23,10 +24,9 @@ import type { Services } from "../services.js";
 
 export type Edge = {
   services: Services;
-  /** one set of rules whichever protocol: the same authenticator and rate limiter */
-  authenticate: Authenticator;
+  /** one set of rules whichever protocol: one admission (authenticator, rate limiter, opened wallets) */
+  admission: Admission;
   adminAuth?: AdminAuthenticator;
-  limiter?: RateLimiter;
   cache: VersionedCache;
   redis: boolean;
   /** after the core: Redis goes last */
@@ -72,19 +72,23 @@ export async function openEdge(ctx: LiveContext, config: Config, log: Logger, me
     );
   }
 
+  const services: Services = {
+    ctx,
+    reads,
+    metrics,
+    log,
+    config,
+    eventWaiters,
+    redisState: () => (redis ? cache.state() : "off"),
+  };
   return {
-    services: {
-      ctx,
-      reads,
-      metrics,
-      log,
-      config,
-      eventWaiters,
-      redisState: () => (redis ? cache.state() : "off"),
-    },
-    authenticate: createAuthenticator(config.authMode, config.authSecret),
+    services,
+    admission: createAdmission({
+      services,
+      authenticate: createAuthenticator(config.authMode, config.authSecret),
+      limiter,
+    }),
     adminAuth: config.adminToken ? createAdminAuthenticator(config.adminToken) : undefined,
-    limiter,
     cache,
     redis: Boolean(redis),
     close: () => redis?.disconnect(),

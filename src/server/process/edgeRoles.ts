@@ -5,7 +5,7 @@
  * SHUTDOWN_TIMEOUT_MS), event watchers told where to resume.
  */
 import type { AddressInfo } from "node:net";
-import type { Config } from "../../core/config.js";
+import { grpcLimits, type Config } from "../../core/config.js";
 import { adminRoutes } from "../adminRoutes.js";
 import { createApp } from "../app.js";
 import { startGrpcServer, type GrpcServer } from "../grpc/server.js";
@@ -37,9 +37,8 @@ export function apiRole(edge: Edge, config: Config): ApiRole {
   const app = createApp({
     services: edge.services,
     routes,
-    authenticate: edge.authenticate,
+    admission: edge.admission,
     adminAuth: edge.adminAuth,
-    limiter: edge.limiter,
   });
   let port = 0;
   return {
@@ -80,10 +79,10 @@ export function grpcRole(edge: Edge, config: Config): Role {
     async start() {
       server = await startGrpcServer({
         services: edge.services,
-        authenticate: edge.authenticate,
-        limiter: edge.limiter,
+        admission: edge.admission,
         host: config.host,
         port: config.grpcPort,
+        limits: grpcLimits(config),
       });
     },
     async stop() {

@@ -1,0 +1,50 @@
+/**
+ * The process guard, in a real Node process (the built dist/): what escapes every
+ * error boundary is logged with the id of the request it came from; a rejection
+ * leaves the process running, an uncaught exception stops it (exit 1) saying why.
+ */
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { expect, it } from "vitest";
+
+const DIST = path.resolve("dist/server");
+
+/** Runs a script after installing the guard; its log lines (JSON) and exit code. */
+async function run(body: string): Promise<{ code: number | null; lines: Record<string, unknown>[] }> {
+  const script = `
+    const { installProcessGuard, withRequestId } = await import(${JSON.stringify(`${DIST}/processGuard.js`)});
+    const { createLogger } = await import(${JSON.stringify(`${DIST}/logger.js`)});
+    const log = createLogger("info", "json");
+    installProcessGuard(log, { stop: async () => log.info("stopped"), stopTimeoutMs: 5000 });
+    ${body}`;
+  const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  const lines = out
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { code, lines };
+}
+
+it("logs an unhandled rejection with its request id and keeps the process running", async () => {
+  const r = await run(`
+    withRequestId("req-1", () => Promise.reject(new Error("boom")));
+    setTimeout(() => { log.info("still running"); process.exit(0); }, 200);`);
+  expect(r.code).toBe(0);
+  const line = r.lines.find((l) => l.kind === "unhandled_rejection");
+  expect(line).toMatchObject({ requestId: "req-1", level: 50 });
+  expect(r.lines.at(-1)?.msg).toBe("still running");
+});
+
+it("stops on an uncaught exception, logging its request id and why, and exits 1", async () => {
+  const r = await run(`withRequestId("req-2", () => setTimeout(() => { throw new Error("bang"); }, 10));`);
+  expect(r.code).toBe(1);
+  const line = r.lines.find((l) => l.kind === "uncaught_exception");
+  expect(line).toMatchObject({ requestId: "req-2", level: 60 });
+  expect(String(line?.msg)).toMatch(/may be half-updated/);
+  expect(r.lines.some((l) => l.msg === "stopped")).toBe(true);
+});
