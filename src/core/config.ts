@@ -35,6 +35,7 @@ const schema = z.object({
   READ_CACHE: bool.default(true),
   RATE_LIMIT_RPS: int(0, 1_000_000).default(100),
   RATE_LIMIT_BURST: int(1, 10_000_000).default(200),
+  WATCHERS_PER_USER: int(1, 10_000).default(8),
   AUTH_MODE: z.enum(["userid", "token"]).default("userid"),
   AUTH_SECRET: z.string().optional(),
   TRANSFER_WORKERS: int(0, 256).default(4),
@@ -76,6 +77,8 @@ export type Config = {
   readCache: boolean;
   rateLimitRps: number;
   rateLimitBurst: number;
+  /** open long polls and WatchEvents streams per user, together; past it 429 rate_limited */
+  watchersPerUser: number;
   authMode: "userid" | "token";
   authSecret?: string;
   transferWorkers: number;
@@ -148,6 +151,7 @@ export function resolveConfig(
     readCache: c.READ_CACHE,
     rateLimitRps: c.RATE_LIMIT_RPS,
     rateLimitBurst: c.RATE_LIMIT_BURST,
+    watchersPerUser: c.WATCHERS_PER_USER,
     authMode: c.AUTH_MODE,
     authSecret: c.AUTH_SECRET,
     transferWorkers: c.TRANSFER_WORKERS,

@@ -25,6 +25,7 @@ import { opsRoutes } from "./opsRoutes.js";
 import { startMetricsServer } from "./metricsServer.js";
 import { observeQueue } from "./queueMetrics.js";
 import { observeReads } from "./readMetrics.js";
+import { observeWatchers } from "./watcherMetrics.js";
 import { connectRedis, redisReady } from "./redis.js";
 import { holdRoutes } from "./holdRoutes.js";
 import { moneyRoutes } from "./moneyRoutes.js";
@@ -88,7 +89,8 @@ export async function startServer(
   ctx.reads!.useVersions((userId) => reads.knownVersion(userId));
   observeReads(metrics, ctx.reads!, log);
   await ctx.reads!.start();
-  const eventWaiters = new EventWaiters();
+  const eventWaiters = new EventWaiters(config.watchersPerUser);
+  observeWatchers(metrics, eventWaiters);
   ctx.feed!.subscribe(eventWaiters);
   await ctx.feed!.start();
   const services: Services = {

@@ -5,11 +5,55 @@
  * changes, or by a reset.
  */
 import type { ChangeSubscriber, WalletChange } from "../changes/feed.js";
+import { WalletError } from "../errors.js";
+import { SharedEventReads } from "./sharedReads.js";
+
+/** the default cap of open watchers (long polls and WatchEvents streams together) per user */
+export const WATCHERS_PER_USER = 8;
 
 export class EventWaiters implements ChangeSubscriber {
   private readonly byUser = new Map<number, Set<() => void>>();
+  /** open watchers per user, for the cap */
+  private readonly open = new Map<number, number>();
+  private openTotal = 0;
+  /** the reads of woken watchers, shared per wallet */
+  readonly reads = new SharedEventReads();
   /** shutting down: waiters answer at once with what they have */
   closed = false;
+
+  constructor(private readonly perUser = WATCHERS_PER_USER) {}
+
+  /**
+   * A watcher's place, held for its whole life (a long poll, a WatchEvents stream):
+   * past perUser open ones for the user, refused with rate_limited. Its one rate-limit
+   * token pays for the request, not for the reads each commit causes, so the number
+   * of watchers is what bounds the work one user can make every write cost.
+   */
+  admit(userId: number): () => void {
+    const n = this.open.get(userId) ?? 0;
+    if (n >= this.perUser) {
+      throw new WalletError(
+        "rate_limited",
+        `Too many open watchers: at most ${this.perUser} long polls and event streams at once per user.`,
+      );
+    }
+    this.open.set(userId, n + 1);
+    this.openTotal += 1;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.openTotal -= 1;
+      const left = (this.open.get(userId) ?? 1) - 1;
+      if (left > 0) this.open.set(userId, left);
+      else this.open.delete(userId);
+    };
+  }
+
+  /** open long polls and event streams, over every user */
+  get watching(): number {
+    return this.openTotal;
+  }
 
   close(): void {
     this.closed = true;

@@ -1,0 +1,83 @@
+/**
+ * Event reads of one wallet asked for in the same turn of the event loop are sent as
+ * one read. A commit wakes every watcher of the wallet at once (long polls and
+ * WatchEvents streams), so they ask together, and one page read after the lowest
+ * `after` among them serves them all, instead of one read per watcher.
+ *
+ * Each still gets exactly what its own read would have returned: the first `limit`
+ * events after its own `after`. The shared read asks for (highest after - lowest
+ * after) + the largest limit rows: at most (its after - lowest after) of them can be
+ * at or below a watcher's `after` (sequences are whole numbers; pruned events only
+ * leave fewer), so at least `limit` past it come back whenever that many exist.
+ * Watchers too far apart for one page of MAX_ROWS are read in separate groups.
+ */
+import type { CoreContext } from "../context.js";
+import { routedEvents } from "../reads/reads.js";
+import type { EventRow } from "../store/events.js";
+
+type Ask = {
+  ctx: CoreContext;
+  after: number;
+  limit: number;
+  resolve: (rows: EventRow[]) => void;
+  reject: (err: unknown) => void;
+};
+
+/** the most rows one shared read asks for */
+export const MAX_ROWS = 1000;
+
+export class SharedEventReads {
+  /** reads sent to the database (one per group of watchers served together) */
+  reads = 0;
+  onRead?: () => void;
+  private readonly pending = new Map<number, Ask[]>();
+
+  read(ctx: CoreContext, userId: number, after: number, limit: number): Promise<EventRow[]> {
+    return new Promise((resolve, reject) => {
+      let asks = this.pending.get(userId);
+      if (!asks) {
+        const fresh: Ask[] = [];
+        this.pending.set(userId, (asks = fresh));
+        // every watcher woken by the same change asks in this turn: read once, after it
+        setImmediate(() => {
+          if (this.pending.get(userId) === fresh) this.pending.delete(userId);
+          this.flush(userId, fresh);
+        });
+      }
+      asks.push({ ctx, after, limit, resolve, reject });
+    });
+  }
+
+  private flush(userId: number, asks: Ask[]): void {
+    asks.sort((a, b) => a.after - b.after);
+    let group: Ask[] = [];
+    let widest = 0;
+    for (const a of asks) {
+      const first = group[0];
+      if (first && (a.ctx !== first.ctx || a.after - first.after + Math.max(widest, a.limit) > MAX_ROWS)) {
+        void this.serve(userId, group, widest);
+        group = [];
+        widest = 0;
+      }
+      group.push(a);
+      widest = Math.max(widest, a.limit);
+    }
+    if (group.length > 0) void this.serve(userId, group, widest);
+  }
+
+  private async serve(userId: number, group: Ask[], widest: number): Promise<void> {
+    const low = group[0]!.after;
+    const span = group.at(-1)!.after - low;
+    this.reads += 1;
+    this.onRead?.();
+    try {
+      const rows = await routedEvents(group[0]!.ctx, userId, low, span + widest);
+      for (const a of group) {
+        const from = rows.findIndex((r) => r.seq > a.after);
+        a.resolve(from < 0 ? [] : rows.slice(from, from + a.limit));
+      }
+    } catch (err) {
+      for (const a of group) a.reject(err);
+    }
+  }
+}
