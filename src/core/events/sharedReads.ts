@@ -30,9 +30,20 @@ export class SharedEventReads {
   /** reads sent to the database (one per group of watchers served together) */
   reads = 0;
   onRead?: () => void;
+  /** asks not yet answered */
+  asking = 0;
   private readonly pending = new Map<number, Ask[]>();
 
-  read(ctx: CoreContext, userId: number, after: number, limit: number): Promise<EventRow[]> {
+  async read(ctx: CoreContext, userId: number, after: number, limit: number): Promise<EventRow[]> {
+    this.asking += 1;
+    try {
+      return await this.ask(ctx, userId, after, limit);
+    } finally {
+      this.asking -= 1;
+    }
+  }
+
+  private ask(ctx: CoreContext, userId: number, after: number, limit: number): Promise<EventRow[]> {
     return new Promise((resolve, reject) => {
       let asks = this.pending.get(userId);
       if (!asks) {

@@ -117,11 +117,7 @@ export function watchHandler(p: Pipeline, svc: Services, watchers: Watchers, opt
           st.metadata.set(MD.resumeAfter, String(after));
           return st;
         }
-        const page = await getEvents(
-          svc.ctx,
-          { userId: info.userId, after, limit: opts.pageSize, waitMs: 0 },
-          waiters,
-        );
+        const page = await getEvents(svc.ctx, { userId: info.userId, after, limit: opts.pageSize, waitMs: 0 }, waiters);
         for (const e of page.events) {
           if (call.cancelled || watchers.closing) break;
           const room = call.write(message(e));
