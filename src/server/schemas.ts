@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { CURSOR_WITH_PAGE, decodeCursor, type EntryTypeFilter } from "../core/getHistory.js";
+import { parseInstant } from "../core/isoDate.js";
 import { MAX_CENTS } from "../core/money.js";
 import { HOLD_DEFAULT_SECONDS, HOLD_MAX_SECONDS } from "../core/operations.js";
 
@@ -134,13 +135,15 @@ export const AuditQuery = z.strictObject({
 const instant = (name: string) =>
   z
     .string()
-    .refine(
-      (v) => /^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?)?$/.test(v) && !isNaN(Date.parse(v)),
-      {
-        error: `${name} must be an ISO 8601 date or date-time`,
-      },
-    )
-    .transform((v) => new Date(v))
+    .transform((v, c) => {
+      const d = parseInstant(v);
+      if (d) return d;
+      c.addIssue({
+        code: "custom",
+        message: `${name} must be an ISO 8601 date or date-time (a real date, years 0001-9999)`,
+      });
+      return z.NEVER;
+    })
     .meta({ description: `${name}: ISO 8601`, format: "date-time" });
 export const BalanceQuery = z.strictObject({ at: instant("at").optional() });
 export const StatementQuery = z.strictObject({ from: instant("from"), to: instant("to") });

@@ -4,7 +4,7 @@ import Table from "cli-table3";
 import ora from "ora";
 import { BAD_CURSOR, decodeCursor, ENTRY_TYPES, type EntryType, type EntryTypeFilter } from "../../core/getHistory.js";
 import { formatCurrency } from "../../core/money.js";
-import { confirmOrAbort, need, parseIntArg } from "../args.js";
+import { confirmOrAbort, need, parseInstantArg, parseIntArg } from "../args.js";
 import type { TransferStatusView } from "../client.js";
 import { UsageError } from "../errors.js";
 import { globals } from "../globals.js";
@@ -113,9 +113,7 @@ export function registerMoney(program: Command): void {
     .action(async (opts: UserOpts & { at?: string }, cmd: Command) => {
       const out = createOutput(globals(cmd).json);
       const user = await need(opts.user, "--user", "User id:", out.interactive);
-      const at = opts.at === undefined ? undefined : new Date(opts.at);
-      if (at && (!/^\d{4}-\d\d-\d\d/.test(opts.at!) || isNaN(at.getTime())))
-        throw new UsageError("--at must be an ISO 8601 date or instant");
+      const at = opts.at === undefined ? undefined : parseInstantArg(opts.at, "--at");
       await withClient(cmd, async (client) => {
         const r = at ? await client.balanceAt(user, at) : await client.balance(user);
         out.result(
