@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { CURSOR_WITH_PAGE, decodeCursor, type EntryTypeFilter } from "../core/getHistory.js";
+import { isPrintableText, PRINTABLE_ERROR } from "../core/freeText.js";
 import { parseInstant } from "../core/isoDate.js";
 import { MAX_CENTS } from "../core/money.js";
 import { HOLD_DEFAULT_SECONDS, HOLD_MAX_SECONDS } from "../core/operations.js";
@@ -98,6 +99,7 @@ const Reason = z
   .min(1, { error: "reason is required: why, for the audit log" })
   .max(500, { error: "reason must be at most 500 characters" })
   .refine((r) => r.trim().length > 0, { error: "reason must not be only whitespace" })
+  .refine(isPrintableText, { error: `reason ${PRINTABLE_ERROR}` })
   .meta({ description: "Why (1..500 characters); recorded in the audit log", example: "fraud check #4411" });
 const IdString = z
   .string()

@@ -3,6 +3,7 @@ import chalk from "chalk";
 import Table from "cli-table3";
 import ora from "ora";
 import { BAD_CURSOR, decodeCursor, ENTRY_TYPES, type EntryType, type EntryTypeFilter } from "../../core/getHistory.js";
+import { escapeText } from "../../core/freeText.js";
 import { formatCurrency } from "../../core/money.js";
 import { confirmOrAbort, need, parseInstantArg, parseIntArg } from "../args.js";
 import type { TransferStatusView } from "../client.js";
@@ -195,6 +196,6 @@ function historyType(text: string): EntryTypeFilter {
 function describeTransfer(t: TransferStatusView): string {
   const head = `transfer ${t.transfer_id}: ${money(t.amount)}  from wallet ${t.source_user_id} to wallet ${t.destination_user_id}`;
   if (t.status === "completed") return `${chalk.green("Completed")} ${head}`;
-  if (t.status === "failed") return `${chalk.red("Failed")} ${head}\nreason    ${t.failure_reason}`;
+  if (t.status === "failed") return `${chalk.red("Failed")} ${head}\nreason    ${escapeText(t.failure_reason ?? "")}`;
   return `${chalk.yellow(t.dead_lettered ? "Dead-lettered" : "Pending")} ${head}`;
 }

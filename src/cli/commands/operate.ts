@@ -3,6 +3,7 @@ import chalk from "chalk";
 import Table from "cli-table3";
 import ora from "ora";
 import { MIN_SECRET_LENGTH } from "../../core/config.js";
+import { escapeText, isPrintableText, PRINTABLE_ERROR } from "../../core/freeText.js";
 import { formatCurrency, MAX_CENTS } from "../../core/money.js";
 import { seedHistories, seedWallets, type HistorySeedResult, type SeedResult } from "../../core/seed.js";
 import { isId } from "../../core/ids.js";
@@ -123,7 +124,7 @@ export function registerOperate(program: Command): void {
               t.amount,
               chalk.dim(formatCurrency(t.amount)),
               t.attempts,
-              (t.failure_reason ?? t.last_error ?? "").slice(0, 40),
+              escapeText((t.failure_reason ?? t.last_error ?? "").slice(0, 40)),
               t.created_at.replace("T", " ").replace(/\.\d+Z$/, "Z"),
             ]);
           }
@@ -143,6 +144,9 @@ export function registerOperate(program: Command): void {
     .action(async (id: string, opts: { actor?: string; reason?: string }, cmd: Command) => {
       directOnly(cmd, "transfers retry");
       if (!isId(id)) throw new UsageError(`'${id}' is not a transfer id`);
+      if (opts.reason !== undefined && !isPrintableText(opts.reason)) {
+        throw new UsageError(`--reason ${PRINTABLE_ERROR}`);
+      }
       const out = createOutput(globals(cmd).json);
       const core = await openDirect(loadConfig());
       try {
