@@ -27,6 +27,8 @@ afterAll(async () => {
 });
 
 const waiters = () => s.services.eventWaiters;
+// conditions, not time: the bound is only how long a loaded machine may take to get there
+const eventually = <T>(fn: () => T) => vi.waitFor(fn, { timeout: 30_000, interval: 20 });
 const reads = () => waiters().reads.reads;
 /** every watcher registered, and no read of theirs still under way */
 const settled = (n: number) => expect([waiters().waiting, waiters().reads.asking]).toEqual([n, 0]);
@@ -51,12 +53,12 @@ it("refuses a watcher past the cap per user, long polls and streams together, wi
   const u = 501;
   const streams = Array.from({ length: 30 }, () => watch(u));
   const polls = Array.from({ length: 20 }, () => get(s.url, "/api/events/v1?wait=30", u));
-  await vi.waitFor(() => expect(waiters().watching).toBe(50));
+  await eventually(() => expect(waiters().watching).toBe(50));
   const poll = await get(s.url, "/api/events/v1?wait=1", u);
   expect(poll.status).toBe(429);
   expect(poll.body.error.code).toBe("rate_limited");
   const stream = watch(u);
-  await vi.waitFor(() => expect(stream.status).toBeDefined());
+  await eventually(() => expect(stream.status).toBeDefined());
   expect(stream.status!.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
   expect(stream.status!.metadata.get("wallet-error-code")).toEqual(["rate_limited"]);
   // a read without wait is no watcher, and another user has places of their own
@@ -64,38 +66,70 @@ it("refuses a watcher past the cap per user, long polls and streams together, wi
   expect((await get(s.url, "/api/events/v1?wait=1", u + 1)).status).toBe(200);
   // a place is given back when its watcher ends
   streams[0]!.call.cancel();
-  await vi.waitFor(() => expect(waiters().watching).toBe(49));
+  await eventually(() => expect(waiters().watching).toBe(49));
   await deposits(u, 1); // answers the long polls
   expect((await Promise.all(polls)).map((r) => r.status)).toEqual(Array(20).fill(200));
   for (const w of streams) w.call.cancel();
-  await vi.waitFor(() => expect(waiters().watching).toBe(0));
+  await eventually(() => expect(waiters().watching).toBe(0));
 });
 
 it("serves 50 WatchEvents streams of one user with about one read per change, in order, no gap, no repeat", async () => {
   const u = 502;
   const N = 10;
   const streams = Array.from({ length: 50 }, () => watch(u));
-  await vi.waitFor(() => settled(50));
+  await eventually(() => settled(50));
   const before = reads();
   await deposits(u, N);
-  await vi.waitFor(() => expect(streams.every((w) => w.seqs.length === N)).toBe(true));
+  await eventually(() => expect(streams.every((w) => w.seqs.length === N)).toBe(true));
   // one read per watcher per change would be 500 (and 1,000 with the read that finds nothing)
   expect(reads() - before).toBeLessThanOrEqual(2 * N);
   for (const w of streams) expect(w.seqs).toEqual(Array.from({ length: N }, (_v, i) => i + 1));
   for (const w of streams) w.call.cancel();
-  await vi.waitFor(() => expect(waiters().watching).toBe(0));
+  await eventually(() => expect(waiters().watching).toBe(0));
 });
 
 it("answers 50 long polls of one user woken by one change with one read", async () => {
   const u = 503;
   await deposits(u, 2);
   const polls = Array.from({ length: 50 }, () => get(s.url, "/api/events/v1?after=2&wait=30", u));
-  await vi.waitFor(() => settled(50));
+  await eventually(() => settled(50));
   const before = reads();
   await deposits(u, 1);
   const answers = await Promise.all(polls);
   expect(reads() - before).toBe(1);
   for (const a of answers) expect(a.body.events.map((e: { sequence: number }) => e.sequence)).toEqual([3]);
+});
+
+it("lets 50 long polls asking again after each answer cost about one read per change, missing nothing", async () => {
+  const u = 505;
+  const N = 5;
+  const seen: number[][] = Array.from({ length: 50 }, () => []);
+  let stop = false;
+  const loops = seen.map(async (mine) => {
+    let after = 0;
+    while (!stop) {
+      const r = await get(s.url, `/api/events/v1?after=${after}&wait=30`, u);
+      expect(r.status).toBe(200);
+      for (const e of r.body.events) mine.push(e.sequence);
+      after = r.body.next_after;
+    }
+  });
+  await eventually(() => settled(50));
+  const before = reads();
+  for (let i = 1; i <= N; i++) {
+    await deposits(u, 1);
+    // every poll has its event and has asked again
+    await eventually(() => {
+      expect(seen.every((m) => m.length === i)).toBe(true);
+      settled(50);
+    });
+  }
+  // one read per change for the woken polls; the 250 polls asked again read nothing
+  expect(reads() - before).toBe(N);
+  for (const m of seen) expect(m).toEqual([1, 2, 3, 4, 5]);
+  stop = true;
+  await deposits(u, 1);
+  await Promise.all(loops);
 });
 
 it("gives each of watchers at different places, read together, exactly its own page", async () => {

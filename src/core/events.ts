@@ -29,10 +29,14 @@ async function poll(
   for (;;) {
     // registered before the read, so that an event committed in between wakes it
     const waiter = q.waitMs > 0 && waiters ? waiters.expect(q.userId) : undefined;
+    // a long poll asked again after the last event it got, with no change since: no read
+    const quiet = waiter && ctx.feed?.up && waiters!.quiet(q.userId, q.after);
     // woken watchers of one wallet share one read
-    const rows = waiters
-      ? await waiters.reads.read(ctx, q.userId, q.after, q.limit)
-      : await routedEvents(ctx, q.userId, q.after, q.limit);
+    const rows = quiet
+      ? []
+      : waiters
+        ? await waiters.reads.read(ctx, q.userId, q.after, q.limit)
+        : await routedEvents(ctx, q.userId, q.after, q.limit);
     const left = deadline - Date.now();
     if (rows.length > 0 || !waiter || left <= 0 || waiters?.closed) {
       waiter?.cancel();

@@ -10,6 +10,8 @@ import { SharedEventReads } from "./sharedReads.js";
 
 /** the default cap of open watchers (long polls and WatchEvents streams together) per user */
 export const WATCHERS_PER_USER = 8;
+/** wallets whose last version is kept for quiet() */
+const KNOWN_MAX = 100_000;
 
 export class EventWaiters implements ChangeSubscriber {
   private readonly byUser = new Map<number, Set<() => void>>();
@@ -18,6 +20,12 @@ export class EventWaiters implements ChangeSubscriber {
   private openTotal = 0;
   /** the reads of woken watchers, shared per wallet */
   readonly reads = new SharedEventReads();
+  /**
+   * The last version the change feed told of, for wallets that have had watchers (the
+   * oldest forgotten past KNOWN_MAX). A long poll asked again with next_after, when no
+   * change has come since, has nothing to read: it waits without a read (see quiet).
+   */
+  private readonly known = new Map<number, number>();
   /** shutting down: waiters answer at once with what they have */
   closed = false;
 
@@ -63,6 +71,7 @@ export class EventWaiters implements ChangeSubscriber {
   onChanges(changes: WalletChange[]): void {
     for (const c of changes) {
       const waiting = this.byUser.get(c.userId);
+      if (waiting || this.known.has(c.userId)) this.learn(c.userId, c.version);
       if (!waiting) continue;
       this.byUser.delete(c.userId);
       for (const wake of waiting) wake();
@@ -71,9 +80,27 @@ export class EventWaiters implements ChangeSubscriber {
 
   /** Notifications may have been missed: every waiter looks again. */
   onReset(): void {
+    this.known.clear();
     const all = [...this.byUser.values()];
     this.byUser.clear();
     for (const set of all) for (const wake of set) wake();
+  }
+
+  private learn(userId: number, version: number): void {
+    const v = Math.max(version, this.known.get(userId) ?? 0);
+    this.known.delete(userId); // to the newest end
+    this.known.set(userId, v);
+    if (this.known.size > KNOWN_MAX) this.known.delete(this.known.keys().next().value!);
+  }
+
+  /**
+   * true when the feed has told of this wallet's changes up to a version at or below
+   * `after`: no event after it has been committed, or the feed (up, with nothing missed
+   * since: a reset forgets) will tell of it and wake the waiter. Only with the feed up.
+   */
+  quiet(userId: number, after: number): boolean {
+    const v = this.known.get(userId);
+    return v !== undefined && v <= after;
   }
 
   /** Registered before the caller looks, so that nothing committed in between is missed. */
