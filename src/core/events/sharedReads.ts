@@ -9,7 +9,8 @@
  * after) + the largest limit rows: at most (its after - lowest after) of them can be
  * at or below a watcher's `after` (sequences are whole numbers; pruned events only
  * leave fewer), so at least `limit` past it come back whenever that many exist.
- * Watchers too far apart for one page of MAX_ROWS are read in separate groups.
+ * Watchers too far apart for one page of MAX_ROWS are read in separate groups. At
+ * most one read per wallet is under way: asks that come meanwhile share the next.
  */
 import type { CoreContext } from "../context.js";
 import { routedEvents } from "../reads/reads.js";
@@ -33,6 +34,8 @@ export class SharedEventReads {
   /** asks not yet answered */
   asking = 0;
   private readonly pending = new Map<number, Ask[]>();
+  /** wallets with a read under way */
+  private readonly busy = new Set<number>();
 
   async read(ctx: CoreContext, userId: number, after: number, limit: number): Promise<EventRow[]> {
     this.asking += 1;
@@ -47,33 +50,40 @@ export class SharedEventReads {
     return new Promise((resolve, reject) => {
       let asks = this.pending.get(userId);
       if (!asks) {
-        const fresh: Ask[] = [];
-        this.pending.set(userId, (asks = fresh));
-        // every watcher woken by the same change asks in this turn: read once, after it
-        setImmediate(() => {
-          if (this.pending.get(userId) === fresh) this.pending.delete(userId);
-          this.flush(userId, fresh);
-        });
+        this.pending.set(userId, (asks = []));
+        // every watcher woken by the same change asks in this turn: read once, after it.
+        // While a read of the wallet is under way, asks wait for it to end and share the
+        // next one (begun after they came, so it misses nothing committed before them)
+        if (!this.busy.has(userId)) setImmediate(() => this.flush(userId));
       }
       asks.push({ ctx, after, limit, resolve, reject });
     });
   }
 
-  private flush(userId: number, asks: Ask[]): void {
+  private flush(userId: number): void {
+    const asks = this.pending.get(userId);
+    if (!asks || this.busy.has(userId)) return;
+    this.pending.delete(userId);
+    this.busy.add(userId);
     asks.sort((a, b) => a.after - b.after);
+    const served: Promise<void>[] = [];
     let group: Ask[] = [];
     let widest = 0;
     for (const a of asks) {
       const first = group[0];
       if (first && (a.ctx !== first.ctx || a.after - first.after + Math.max(widest, a.limit) > MAX_ROWS)) {
-        void this.serve(userId, group, widest);
+        served.push(this.serve(userId, group, widest));
         group = [];
         widest = 0;
       }
       group.push(a);
       widest = Math.max(widest, a.limit);
     }
-    if (group.length > 0) void this.serve(userId, group, widest);
+    served.push(this.serve(userId, group, widest));
+    void Promise.all(served).then(() => {
+      this.busy.delete(userId);
+      this.flush(userId);
+    });
   }
 
   private async serve(userId: number, group: Ask[], widest: number): Promise<void> {
