@@ -117,7 +117,11 @@ export function watchHandler(p: Pipeline, svc: Services, watchers: Watchers, opt
           st.metadata.set(MD.resumeAfter, String(after));
           return st;
         }
-        const page = await getEvents(svc.ctx, { userId: info.userId, after, limit: opts.pageSize, waitMs: 0 }, waiters);
+        // woken by a change it has already sent (read with an earlier one): no read
+        const quiet = svc.ctx.feed?.up && waiters.quiet(info.userId, after);
+        const page = quiet
+          ? { events: [] }
+          : await getEvents(svc.ctx, { userId: info.userId, after, limit: opts.pageSize, waitMs: 0 }, waiters);
         for (const e of page.events) {
           if (call.cancelled || watchers.closing) break;
           const room = call.write(message(e));
