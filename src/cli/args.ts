@@ -3,6 +3,7 @@
  * on a terminal, a prompt for whatever is missing.
  */
 import { confirm, input } from "@inquirer/prompts";
+import { parseInstant } from "../core/isoDate.js";
 import { parsePositiveInt } from "../core/money.js";
 import { UsageError } from "./errors.js";
 
@@ -10,6 +11,13 @@ export function parseIntArg(value: string, name: string): number {
   const n = parsePositiveInt(value.trim());
   if (n === undefined) throw new UsageError(`${name} must be a positive whole number (got '${value}')`);
   return n;
+}
+
+/** "2026-11-01" or a full ISO 8601 instant, as the API takes it (one parser); anything else exit 2. */
+export function parseInstantArg(value: string, name: string): Date {
+  const d = parseInstant(value);
+  if (!d) throw new UsageError(`${name} must be an ISO 8601 date or instant (a real date, years 0001-9999)`);
+  return d;
 }
 
 /** The value given, or asked for on a terminal; without one, a usage error naming it. */

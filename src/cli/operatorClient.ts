@@ -4,6 +4,8 @@
  * WALLET_ADMIN_TOKEN and X-Actor) and direct on the database.
  */
 import os from "node:os";
+import { isPrintableText, PRINTABLE_ERROR } from "../core/freeText.js";
+import { UsageError } from "./errors.js";
 import type { Core } from "../core/index.js";
 import {
   adjust,
@@ -33,7 +35,9 @@ export interface OperatorClient {
 
 /** Who acts: --actor, else the operating system's user name. */
 export function actorName(given?: string): string {
-  return given?.trim() || os.userInfo().username || "operator";
+  const name = given?.trim() || os.userInfo().username || "operator";
+  if (!isPrintableText(name)) throw new UsageError(`--actor ${PRINTABLE_ERROR}`);
+  return name;
 }
 
 export function createDirectOperator(core: Core, actor: string): OperatorClient {

@@ -38,6 +38,8 @@ const SETTINGS = {
   readCache: from("READ_CACHE", bool.default(true)),
   rateLimitRps: from("RATE_LIMIT_RPS", int(0, 1_000_000).default(100)),
   rateLimitBurst: from("RATE_LIMIT_BURST", int(1, 10_000_000).default(200)),
+  /** open long polls and WatchEvents streams per user, together; past it: 429 rate_limited */
+  watchersPerUser: from("WATCHERS_PER_USER", int(1, 10_000).default(8)),
   authMode: from("AUTH_MODE", z.enum(["userid", "token"]).default("userid")),
   authSecret: from("AUTH_SECRET", z.string().optional()),
   transferWorkers: from("TRANSFER_WORKERS", int(0, 256).default(4)),

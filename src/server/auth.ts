@@ -25,13 +25,22 @@ export function createAuthenticator(mode: "userid" | "token", secret?: string): 
     if (!match) throw new WalletError("unauthorized", "Authorization must be 'Bearer <token>'.");
     try {
       const { payload } = await jwtVerify(match[1]!, key, { algorithms: ["HS256"], requiredClaims: ["sub", "exp"] });
-      const userId = parsePositiveInt(String(payload.sub));
+      const userId = subjectUserId(payload.sub);
       if (userId === undefined) throw new Error("sub is not a user id");
       return userId;
     } catch {
       throw new WalletError("unauthorized", "The token is invalid or expired.");
     }
   };
+}
+
+/**
+ * RFC 7519: `sub` is a string. A user id is its canonical decimal form only ("1", not
+ * 1, ["1"], "01", "+1", "1.0" or " 1"), so that one user has one subject.
+ */
+export function subjectUserId(sub: unknown): number | undefined {
+  if (typeof sub !== "string" || !/^[1-9][0-9]{0,15}$/.test(sub)) return undefined;
+  return parsePositiveInt(sub);
 }
 
 export async function signToken(secret: string, userId: number, ttlSeconds: number): Promise<string> {

@@ -5,6 +5,8 @@
  */
 import { z } from "zod";
 import { CURSOR_WITH_PAGE, decodeCursor, type EntryTypeFilter } from "../core/history.js";
+import { isPrintableText, PRINTABLE_ERROR } from "../core/freeText.js";
+import { parseInstant } from "../core/isoDate.js";
 import { MAX_CENTS } from "../core/money.js";
 import { HOLD_DEFAULT_SECONDS, HOLD_MAX_SECONDS } from "../core/operations.js";
 
@@ -97,6 +99,7 @@ const Reason = z
   .min(1, { error: "reason is required: why, for the audit log" })
   .max(500, { error: "reason must be at most 500 characters" })
   .refine((r) => r.trim().length > 0, { error: "reason must not be only whitespace" })
+  .refine(isPrintableText, { error: `reason ${PRINTABLE_ERROR}` })
   .meta({ description: "Why (1..500 characters); recorded in the audit log", example: "fraud check #4411" });
 const IdString = z
   .string()
@@ -134,13 +137,15 @@ export const AuditQuery = z.strictObject({
 const instant = (name: string) =>
   z
     .string()
-    .refine(
-      (v) => /^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?)?$/.test(v) && !isNaN(Date.parse(v)),
-      {
-        error: `${name} must be an ISO 8601 date or date-time`,
-      },
-    )
-    .transform((v) => new Date(v))
+    .transform((v, c) => {
+      const d = parseInstant(v);
+      if (d) return d;
+      c.addIssue({
+        code: "custom",
+        message: `${name} must be an ISO 8601 date or date-time (a real date, years 0001-9999)`,
+      });
+      return z.NEVER;
+    })
     .meta({ description: `${name}: ISO 8601`, format: "date-time" });
 export const BalanceQuery = z.strictObject({ at: instant("at").optional() });
 export const StatementQuery = z.strictObject({ from: instant("from"), to: instant("to") });

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import chalk from "chalk";
+import { escapeText } from "../../core/freeText.js";
 import { pruneEvents } from "../../core/store/events.js";
 import type { WalletEvent } from "../../core/events/format.js";
 import { need, parseIntArg } from "../args.js";
@@ -16,7 +17,7 @@ function line(e: WalletEvent): string {
     d.counterparty_user_id ? `with ${d.counterparty_user_id}` : "",
     d.hold_id ? `hold ${d.hold_id}` : "",
     d.reverses ? `reverses ${d.reverses}` : "",
-    d.reason ? `"${d.reason}"` : "",
+    d.reason ? `"${escapeText(d.reason)}"` : "",
   ].filter(Boolean);
   return `${String(e.sequence).padStart(6)}  ${when(e.occurred_at)}  ${chalk.cyan(e.type.padEnd(15))} ${money(d.amount)}  balance ${d.balance_after}  available ${d.available_balance_after}${extra.length ? "  " + extra.join("  ") : ""}`;
 }

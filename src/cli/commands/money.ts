@@ -3,8 +3,9 @@ import chalk from "chalk";
 import Table from "cli-table3";
 import ora from "ora";
 import { BAD_CURSOR, decodeCursor, ENTRY_TYPES, type EntryType, type EntryTypeFilter } from "../../core/history.js";
+import { escapeText } from "../../core/freeText.js";
 import { formatCurrency } from "../../core/money.js";
-import { confirmOrAbort, need, parseIntArg } from "../args.js";
+import { confirmOrAbort, need, parseInstantArg, parseIntArg } from "../args.js";
 import type { TransferStatusView } from "../client.js";
 import { UsageError } from "../errors.js";
 import { globals } from "../globals.js";
@@ -113,9 +114,7 @@ export function registerMoney(program: Command): void {
     .action(async (opts: UserOpts & { at?: string }, cmd: Command) => {
       const out = createOutput(globals(cmd).json);
       const user = await need(opts.user, "--user", "User id:", out.interactive);
-      const at = opts.at === undefined ? undefined : new Date(opts.at);
-      if (at && (!/^\d{4}-\d\d-\d\d/.test(opts.at!) || isNaN(at.getTime())))
-        throw new UsageError("--at must be an ISO 8601 date or instant");
+      const at = opts.at === undefined ? undefined : parseInstantArg(opts.at, "--at");
       await withClient(cmd, async (client) => {
         const r = at ? await client.balanceAt(user, at) : await client.balance(user);
         out.result(
@@ -197,6 +196,6 @@ function historyType(text: string): EntryTypeFilter {
 function describeTransfer(t: TransferStatusView): string {
   const head = `transfer ${t.transfer_id}: ${money(t.amount)}  from wallet ${t.source_user_id} to wallet ${t.destination_user_id}`;
   if (t.status === "completed") return `${chalk.green("Completed")} ${head}`;
-  if (t.status === "failed") return `${chalk.red("Failed")} ${head}\nreason    ${t.failure_reason}`;
+  if (t.status === "failed") return `${chalk.red("Failed")} ${head}\nreason    ${escapeText(t.failure_reason ?? "")}`;
   return `${chalk.yellow(t.dead_lettered ? "Dead-lettered" : "Pending")} ${head}`;
 }

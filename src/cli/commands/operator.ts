@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import chalk from "chalk";
 import Table from "cli-table3";
+import { escapeText, isPrintableText, PRINTABLE_ERROR } from "../../core/freeText.js";
 import { isId } from "../../core/ids.js";
 import { MAX_CENTS } from "../../core/money.js";
 import type { InspectView } from "../../core/operator.js";
@@ -21,6 +22,7 @@ type ActOpts = { user?: string; reason?: string; actor?: string; yes?: boolean }
 function reasonOf(reason: string | undefined): string {
   if (reason === undefined || reason.trim() === "") throw new UsageError("missing --reason (why, for the audit log)");
   if (reason.length > 500) throw new UsageError("--reason must be at most 500 characters");
+  if (!isPrintableText(reason)) throw new UsageError(`--reason ${PRINTABLE_ERROR}`);
   return reason;
 }
 
@@ -48,7 +50,7 @@ async function confirmThenAct<T>(
 
 function describeWallet(w: InspectView): string {
   return [
-    `wallet ${w.user_id}${w.frozen ? `  ${chalk.red("FROZEN")}: ${w.frozen_reason}` : ""}`,
+    `wallet ${w.user_id}${w.frozen ? `  ${chalk.red("FROZEN")}: ${escapeText(w.frozen_reason ?? "")}` : ""}`,
     `balance            ${money(w.balance)}`,
     `available          ${money(w.available_balance)}`,
     `active holds       ${w.active_holds}`,
@@ -180,7 +182,9 @@ export function registerOperator(program: Command): void {
             style: { head: out.color ? ["cyan"] : [], border: out.color ? ["grey"] : [] },
           });
           for (const e of page.entries) {
-            table.push([e.id, when(e.at), e.actor, e.action, e.target, e.reason ?? "", JSON.stringify(e.details)]);
+            // stored text is shown escaped: a newline or an escape sequence draws nothing
+            const cells = [e.actor, e.action, e.target, e.reason ?? "", JSON.stringify(e.details)].map(escapeText);
+            table.push([e.id, when(e.at), ...cells]);
           }
           return `${table.toString()}${page.next_after ? `\nmore: --after ${page.next_after}` : ""}`;
         });

@@ -1,18 +1,11 @@
 import fs from "node:fs";
 import type { Command } from "commander";
-import { need } from "../args.js";
+import { need, parseInstantArg } from "../args.js";
 import { toCsv } from "../csv.js";
 import { UsageError } from "../errors.js";
 import { globals } from "../globals.js";
 import { createOutput, money, when } from "../output.js";
 import { withClient } from "../target.js";
-
-/** "2026-11-01" or a full ISO 8601 instant; anything else is a usage error. */
-function instant(text: string, name: string): Date {
-  const d = new Date(text);
-  if (!/^\d{4}-\d\d-\d\d/.test(text) || isNaN(d.getTime())) throw new UsageError(`${name} must be an ISO 8601 date`);
-  return d;
-}
 
 /** `wallet statement`: a user's statement for a period, as a summary, JSON or RFC 4180 CSV. */
 export function registerStatement(program: Command): void {
@@ -32,8 +25,8 @@ export function registerStatement(program: Command): void {
       const out = createOutput(globals(cmd).json);
       const user = await need(opts.user, "--user", "User id:", out.interactive);
       if (!opts.from || !opts.to) throw new UsageError("missing --from or --to");
-      const from = instant(opts.from, "--from");
-      const to = instant(opts.to, "--to");
+      const from = parseInstantArg(opts.from, "--from");
+      const to = parseInstantArg(opts.to, "--to");
       await withClient(cmd, async (client) => {
         const st = await client.statement(user, from, to);
         let text: string;

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import chalk from "chalk";
 import Table from "cli-table3";
+import { escapeText, isPrintableText, PRINTABLE_ERROR } from "../../core/freeText.js";
 import { formatCurrency } from "../../core/money.js";
 import { isId } from "../../core/ids.js";
 import { listTransfers, retryTransfer, type TransferStatus } from "../../core/transfers.js";
@@ -55,7 +56,7 @@ export function registerTransfers(program: Command): void {
               t.amount,
               chalk.dim(formatCurrency(t.amount)),
               t.attempts,
-              (t.failure_reason ?? t.last_error ?? "").slice(0, 40),
+              escapeText((t.failure_reason ?? t.last_error ?? "").slice(0, 40)),
               t.created_at.replace("T", " ").replace(/\.\d+Z$/, "Z"),
             ]);
           }
@@ -75,6 +76,9 @@ export function registerTransfers(program: Command): void {
     .action(async (id: string, opts: { actor?: string; reason?: string }, cmd: Command) => {
       directOnly(cmd, "transfers retry");
       if (!isId(id)) throw new UsageError(`'${id}' is not a transfer id`);
+      if (opts.reason !== undefined && !isPrintableText(opts.reason)) {
+        throw new UsageError(`--reason ${PRINTABLE_ERROR}`);
+      }
       const out = createOutput(globals(cmd).json);
       const core = await openDirect(loadConfig());
       try {

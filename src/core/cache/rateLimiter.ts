@@ -31,31 +31,47 @@ function decide(tokens: number, allowed: boolean, rps: number, burst: number): R
   };
 }
 
+/**
+ * The buckets are kept in a Map used as an LRU: a bucket taken from is moved to the
+ * newest end (delete, then set: both O(1)), and past maxUsers the oldest one is
+ * forgotten. So memory is bounded and no request scans the map, whatever the number
+ * of users named. A forgotten bucket comes back full; the oldest bucket was last
+ * touched longest ago, and a bucket refills in RATE_LIMIT_BURST / RATE_LIMIT_RPS
+ * seconds (2 s by default), so with 100,000 places only more than 50,000 users a
+ * second at the defaults could forget one that was not full yet.
+ */
 export class MemoryRateLimiter implements RateLimiter {
-  private buckets = new Map<number, { tokens: number; at: number }>();
+  private readonly buckets = new Map<number, { tokens: number; at: number }>();
+  /** buckets forgotten to stay within maxUsers */
+  evicted = 0;
 
   constructor(
     private readonly rps: number,
     private readonly burst: number,
+    private readonly maxUsers = 100_000,
   ) {}
 
   async take(userId: number): Promise<RateDecision> {
     const now = performance.now();
-    const b = this.buckets.get(userId) ?? { tokens: this.burst, at: now };
+    let b = this.buckets.get(userId);
+    if (b) this.buckets.delete(userId);
+    else b = { tokens: this.burst, at: now };
     b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) * this.rps) / 1000);
     b.at = now;
     const allowed = b.tokens >= 1;
     if (allowed) b.tokens -= 1;
-    if (this.buckets.size > 100_000 && !this.buckets.has(userId)) this.prune(now);
-    this.buckets.set(userId, b);
+    this.buckets.set(userId, b); // the newest end
+    if (this.buckets.size > this.maxUsers) {
+      const oldest = this.buckets.keys().next();
+      if (!oldest.done) this.buckets.delete(oldest.value);
+      this.evicted += 1;
+    }
     return decide(b.tokens, allowed, this.rps, this.burst);
   }
 
-  /** forgets full buckets: a full bucket is what a new one is */
-  private prune(now: number): void {
-    for (const [id, b] of this.buckets) {
-      if (b.tokens + ((now - b.at) * this.rps) / 1000 >= this.burst) this.buckets.delete(id);
-    }
+  /** users whose buckets are kept */
+  get size(): number {
+    return this.buckets.size;
   }
 }
 

@@ -101,10 +101,14 @@ export function watchHandler(p: Pipeline, svc: Services, watchers: Watchers, opt
   const waiters = svc.eventWaiters;
   return p.stream("WatchEvents", { operationId: "events" }, async (call, info) => {
     let after = parse(s.EventsQuery, { after: String(call.request.after ?? 0) }).after;
+    // one place among the user's watchers (long polls and streams) for the stream's life
+    const release = waiters.admit(info.userId);
     let stop: () => void = () => undefined;
     const stopped = new Promise<void>((resolve) => (stop = resolve));
     call.once("cancelled", stop);
     watchers.add(call, stop);
+    // registered before each read, so that an event committed in between wakes it
+    let waiter = waiters.expect(info.userId);
     try {
       for (;;) {
         if (call.cancelled) return undefined;
@@ -113,16 +117,11 @@ export function watchHandler(p: Pipeline, svc: Services, watchers: Watchers, opt
           st.metadata.set(MD.resumeAfter, String(after));
           return st;
         }
-        // registered before the read, so that an event committed in between wakes it
-        const waiter = waiters.expect(info.userId);
-        const page = await getEvents(svc.ctx, { userId: info.userId, after, limit: opts.pageSize, waitMs: 0 });
-        if (page.events.length === 0) {
-          // while the feed is down nothing would wake it: look again every second
-          await Promise.race([waiter.wait(svc.ctx.feed.up ? IDLE_MS : 1000), stopped]);
-          waiter.cancel();
-          continue;
-        }
-        waiter.cancel();
+        // woken by a change it has already sent (read with an earlier one): no read
+        const quiet = svc.ctx.feed.up && waiters.quiet(info.userId, after);
+        const page = quiet
+          ? { events: [] }
+          : await getEvents(svc.ctx, { userId: info.userId, after, limit: opts.pageSize, waitMs: 0 }, waiters);
         for (const e of page.events) {
           if (call.cancelled || watchers.closing) break;
           const room = call.write(message(e));
@@ -136,8 +135,19 @@ export function watchHandler(p: Pipeline, svc: Services, watchers: Watchers, opt
             );
           }
         }
+        // a short page is everything committed before the read, and the waiter was
+        // registered before it: wait for the next change instead of reading again (one
+        // read per change, not two). While the feed is down nothing would wake it: look
+        // again every second
+        if (page.events.length < opts.pageSize) {
+          await Promise.race([waiter.wait(svc.ctx.feed.up ? IDLE_MS : 1000), stopped]);
+        }
+        waiter.cancel();
+        waiter = waiters.expect(info.userId);
       }
     } finally {
+      waiter.cancel();
+      release();
       watchers.delete(call);
     }
   });

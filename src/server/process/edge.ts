@@ -19,6 +19,7 @@ import { createAdminAuthenticator, createAuthenticator, type AdminAuthenticator 
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import { observeReads } from "../readMetrics.js";
+import { observeWatchers } from "../watcherMetrics.js";
 import { connectRedis, redisReady } from "../redis.js";
 import type { Services } from "../services.js";
 
@@ -64,7 +65,8 @@ export async function openEdge(ctx: LiveContext, config: Config, log: Logger, me
   ctx.reads.useVersions((userId) => reads.knownVersion(userId));
   observeReads(metrics, ctx.reads, log);
   await ctx.reads.start();
-  const eventWaiters = new EventWaiters();
+  const eventWaiters = new EventWaiters(config.watchersPerUser);
+  observeWatchers(metrics, eventWaiters);
   ctx.feed.subscribe(eventWaiters);
   if (config.authMode === "userid") {
     log.warn(
