@@ -6,7 +6,8 @@ import { getEvents } from "../core/events/pages.js";
 import { getHold, listHolds } from "../core/holds.js";
 import { balanceAtInstant, statement } from "../core/operator.js";
 import { acceptTransfer, captureHold, deposit, placeHold, transfer, voidHold, withdraw } from "../core/operations.js";
-import { routedBalance } from "../core/reads/reads.js";
+import { routedBalances } from "../core/reads/reads.js";
+import { walletIn } from "../core/store/wallets.js";
 import { getTransfer, publicView } from "../core/transfers.js";
 import type { DirectProcess } from "../server/process/assemble.js";
 import type { WalletClient } from "./client.js";
@@ -29,8 +30,9 @@ export function createDirectClient(direct: DirectProcess, target: string): Walle
       return publicView(t);
     },
     balance: async (userId) => {
-      const b = await routedBalance(ctx, userId);
-      return { balance: b.balance, available_balance: b.available };
+      const currency = ctx.currencies.defaultCurrency;
+      const b = walletIn(await routedBalances(ctx, userId), currency);
+      return { currency, balance: b.balance, available_balance: b.available };
     },
     placeHold: async (h) => unwrap(await placeHold(ctx, h)),
     // the operator: no actor, any hold
@@ -52,7 +54,12 @@ export function createDirectClient(direct: DirectProcess, target: string): Walle
     history: async (userId, { cursor, ...q }) => {
       const before = cursor === undefined ? undefined : (decodeCursor(cursor) ?? undefined);
       if (cursor !== undefined && before === undefined) throw new WalletError("invalid_request", BAD_CURSOR);
-      const { version: _v, ...page } = await getHistory(ctx, { userId, ...q, cursor: before });
+      const { version: _v, ...page } = await getHistory(ctx, {
+        userId,
+        currency: ctx.currencies.defaultCurrency,
+        ...q,
+        cursor: before,
+      });
       return page;
     },
     close: () => direct.close(),

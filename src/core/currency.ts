@@ -7,6 +7,9 @@
 import iso from "currency-codes";
 import { WalletError } from "./errors.js";
 
+/** DEFAULT_CURRENCY's default, and the currency of a core opened without one (tests, scripts). */
+export const FALLBACK_CURRENCY = "USD";
+
 /** The shape of a code: three capital letters. */
 export const CURRENCY_PATTERN = /^[A-Z]{3}$/;
 

@@ -34,7 +34,10 @@ export async function setRate(
   if (r.from === r.to) throw new WalletError("invalid_request", "from and to must be two different currencies");
   const rate = parseRate(r.rate);
   if (!rate) {
-    throw new WalletError("invalid_request", "rate: must be a decimal string above 0 with at most 12 significant digits");
+    throw new WalletError(
+      "invalid_request",
+      "rate: must be a decimal string above 0 with at most 12 significant digits",
+    );
   }
   return upsertRate(ctx.db, { ...r, id: await ctx.ids.take(), rate: formatRate(rate), reason: r.reason ?? null });
 }
@@ -77,6 +80,8 @@ export function exchange(
   return run(ctx, { kind: OpKind.Exchange, userId: e.userId, target: e.quoteId }, e.idempotency);
 }
 
-export async function positions(ctx: CoreContext): Promise<{ positions: Array<{ currency: string; position: number }> }> {
+export async function positions(
+  ctx: CoreContext,
+): Promise<{ positions: Array<{ currency: string; position: number }> }> {
   return { positions: await selectPositions(ctx.db) };
 }

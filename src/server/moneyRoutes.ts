@@ -81,7 +81,9 @@ export const moneyRoutes: Route[] = [
       const { at } = r.query as z.infer<typeof s.BalanceQuery>;
       return {
         status: 200,
-        body: at ? await balanceAtInstant(svc.ctx, r.userId, at) : await svc.reads.balance(r.userId),
+        body: at
+          ? await balanceAtInstant(svc.ctx, r.userId, at)
+          : await svc.reads.balance(r.userId, svc.ctx.currencies.defaultCurrency),
       };
     },
   },
@@ -141,6 +143,7 @@ export const moneyRoutes: Route[] = [
         status: 200,
         json: await svc.reads.historyJson({
           userId: r.userId,
+          currency: svc.ctx.currencies.defaultCurrency,
           type: q.type,
           page: q.page,
           pageSize: q.page_size,

@@ -3,6 +3,7 @@
  * and checking the ledger afterwards (totals as the answers say, every invariant),
  * through the database when there is access to it, else through the API.
  */
+import { FALLBACK_CURRENCY } from "../../core/currency.js";
 import { Pool } from "undici";
 import type { Database } from "../../core/db/index.js";
 import { seedWallets } from "../../core/seed.js";
@@ -15,7 +16,7 @@ export const FUNDS = 1_000_000_000; // cents per wallet: enough that funds never
 
 export async function fund(url: string, db: Database | undefined, first: number, users: number): Promise<void> {
   if (db) {
-    await seedWallets({ db }, { users, balance: FUNDS, first });
+    await seedWallets({ db }, { users, balance: FUNDS, first, currency: FALLBACK_CURRENCY });
     return;
   }
   const pool = new Pool(url, { connections: 16 });
@@ -38,7 +39,7 @@ export async function fund(url: string, db: Database | undefined, first: number,
 }
 
 export async function total(url: string, db: Database | undefined, first: number, users: number): Promise<number> {
-  if (db) return Number(await totalBalance(db, first, first + users - 1));
+  if (db) return Number(await totalBalance(db, first, first + users - 1, FALLBACK_CURRENCY));
   const pool = new Pool(url, { connections: 16 });
   let sum = 0;
   for (let u = first; u < first + users; u++) {

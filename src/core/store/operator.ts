@@ -14,11 +14,7 @@ export type InspectView = {
   created_at: string;
 };
 
-export async function inspectWallet(
-  db: Executor,
-  userId: number,
-  currency: string,
-): Promise<InspectView | undefined> {
+export async function inspectWallet(db: Executor, userId: number, currency: string): Promise<InspectView | undefined> {
   const [row] = await db.query<{ w: InspectView | null }>("select wallet_inspect_json($1, $2) as w", [
     userId,
     currency,

@@ -98,7 +98,20 @@ select (select count(*) from opened)::int as wallets, (select count(*) from writ
 
 /** Writes the wallets g.from..g.to-1 of a group and their histories in one statement. */
 export async function seedGroup(db: Executor, g: SeedGroup): Promise<{ wallets: number; entries: number }> {
-  const params = [g.first, g.from, g.to, g.count, g.base, g.extra, g.stride, g.offset, g.endMs, g.gMax, g.opening, g.currency];
+  const params = [
+    g.first,
+    g.from,
+    g.to,
+    g.count,
+    g.base,
+    g.extra,
+    g.stride,
+    g.offset,
+    g.endMs,
+    g.gMax,
+    g.opening,
+    g.currency,
+  ];
   // a big statement: seconds to a minute on a loaded machine, not a request's deadline
   const [row] = await db.query<{ wallets: number; entries: number }>(SQL, params, { timeoutMs: 1_800_000 });
   return { wallets: row!.wallets, entries: row!.entries };
@@ -106,10 +119,10 @@ export async function seedGroup(db: Executor, g: SeedGroup): Promise<{ wallets: 
 
 /** How many users exist among users from..to. */
 export async function countWallets(db: Executor, from: number, to: number): Promise<number> {
-  const [row] = await db.query<{ n: number }>(
-    "select count(*)::int as n from users where user_id between $1 and $2",
-    [from, to],
-  );
+  const [row] = await db.query<{ n: number }>("select count(*)::int as n from users where user_id between $1 and $2", [
+    from,
+    to,
+  ]);
   return row!.n;
 }
 

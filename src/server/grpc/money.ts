@@ -92,7 +92,9 @@ export function moneyHandlers(p: Pipeline, svc: Services): grpc.UntypedServiceIm
     }),
     GetBalance: p.unary("GetBalance", { operationId: "balance", opensWallet: true }, async (req, info) => {
       const { at } = parse(s.BalanceQuery, present(req, "at"));
-      return at ? balanceAtInstant(svc.ctx, info.userId, at) : svc.reads.balance(info.userId);
+      return at
+        ? balanceAtInstant(svc.ctx, info.userId, at)
+        : svc.reads.balance(info.userId, svc.ctx.currencies.defaultCurrency);
     }),
     ListTransactions: p.unary("ListTransactions", { operationId: "history" }, async (req, info) => {
       const q = parse(s.HistoryQuery, {
@@ -103,6 +105,7 @@ export function moneyHandlers(p: Pipeline, svc: Services): grpc.UntypedServiceIm
       });
       const json = await svc.reads.historyJson({
         userId: info.userId,
+        currency: svc.ctx.currencies.defaultCurrency,
         type: q.type,
         page: q.page,
         pageSize: q.page_size,
