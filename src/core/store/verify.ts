@@ -160,11 +160,15 @@ export const CHECKS: Check[] = [
   },
 ];
 
-export async function ledgerSummary(db: Executor): Promise<{ wallets: number; entries: number; total: string }> {
-  const [row] = await db.query<{ wallets: number; entries: number; total: string }>(
+export async function ledgerSummary(
+  db: Executor,
+): Promise<{ wallets: number; entries: number; total: string; totals: Record<string, string> }> {
+  const [row] = await db.query<{ wallets: number; entries: number; total: string; totals: Record<string, string> }>(
     `select (select count(*)::int from wallets) as wallets,
             (select count(*)::int from journal where kind is not null) as entries,
-            (select coalesce(sum(balance), 0)::text from wallets) as total`,
+            (select coalesce(sum(balance), 0)::text from wallets) as total,
+            (select coalesce(jsonb_object_agg(currency, total), '{}') from
+              (select currency, sum(balance)::text as total from wallets group by currency) t) as totals`,
   );
   return row!;
 }
