@@ -143,14 +143,14 @@ declare
   v_debit boolean := p_direction < 0 or p_held > 0;
   v_need bigint := (case when p_direction < 0 then p_amount else 0 end) + p_held;
 begin
-  if v_debit and not p_operator and (select u.frozen from users u where u.user_id = p_user) then return null; end if;
   for attempt in 1 .. 2 loop
     update wallets w set balance = w.balance + p_direction * p_amount, held = w.held + p_held,
                          hold_expiry = case when p_expires is null then w.hold_expiry
                                             else least(coalesce(w.hold_expiry, p_expires), p_expires) end,
                          version = w.version + 1, updated_at = now()
      where w.user_id = p_user and w.currency = p_currency
-       and (not v_debit or w.balance - w.held >= v_need)
+       and (not v_debit or w.balance - w.held >= v_need
+                           and (p_operator or not exists (select 1 from users u where u.user_id = p_user and u.frozen)))
        and (p_direction <= 0 or w.balance <= 9007199254740991 - p_amount)
     returning w.balance, w.balance - w.held into j.balance_after, j.available_after;
     exit when found;
@@ -213,11 +213,11 @@ declare
   u record;
 begin
   rows := '{}';
-  locked := '{}';
-  for u in select x.user_id, (select min(w.hold_expiry) from wallets w where w.user_id = x.user_id) as hold_expiry
-             from users x where x.user_id = any (p_users) order by x.user_id for update of x loop
-    locked := locked || u.user_id;
-    if u.hold_expiry <= now() then rows := rows || wallet_release_expired(u.user_id); end if;
+  locked := array(select x.user_id from users x where x.user_id = any (p_users) order by x.user_id for update);
+  -- one look for the batch: which of its users have a hold past its expiry (rare)
+  for u in select distinct w.user_id from wallets w
+            where w.user_id = any (locked) and w.hold_expiry <= now() order by w.user_id loop
+    rows := rows || wallet_release_expired(u.user_id);
   end loop;
 end
 $$;
@@ -291,13 +291,13 @@ returns wallet_step
 language plpgsql as $$
 declare
   a journal;
+  v_to_balance bigint;
 begin
   if p_from = p_to then return wallet_refuse('same_wallet'); end if;
-  if not exists (select 1 from users where user_id = p_to) then return wallet_refuse('wallet_not_found'); end if;
-  if coalesce((select balance from wallets where user_id = p_to and currency = p_currency), 0)
-     > 9007199254740991 - p_amount then
-    return wallet_refuse('balance_limit_exceeded');
-  end if;
+  select coalesce(w.balance, 0) into v_to_balance
+    from users u left join wallets w on w.user_id = u.user_id and w.currency = p_currency where u.user_id = p_to;
+  if not found then return wallet_refuse('wallet_not_found'); end if;
+  if v_to_balance > 9007199254740991 - p_amount then return wallet_refuse('balance_limit_exceeded'); end if;
   a := wallet_record(p_from, p_currency, 4::smallint, 3::smallint, -1::smallint, p_amount, p_id, p_to, p_id);
   if a.seq is null then return wallet_debit_refused(p_from, p_currency, p_amount); end if;
   return ('ok', jsonb_build_object('success', true, 'transfer_id', p_id::text, 'balance', a.balance_after,
