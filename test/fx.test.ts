@@ -21,6 +21,7 @@ beforeAll(async () => {
   expect((await setRate("USD", "JPY", "151.237")).status).toBe(200);
   expect((await setRate("JPY", "BHD", "0.00251")).status).toBe(200);
   expect((await setRate("EUR", "USD", "1.0850")).status).toBe(200);
+  expect((await setRate("JPY", "EUR", "0.0061")).status).toBe(200);
 });
 afterAll(() => s?.stop());
 
@@ -64,7 +65,8 @@ describe("quotes", () => {
   });
 
   it("refuse an amount that converts to less than one minor unit with 422 amount_too_small", async () => {
-    const r = await quote(30, "JPY", "BHD", 1);
+    // 1 yen x 0.0061 = 0.0061 EUR = 0.61 cents
+    const r = await quote(30, "JPY", "EUR", 1);
     expect(r.status).toBe(422);
     expect(r.body.error.code).toBe("amount_too_small");
   });
@@ -162,10 +164,10 @@ describe("exchanges", () => {
 
   it("are the other side of the platform's position, and the ledger verifies per currency", async () => {
     const p = await call(s.url, "GET", "/admin/v1/fx/positions", { headers: admin });
-    const usd = p.body.positions.find((x: any) => x.currency === "USD").position;
-    const jpy = p.body.positions.find((x: any) => x.currency === "JPY").position;
-    expect(usd).toBeGreaterThan(0);
-    expect(jpy).toBeLessThan(0);
+    const position = (c: string) => p.body.positions.find((x: any) => x.currency === c).position;
+    // the platform took in every euro sold and paid out every yen bought
+    expect(position("EUR")).toBe(10_000);
+    expect(position("JPY")).toBe(-(1512 + 756 + 151 + 1510));
     expect((await verifyLedger(s.services.ctx)).violations).toEqual([]);
   });
 });
