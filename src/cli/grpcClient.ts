@@ -203,7 +203,7 @@ export function createGrpcClient(apiUrl: string, opts: HttpClientOptions): Walle
         const first = setTimeout(finish, Math.max(q.waitSeconds * 1000, 1000));
         stream.on("data", (m: Msg) => {
           const e = json<WalletEvent>("WatchEventsResponse", m, { type: ENUM_PREFIX.eventType });
-          events.push({ ...e, data: json("EventData", m.data as Msg) });
+          events.push(m.data ? { ...e, data: json("EventData", m.data as Msg) } : e);
           clearTimeout(quiet);
           if (events.length >= q.limit) finish();
           else quiet = setTimeout(finish, QUIET_MS);
