@@ -124,7 +124,7 @@ export function moneyHandlers(p: Pipeline, svc: Services): grpc.UntypedServiceIm
     }),
     ListTransactions: p.unary("ListTransactions", { operationId: "history" }, async (req, info) => {
       const type = historyType(req.type);
-      // exchange (6) is judged here: the history schema may not know it yet
+      // exchange (6) is taken here, whether or not the HTTP query schema lists it (r3-ccy adds it there)
       const q = parse(s.HistoryQuery, {
         ...(type === "6" ? {} : { type }),
         ...(req.page != null ? { page: String(req.page) } : {}),
