@@ -124,7 +124,7 @@ export function moneyHandlers(p: Pipeline, svc: Services): grpc.UntypedServiceIm
     }),
     ListTransactions: p.unary("ListTransactions", { operationId: "history" }, async (req, info) => {
       const type = historyType(req.type);
-      // exchange (6) is taken here, whether or not the HTTP query schema lists it (r3-ccy adds it there)
+      // exchange (6) is taken here, so that the RPC does not depend on the query schema listing it
       const q = parse(s.HistoryQuery, {
         ...(type === "6" ? {} : { type }),
         ...(req.page != null ? { page: String(req.page) } : {}),
