@@ -94,7 +94,7 @@ it("every RPC moves money and reads it back as HTTP does", async () => {
   const http = (await get(s.url, `/api/transfer/v2/${a.transfer_id}`, 12)).body;
   expect({ ...g, status: "pending", completed_at: null }).toEqual(http);
   expect(await ok(c, "GetBalance", 11)).toEqual((await get(s.url, "/api/wallet/balance/v1", 11)).body);
-  const past = { balance: 0, available_balance: 0, at: "2000-01-01T00:00:00.000Z" };
+  const past = { currency: "USD", balance: 0, available_balance: 0, at: "2000-01-01T00:00:00.000Z" };
   expect(await ok(c, "GetBalance", 11, { at: "2000-01-01" })).toEqual(past);
   const h = await ok(c, "CreateHold", 11, { amount: 40, destination_user_id: 12, expires_in_seconds: 60 });
   expect(h).toMatchObject({ status: "HOLD_STATUS_HELD", balance: 850, available_balance: 810 });
@@ -286,7 +286,7 @@ it("runs the CLI over grpc://, printing what it prints over HTTP", async () => {
   const balance = (api: string) => runCli(["balance", "--user", "61", "--api", api, "--json"]);
   const [viaGrpc, viaHttp] = [await balance(G), await balance(s.url)];
   expect([viaGrpc.code, viaGrpc.stdout]).toEqual([0, viaHttp.stdout]);
-  expect(viaGrpc.json).toEqual({ balance: 1234, available_balance: 1234 });
+  expect(viaGrpc.json).toEqual({ currency: "USD", balance: 1234, available_balance: 1234 });
   const refused = await runCli(["withdraw", "99999", "--user", "61", "--api", G]);
   expect([refused.code, refused.stderr]).toEqual([1, expect.stringContaining("insufficient_funds")]);
 });
