@@ -123,6 +123,7 @@ describe("exchanges", () => {
     const q = await quote(41, "USD", "JPY", 100);
     expect((await exchange(42, q.body.quote_id)).status).toBe(404);
     expect((await exchange(41, "123456")).status).toBe(404);
+    expect((await exchange(41, "9999999999999999999")).status).toBe(404);
   });
 
   it("refuse what the from wallet cannot cover and leave the quote usable", async () => {

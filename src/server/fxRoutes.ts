@@ -5,6 +5,7 @@
  */
 import type { z } from "zod";
 import { createQuote, exchange, listRates, positions, setRate } from "../core/fx.js";
+import { isId } from "../core/ids.js";
 import { REFUSALS } from "../core/operations.js";
 import { currencyOf, moneyRoute, user, type Route } from "./routes.js";
 import * as s from "./schemas.js";
@@ -63,7 +64,11 @@ export const fxRoutes: Route[] = [
     body: s.ExchangeBody,
     response: { description: "Exchanged, with both wallets' balances after it", schema: s.ExchangeResponse },
     refusals: REFUSALS.exchange,
-    run: (svc, r) => exchange(svc.ctx, { userId: r.userId, quoteId: r.body.quote_id, idempotency: r.idempotency }),
+    run: async (svc, r) =>
+      // digits beyond a 64-bit id name no quote, as an unknown one
+      isId(r.body.quote_id)
+        ? exchange(svc.ctx, { userId: r.userId, quoteId: r.body.quote_id, idempotency: r.idempotency })
+        : { ok: false, code: "not_found", replayed: false },
   }),
 ];
 
