@@ -198,8 +198,9 @@ begin
     v_rows := v_rows || wallet_record(p_user, h.currency, 9::smallint, null, 0::smallint, h.amount, wallet_next_id(),
                                       h.destination_user_id, null, h.id, p_held => -h.amount);
   end loop;
-  update wallets w set hold_expiry = (select min(h.expires_at) from holds h
-                                       where h.user_id = p_user and h.currency = w.currency and h.status = 'held')
+  -- (x, not h: h is this function's loop variable)
+  update wallets w set hold_expiry = (select min(x.expires_at) from holds x
+                                       where x.user_id = p_user and x.currency = w.currency and x.status = 'held')
    where w.user_id = p_user and w.hold_expiry is not null;
   return v_rows;
 end
