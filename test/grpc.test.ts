@@ -268,6 +268,7 @@ describe("token auth, the shared rate limit bucket, shutdown", () => {
     const call = watch(tc, bearer, 0);
     await new Promise((r) => call.once("metadata", r)); // admitted: it has taken its token
     const watching = collect(call, 99);
+    await once(call, "data"); // it has the deposit's event: the shutdown comes after it
     const { code, error, trailers } = await rpc(tc, "GetBalance", bearer);
     expect([code, error, trailers["retry-after"]]).toEqual([S.RESOURCE_EXHAUSTED, "rate_limited", "1"]);
     expect((await get(t.url, "/api/wallet/balance/v1", bearer)).status).toBe(429);
