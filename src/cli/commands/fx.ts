@@ -167,7 +167,7 @@ export function registerFx(program: Command): void {
       await withClient(cmd, async (client) => {
         const e = await client.exchange(user, quoteId);
         out.result(e, () => {
-          const after = Object.entries(e.balances).map(([code, b]) => `${code} ${amountIn(b, code)}`);
+          const after = Object.entries(e.balances).map(([code, b]) => amountIn(b, code));
           return (
             `${chalk.green("Exchanged")} ${amountIn(e.amount, e.from_currency)} -> ${amountIn(e.converted_amount, e.to_currency)} at ${e.rate}\n` +
             `exchange  ${e.exchange_id}\nbalances  ${after.join("   ")}`
