@@ -50,7 +50,7 @@ export function registerAdmin(program: Command): void {
     .description("Check every ledger invariant; exit status 1 on any violation")
     .addHelpText(
       "after",
-      "\nChecks: each balance equals the signed sum of its entries, balances in range, every entry's\nbalance_after follows from the previous one, each completed transfer has exactly its two entries,\nmoney is conserved (balances = deposits - withdrawals).\n\nExample:\n  $ wallet verify --json",
+      "\nChecks: each balance equals the signed sum of its entries, balances in range, every entry's\nbalance_after follows from the previous one, each completed transfer has exactly its two entries,\nmoney is conserved per currency (balances plus the platform's exchange position = what came in minus what left).\n\nExample:\n  $ wallet verify --json",
     )
     .action(async (_opts: unknown, cmd: Command) => {
       const out = createOutput(globals(cmd).json);
@@ -58,7 +58,7 @@ export function registerAdmin(program: Command): void {
       try {
         const report = await verifyLedger(core.ctx);
         out.result(report, () => {
-          const head = `${report.wallets} wallets, ${report.entries} entries, total balance ${report.total_balance} cents`;
+          const head = `${report.wallets} wallets, ${report.entries} entries, balances summing to ${report.total_balance} minor units (all currencies)`;
           if (report.ok) return `${chalk.green("ok")}  ${head}: every invariant holds`;
           return [
             `${chalk.red("VIOLATIONS")}  ${head}`,
