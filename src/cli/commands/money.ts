@@ -72,7 +72,7 @@ export function registerMoney(program: Command): void {
         const to = await need(opts.to, "--to", "To user id:", out.interactive);
         const currency = parseCurrencyArg(opts.currency);
         await confirmOrAbort(
-          `Transfer ${amount} ${currency === undefined ? "cents" : `minor units`} (${amountIn(amount, currency)}) from wallet ${from} to wallet ${to}?`,
+          `Transfer ${amount} ${currency === undefined ? "cents" : "minor units"} (${amountIn(amount, currency)}) from wallet ${from} to wallet ${to}?`,
           opts.yes,
           out.interactive,
         );
