@@ -58,8 +58,8 @@ export interface WalletClient {
     userId: number,
     q: { type: EntryTypeFilter; page: number; pageSize: number; cursor?: string; currency?: string },
   ): Promise<HistoryPage>;
-  /** the exchange rates the operator has set */
-  fxRates(): Promise<{ rates: RateRow[] }>;
+  /** the exchange rates the operator has set; viewerId: who asks, over an API that wants a user */
+  fxRates(viewerId?: number): Promise<{ rates: RateRow[] }>;
   /** a quote for the user: amount minor units of from, converted to to at the pair's rate */
   createQuote(q: { userId: number; from: string; to: string; amount: number }): Promise<QuoteRow>;
   /** executes the user's quote */

@@ -33,7 +33,7 @@ export interface OperatorClient {
   adjust(userId: number, amount: number, reason: string, currency?: string): Promise<AdjustmentView>;
   audit(after: string | null, limit: number): Promise<AuditPage>;
   /** sets the rate of from -> to (a decimal string), audited as fx_rate */
-  setRate(from: string, to: string, rate: string): Promise<RateRow>;
+  setRate(from: string, to: string, rate: string, reason?: string): Promise<RateRow>;
   /** the platform's position in each currency it has exchanged */
   positions(): Promise<{ positions: Array<{ currency: string; position: number }> }>;
   close(): Promise<void>;
@@ -49,14 +49,21 @@ export function actorName(given?: string): string {
 export function createDirectOperator(core: Core, actor: string): OperatorClient {
   const ctx = core.ctx;
   return {
-    inspect: (userId, currency) => inspect(ctx, userId, currency),
+    inspect: (userId, currency) => inspect(ctx, userId, ctx.currencies.resolve(currency)),
     freeze: async (userId, reason) => unwrap(await freeze(ctx, { userId, actor, reason })),
     unfreeze: async (userId, reason) => unwrap(await unfreeze(ctx, { userId, actor, reason })),
     reverse: async (targetId, reason, amount) => unwrap(await reverse(ctx, { targetId, amount, actor, reason })),
     adjust: async (userId, amount, reason, currency) =>
-      unwrap(await adjust(ctx, { userId, amount, currency, actor, reason })),
+      unwrap(await adjust(ctx, { userId, amount, currency: ctx.currencies.resolve(currency), actor, reason })),
     audit: (after, limit) => auditLog(ctx, after, limit),
-    setRate: (from, to, rate) => setRate(ctx, { from, to, rate, actor }),
+    setRate: (from, to, rate, reason) =>
+      setRate(ctx, {
+        from: ctx.currencies.resolve(from, "from"),
+        to: ctx.currencies.resolve(to, "to"),
+        rate,
+        actor,
+        reason,
+      }),
     positions: () => positions(ctx),
     close: () => core.close(),
   };
@@ -86,7 +93,8 @@ export function createHttpOperator(baseUrl: string, token: string | undefined, a
         ...(currency ? { currency } : {}),
       }),
     audit: (after, limit) => t.call("GET", `/admin/v1/audit?limit=${limit}${after ? `&after=${after}` : ""}`, headers),
-    setRate: (from, to, rate) => t.call("PUT", `/admin/v1/fx/rates/${from}/${to}`, headers, { rate }),
+    setRate: (from, to, rate, reason) =>
+      t.call("PUT", `/admin/v1/fx/rates/${from}/${to}`, headers, { rate, ...(reason ? { reason } : {}) }),
     positions: () => t.call("GET", "/admin/v1/fx/positions", headers),
     close: () => t.close(),
   };
