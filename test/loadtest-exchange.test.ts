@@ -4,18 +4,10 @@
  * iteration a quote then its exchange; afterwards, per currency, the users' balances
  * plus the platform's position are what they were, and every invariant holds.
  */
-import fs from "node:fs";
-import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ROOT, runCli, type CliResult } from "./helpers/cli.js";
+import { runCli, type CliResult } from "./helpers/cli.js";
 
-/** The HTTP fx routes (quotes, exchanges) are what the scenario drives: it runs where they exist. */
-const fxRoutes = fs
-  .readdirSync(path.join(ROOT, "src/server"))
-  .filter((f) => f.endsWith(".ts"))
-  .some((f) => fs.readFileSync(path.join(ROOT, "src/server", f), "utf8").includes("/api/fx/exchanges/v1"));
-
-describe.runIf(fxRoutes)("loadtest --scenario exchange", () => {
+describe("loadtest --scenario exchange", () => {
   let r: CliResult;
   beforeAll(async () => {
     const args = ["loadtest", "--scenario", "exchange", "--duration", "3", "--concurrency", "4", "--users", "10"];
