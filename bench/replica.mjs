@@ -126,7 +126,7 @@ try {
   // 20 entries per wallet: history pages are full
   for (let i = 0; i < 19; i++) {
     await c.psql(
-      `select count(*) from wallet_apply((select jsonb_agg(jsonb_build_object('k', 1, 'id', wallet_next_id()::text,
+      `select count(*) from wallet_apply((select jsonb_agg(jsonb_build_object('k', 1, 'cur', 'USD', 'id', wallet_next_id()::text,
          'u', g, 'a', 1 + ${i})) from generate_series(1, ${USERS}) g))`,
       "wallet",
     );
@@ -145,7 +145,7 @@ try {
       try {
         // one write per wallet, heard by the server's change feed: every version known
         await c.psql(
-          `select count(*) from wallet_apply((select jsonb_agg(jsonb_build_object('k', 1, 'id', wallet_next_id()::text,
+          `select count(*) from wallet_apply((select jsonb_agg(jsonb_build_object('k', 1, 'cur', 'USD', 'id', wallet_next_id()::text,
              'u', g, 'a', 1)) from generate_series(1, ${USERS}) g))`,
           "wallet",
         );

@@ -109,7 +109,7 @@ try {
     psql(
       DB,
       `select count(*) from generate_series(1, 100) b, lateral wallet_apply((
-         select jsonb_agg(jsonb_build_object('k', 4, 'id', wallet_next_id()::text, 'u', x, 'c', x % ${USERS} + 1, 'a', 1))
+         select jsonb_agg(jsonb_build_object('k', 4, 'cur', 'USD', 'id', wallet_next_id()::text, 'u', x, 'c', x % ${USERS} + 1, 'a', 1))
            from (select (floor(random() * ${USERS}) + 1)::bigint + b * 0 as x from generate_series(1, 1000)) s), false) a`,
     );
     const queued = pending();

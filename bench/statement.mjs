@@ -32,7 +32,7 @@ try {
   ]) {
     for (let done = 0; done < entries; done += 1000) {
       psql(`select count(*) from wallet_apply((select jsonb_agg(jsonb_build_object(
-              'k', 1, 'id', wallet_next_id()::text, 'u', ${user}, 'a', 1)) from generate_series(1, 1000)))`);
+              'k', 1, 'cur', 'USD', 'id', wallet_next_id()::text, 'u', ${user}, 'a', 1)) from generate_series(1, 1000)))`);
     }
   }
   psql("analyze journal");

@@ -21,7 +21,10 @@ CREATE TYPE public.wallet_op AS (
 	r bigint,
 	e integer,
 	actor text,
-	reason text
+	reason text,
+	cur text,
+	cur_to text,
+	shift integer
 );
 
 --
@@ -44,11 +47,12 @@ CREATE TABLE public.journal (
     reverses bigint,
     reason text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    currency text NOT NULL,
     CONSTRAINT journal_amount_check CHECK (((amount > 0) OR ((kind IS NULL) AND (amount = 0)))),
     CONSTRAINT journal_balance_after_check CHECK ((balance_after >= 0)),
     CONSTRAINT journal_check CHECK (((kind IS NULL) = (direction = 0))),
     CONSTRAINT journal_direction_check CHECK ((direction = ANY (ARRAY['-1'::integer, 0, 1]))),
-    CONSTRAINT journal_kind_check CHECK (((kind >= 1) AND (kind <= 5))),
+    CONSTRAINT journal_kind_check CHECK (((kind >= 1) AND (kind <= 6))),
     CONSTRAINT journal_seq_check CHECK ((seq > 0))
 );
 
@@ -69,8 +73,9 @@ CREATE TYPE public.wallet_step AS (
 CREATE FUNCTION public.wallet_adjustment_json(j public.journal) RETURNS jsonb
     LANGUAGE sql IMMUTABLE
     AS $$
-  select jsonb_build_object('transaction_id', j.id::text, 'user_id', j.user_id, 'amount', j.direction * j.amount,
-                            'balance', j.balance_after, 'available_balance', j.available_after, 'reason', j.reason)
+  select jsonb_build_object('transaction_id', j.id::text, 'user_id', j.user_id, 'currency', j.currency,
+                            'amount', j.direction * j.amount, 'balance', j.balance_after,
+                            'available_balance', j.available_after, 'reason', j.reason)
 $$;
 
 --
@@ -92,12 +97,12 @@ declare
   v_hash text;
   v_op bigint;
 begin
-  -- every wallet of the batch locked in user-id order: batches wait for each other,
-  -- never deadlock; an acting user's wallet opens on first use (inserted in order,
-  -- and so held by this transaction too)
   v_lock := wallet_lock(wallet_batch_users(v_ops));
   if not v_actors <@ v_lock.locked then
-    insert into wallets (user_id) select u from unnest(v_actors) u order by 1 on conflict do nothing;
+    insert into users (user_id) select u from unnest(v_actors) u order by 1 on conflict do nothing;
+  end if;
+  if exists (select 1 from unnest(v_ops) x where x.k = 12) then
+    perform wallet_lock_positions(array(select x.r from unnest(v_ops) x where x.k = 12));
   end if;
   v_rows := v_lock.rows;
 
@@ -177,11 +182,11 @@ begin
     union select c.to_user_id from transfers c where c.id = any (p_ids)))).rows;
   -- row locks make the apply safe on its own: a transfer another transaction has
   -- meanwhile applied is re-checked, found no longer pending, and skipped
-  for t in select c.id, c.from_user_id, c.to_user_id, c.amount from transfers c
+  for t in select c.id, c.from_user_id, c.to_user_id, c.currency, c.amount from transfers c
             where c.id = any (p_ids) and c.status = 'pending' order by c.id for update loop
-    s := wallet_op_transfer(t.id, t.from_user_id, t.to_user_id, t.amount);
+    s := wallet_op_transfer(t.id, t.from_user_id, t.to_user_id, t.currency, t.amount);
     if s.outcome <> 'ok' then
-      s.rows := array[wallet_record(t.from_user_id, 5::smallint, null, 0::smallint, t.amount, t.id,
+      s.rows := array[wallet_record(t.from_user_id, t.currency, 5::smallint, null, 0::smallint, t.amount, t.id,
                                     t.to_user_id, t.id, p_reason => s.outcome)];
     end if;
     v_rows := v_rows || s.rows;
@@ -263,47 +268,18 @@ end
 $$;
 
 --
--- Name: wallets; Type: TABLE; Schema: public; Owner: -
+-- Name: wallet_debit_refused(bigint, text, bigint, boolean); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE TABLE public.wallets (
-    user_id bigint NOT NULL,
-    balance bigint DEFAULT 0 NOT NULL,
-    version bigint DEFAULT 0 NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    held bigint DEFAULT 0 NOT NULL,
-    hold_expiry timestamp with time zone,
-    frozen boolean DEFAULT false NOT NULL,
-    frozen_reason text,
-    pruned_events bigint DEFAULT 0 NOT NULL,
-    CONSTRAINT wallets_balance_check CHECK (((balance >= 0) AND (balance <= '9007199254740991'::bigint))),
-    CONSTRAINT wallets_held_check CHECK (((held >= 0) AND (held <= balance))),
-    CONSTRAINT wallets_user_id_check CHECK ((user_id > 0))
-);
-
---
--- Name: wallet_debit_refusal(public.wallets, bigint); Type: FUNCTION; Schema: public; Owner: -
---
-
-CREATE FUNCTION public.wallet_debit_refusal(w public.wallets, p_amount bigint) RETURNS text
+CREATE FUNCTION public.wallet_debit_refused(p_user bigint, p_currency text, p_amount bigint, p_operator boolean DEFAULT false) RETURNS public.wallet_step
     LANGUAGE sql STABLE
     AS $$
-  select case when w.frozen then 'wallet_frozen'
-              when w.balance - w.held < p_amount then 'insufficient_funds' end
-$$;
-
---
--- Name: wallet_debit_refused(bigint, bigint, boolean); Type: FUNCTION; Schema: public; Owner: -
---
-
-CREATE FUNCTION public.wallet_debit_refused(p_user bigint, p_amount bigint, p_operator boolean DEFAULT false) RETURNS public.wallet_step
-    LANGUAGE sql STABLE
-    AS $$
-  select wallet_refuse(coalesce((select case when p_operator then wallet_operator_refusal(w, p_amount)
-                                             else wallet_debit_refusal(w, p_amount) end
-                                   from wallets w where w.user_id = p_user),
-                                'wallet_not_found'))
+  select wallet_refuse(case
+    when u.user_id is null then 'wallet_not_found'
+    when u.frozen and not p_operator then 'wallet_frozen'
+    when coalesce((select w.balance - w.held from wallets w where w.user_id = p_user and w.currency = p_currency), 0)
+         < p_amount then 'insufficient_funds' end)
+    from (select 1) one left join users u on u.user_id = p_user
 $$;
 
 --
@@ -333,24 +309,62 @@ CREATE FUNCTION public.wallet_dispatch(o public.wallet_op, p_replay boolean) RET
     AS $$
 begin
   case o.k
-    when 1 then return case when p_replay then wallet_replay_journal(o) else wallet_op_deposit(o.id, o.u, o.a) end;
-    when 2 then return case when p_replay then wallet_replay_journal(o) else wallet_op_withdraw(o.id, o.u, o.a) end;
-    when 3 then return case when p_replay then wallet_replay_journal(o) else wallet_op_transfer(o.id, o.u, o.c, o.a) end;
-    when 4 then return case when p_replay then wallet_replay_accept(o) else wallet_op_accept(o.id, o.u, o.c, o.a) end;
-    when 5 then return case when p_replay then wallet_replay_hold(o) else wallet_op_hold(o.id, o.u, o.c, o.a, o.e) end;
+    when 1 then return case when p_replay then wallet_replay_journal(o) else wallet_op_deposit(o.id, o.u, o.cur, o.a) end;
+    when 2 then return case when p_replay then wallet_replay_journal(o) else wallet_op_withdraw(o.id, o.u, o.cur, o.a) end;
+    when 3 then return case when p_replay then wallet_replay_journal(o)
+                            else wallet_op_transfer(o.id, o.u, o.c, o.cur, o.a) end;
+    when 4 then return case when p_replay then wallet_replay_accept(o)
+                            else wallet_op_accept(o.id, o.u, o.c, o.cur, o.a) end;
+    when 5 then return case when p_replay then wallet_replay_hold(o)
+                            else wallet_op_hold(o.id, o.u, o.c, o.cur, o.a, o.e) end;
     when 6 then return case when p_replay then wallet_replay_hold(o) else wallet_op_capture(o.id, o.u, o.r, o.a) end;
     when 7 then return case when p_replay then wallet_replay_hold(o) else wallet_op_void(o.id, o.u, o.r) end;
     when 8 then return case when p_replay then wallet_replay_operator(o)
                             else wallet_op_reverse(o.id, o.r, o.a, o.actor, o.reason) end;
     when 9 then return case when p_replay then wallet_replay_operator(o)
-                            else wallet_op_adjust(o.id, o.c, o.a, o.actor, o.reason) end;
+                            else wallet_op_adjust(o.id, o.c, o.cur, o.a, o.actor, o.reason) end;
     when 10 then return case when p_replay then wallet_replay_operator(o)
-                             else wallet_op_freeze(o.id, o.c, true, o.actor, o.reason) end;
+                             else wallet_op_freeze(o.id, o.c, o.cur, true, o.actor, o.reason) end;
     when 11 then return case when p_replay then wallet_replay_operator(o)
-                             else wallet_op_freeze(o.id, o.c, false, o.actor, o.reason) end;
+                             else wallet_op_freeze(o.id, o.c, o.cur, false, o.actor, o.reason) end;
+    when 12 then return case when p_replay then wallet_replay_exchange(o) else wallet_op_exchange(o.id, o.u, o.r) end;
+    when 13 then return case when p_replay then wallet_replay_quote(o)
+                             else wallet_op_quote(o.id, o.u, o.cur, o.cur_to, o.a, o.shift, o.e) end;
     else raise exception 'wallet_apply: unknown operation kind %', o.k;
   end case;
 end
+$$;
+
+--
+-- Name: fx_quotes; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.fx_quotes (
+    id bigint NOT NULL,
+    user_id bigint NOT NULL,
+    from_currency text NOT NULL,
+    to_currency text NOT NULL,
+    amount bigint NOT NULL,
+    converted_amount bigint NOT NULL,
+    rate numeric NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    exchange_id bigint,
+    CONSTRAINT fx_quotes_amount_check CHECK ((amount > 0)),
+    CONSTRAINT fx_quotes_converted_amount_check CHECK ((converted_amount > 0))
+);
+
+--
+-- Name: wallet_exchange_json(bigint, public.fx_quotes, bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_exchange_json(p_id bigint, q public.fx_quotes, p_from_balance bigint, p_to_balance bigint) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select jsonb_build_object('exchange_id', p_id::text, 'quote_id', q.id::text, 'from_currency', q.from_currency,
+                            'to_currency', q.to_currency, 'amount', q.amount, 'converted_amount', q.converted_amount,
+                            'rate', trim_scale(q.rate)::text,
+                            'balances', jsonb_build_object(q.from_currency, p_from_balance, q.to_currency, p_to_balance))
 $$;
 
 --
@@ -368,7 +382,7 @@ begin
   v_users := array(select distinct h.user_id from holds h where h.status = 'held' and h.expires_at <= now()
                     limit p_limit);
   if cardinality(v_users) = 0 then return 0; end if;
-  for v_user in select user_id from wallets where user_id = any (v_users) order by user_id for update skip locked loop
+  for v_user in select user_id from users where user_id = any (v_users) order by user_id for update skip locked loop
     v_rows := v_rows || wallet_release_expired(v_user);
   end loop;
   perform wallet_flush(v_rows);
@@ -404,6 +418,7 @@ CREATE TABLE public.holds (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     closed_at timestamp with time zone,
     closed_by bigint,
+    currency text NOT NULL,
     CONSTRAINT holds_amount_check CHECK ((amount > 0)),
     CONSTRAINT holds_check CHECK (((captured_amount > 0) AND (captured_amount <= amount))),
     CONSTRAINT holds_check1 CHECK (((status = 'captured'::text) = (captured_amount IS NOT NULL))),
@@ -421,6 +436,7 @@ CREATE FUNCTION public.wallet_hold_json(h public.holds) RETURNS jsonb
     'hold_id', h.id::text,
     'status', case when h.status = 'held' and h.expires_at <= now() then 'expired' else h.status end,
     'amount', h.amount,
+    'currency', h.currency,
     'captured_amount', h.captured_amount,
     'user_id', h.user_id,
     'destination_user_id', h.destination_user_id,
@@ -457,26 +473,30 @@ CREATE FUNCTION public.wallet_hold_result(h public.holds, j public.journal) RETU
 $$;
 
 --
--- Name: wallet_inspect_json(bigint); Type: FUNCTION; Schema: public; Owner: -
+-- Name: wallet_inspect_json(bigint, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.wallet_inspect_json(p_user bigint) RETURNS jsonb
+CREATE FUNCTION public.wallet_inspect_json(p_user bigint, p_currency text) RETURNS jsonb
     LANGUAGE sql STABLE
     AS $$
   select jsonb_build_object(
-    'user_id', w.user_id,
-    'balance', w.balance,
-    'available_balance', w.balance - w.held + coalesce((select sum(h.amount) from holds h
-                                                        where h.user_id = w.user_id and h.status = 'held'
-                                                          and h.expires_at <= now()), 0),
-    'frozen', w.frozen,
-    'frozen_reason', w.frozen_reason,
-    'active_holds', (select count(*) from holds h where h.user_id = w.user_id and h.status = 'held'
-                                                   and h.expires_at > now()),
-    'pending_transfers', (select count(*) from transfers t where t.from_user_id = w.user_id
+    'user_id', u.user_id,
+    'currency', p_currency,
+    'balance', coalesce(w.balance, 0),
+    'available_balance', coalesce(w.balance - w.held, 0)
+                         + coalesce((select sum(h.amount) from holds h
+                                      where h.user_id = u.user_id and h.currency = p_currency and h.status = 'held'
+                                        and h.expires_at <= now()), 0),
+    'frozen', u.frozen,
+    'frozen_reason', u.frozen_reason,
+    'active_holds', (select count(*) from holds h where h.user_id = u.user_id and h.currency = p_currency
+                                                   and h.status = 'held' and h.expires_at > now()),
+    'pending_transfers', (select count(*) from transfers t where t.from_user_id = u.user_id
+                                                            and t.currency = p_currency
                                                             and t.status in ('pending', 'dead')),
-    'created_at', wallet_iso(w.created_at))
-  from wallets w where w.user_id = p_user
+    'created_at', wallet_iso(u.created_at))
+  from users u left join wallets w on w.user_id = u.user_id and w.currency = p_currency
+  where u.user_id = p_user
 $$;
 
 --
@@ -496,7 +516,8 @@ CREATE FUNCTION public.wallet_known_outcome(p_outcome text) RETURNS boolean
     AS $$
   select p_outcome in ('ok', 'accepted', 'insufficient_funds', 'same_wallet', 'wallet_not_found',
                        'balance_limit_exceeded', 'not_found', 'forbidden', 'hold_not_active', 'amount_exceeds_hold',
-                       'wallet_frozen', 'reversal_exceeds_original', 'not_reversible')
+                       'wallet_frozen', 'reversal_exceeds_original', 'not_reversible', 'quote_used', 'quote_expired',
+                       'rate_unavailable', 'amount_too_small')
 $$;
 
 --
@@ -507,15 +528,31 @@ CREATE FUNCTION public.wallet_lock(p_users bigint[], OUT rows public.journal[], 
     LANGUAGE plpgsql
     AS $$
 declare
-  w record;
+  u record;
 begin
   rows := '{}';
-  locked := '{}';
-  for w in select user_id, hold_expiry from wallets where user_id = any (p_users) order by user_id for update loop
-    locked := locked || w.user_id;
-    if w.hold_expiry <= now() then rows := rows || wallet_release_expired(w.user_id); end if;
+  locked := array(select x.user_id from users x where x.user_id = any (p_users) order by x.user_id for update);
+  -- one look for the batch: which of its users have a hold past its expiry (rare)
+  for u in select distinct w.user_id from wallets w
+            where w.user_id = any (locked) and w.hold_expiry <= now() order by w.user_id loop
+    rows := rows || wallet_release_expired(u.user_id);
   end loop;
 end
+$$;
+
+--
+-- Name: wallet_lock_positions(bigint[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_lock_positions(p_quotes bigint[]) RETURNS void
+    LANGUAGE sql
+    AS $$
+  select 1 from fx_positions p
+   where (p.currency, p.shard) in (select c, (q.user_id % 16)::smallint from fx_quotes q,
+                                          lateral (values (q.from_currency), (q.to_currency)) v(c)
+                                    where q.id = any (p_quotes))
+   order by p.currency, p.shard
+   for update of p
 $$;
 
 --
@@ -545,41 +582,42 @@ CREATE FUNCTION public.wallet_next_id() RETURNS bigint
 $$;
 
 --
--- Name: wallet_op_accept(bigint, bigint, bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
+-- Name: wallet_op_accept(bigint, bigint, bigint, text, bigint); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.wallet_op_accept(p_id bigint, p_from bigint, p_to bigint, p_amount bigint) RETURNS public.wallet_step
+CREATE FUNCTION public.wallet_op_accept(p_id bigint, p_from bigint, p_to bigint, p_currency text, p_amount bigint) RETURNS public.wallet_step
     LANGUAGE plpgsql
     AS $$
 begin
   if p_from = p_to then return wallet_refuse('same_wallet'); end if;
-  if not exists (select 1 from wallets where user_id = p_to) then return wallet_refuse('wallet_not_found'); end if;
-  if (select frozen from wallets where user_id = p_from) then return wallet_refuse('wallet_frozen'); end if;
-  insert into transfers (id, from_user_id, to_user_id, amount, async, status)
-  values (p_id, p_from, p_to, p_amount, true, 'pending');
+  if not exists (select 1 from users where user_id = p_to) then return wallet_refuse('wallet_not_found'); end if;
+  if (select frozen from users where user_id = p_from) then return wallet_refuse('wallet_frozen'); end if;
+  insert into transfers (id, from_user_id, to_user_id, currency, amount, async, status)
+  values (p_id, p_from, p_to, p_currency, p_amount, true, 'pending');
   return ('accepted', jsonb_build_object('success', true, 'transfer_id', p_id::text, 'status', 'pending'), null)::wallet_step;
 end
 $$;
 
 --
--- Name: wallet_op_adjust(bigint, bigint, bigint, text, text); Type: FUNCTION; Schema: public; Owner: -
+-- Name: wallet_op_adjust(bigint, bigint, text, bigint, text, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.wallet_op_adjust(p_id bigint, p_user bigint, p_amount bigint, p_actor text, p_reason text) RETURNS public.wallet_step
+CREATE FUNCTION public.wallet_op_adjust(p_id bigint, p_user bigint, p_currency text, p_amount bigint, p_actor text, p_reason text) RETURNS public.wallet_step
     LANGUAGE plpgsql
     AS $$
 declare
   j journal;
 begin
-  if not exists (select 1 from wallets where user_id = p_user) then return wallet_refuse('wallet_not_found'); end if;
-  j := wallet_record(p_user, 11::smallint, 5::smallint, sign(p_amount)::smallint, abs(p_amount), p_id,
+  if not exists (select 1 from users where user_id = p_user) then return wallet_refuse('wallet_not_found'); end if;
+  j := wallet_record(p_user, p_currency, 11::smallint, 5::smallint, sign(p_amount)::smallint, abs(p_amount), p_id,
                      p_reason => p_reason, p_operator => true);
   if j.seq is null then
     if p_amount > 0 then return wallet_refuse('balance_limit_exceeded'); end if;
-    return wallet_debit_refused(p_user, abs(p_amount), true);
+    return wallet_debit_refused(p_user, p_currency, abs(p_amount), true);
   end if;
   insert into audit_log (id, actor, action, target, reason, details)
-  values (p_id, p_actor, 'adjustment', 'wallet:' || p_user, p_reason, jsonb_build_object('amount', p_amount));
+  values (p_id, p_actor, 'adjustment', 'wallet:' || p_user, p_reason,
+          jsonb_build_object('amount', p_amount, 'currency', p_currency));
   return ('ok', wallet_adjustment_json(j), array[j])::wallet_step;
 end
 $$;
@@ -606,15 +644,18 @@ begin
   if v_amount > h.amount then return wallet_refuse('amount_exceeds_hold'); end if;
   v_dest := h.destination_user_id;
   if v_dest is not null
-     and (select balance from wallets where user_id = v_dest) > 9007199254740991 - v_amount then
+     and coalesce((select balance from wallets where user_id = v_dest and currency = h.currency), 0)
+         > 9007199254740991 - v_amount then
     return wallet_refuse('balance_limit_exceeded');
   end if;
-  a := wallet_record(h.user_id, 7::smallint, case when v_dest is null then 2 else 3 end::smallint, -1::smallint,
-                     v_amount, p_id, v_dest, case when v_dest is not null then p_id end, h.id, p_held => -h.amount);
-  if a.seq is null then return wallet_debit_refused(h.user_id, v_amount - h.amount); end if;
+  a := wallet_record(h.user_id, h.currency, 7::smallint, case when v_dest is null then 2 else 3 end::smallint,
+                     -1::smallint, v_amount, p_id, v_dest, case when v_dest is not null then p_id end, h.id,
+                     p_held => -h.amount);
+  if a.seq is null then return wallet_debit_refused(h.user_id, h.currency, v_amount - h.amount); end if;
   v_rows := array[a];
   if v_dest is not null then
-    v_rows := v_rows || wallet_record(v_dest, 3::smallint, 3::smallint, 1::smallint, v_amount, p_id, h.user_id, p_id, h.id);
+    v_rows := v_rows || wallet_record(v_dest, h.currency, 3::smallint, 3::smallint, 1::smallint, v_amount, p_id,
+                                      h.user_id, p_id, h.id);
   end if;
   update holds set status = 'captured', captured_amount = v_amount, closed_at = now(), closed_by = p_id
    where id = h.id returning * into h;
@@ -623,48 +664,80 @@ end
 $$;
 
 --
--- Name: wallet_op_deposit(bigint, bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
+-- Name: wallet_op_deposit(bigint, bigint, text, bigint); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.wallet_op_deposit(p_id bigint, p_user bigint, p_amount bigint) RETURNS public.wallet_step
+CREATE FUNCTION public.wallet_op_deposit(p_id bigint, p_user bigint, p_currency text, p_amount bigint) RETURNS public.wallet_step
     LANGUAGE plpgsql
     AS $$
 declare
-  j journal := wallet_record(p_user, 1::smallint, 1::smallint, 1::smallint, p_amount, p_id);
+  j journal := wallet_record(p_user, p_currency, 1::smallint, 1::smallint, 1::smallint, p_amount, p_id);
 begin
   if j.seq is null then return wallet_refuse('balance_limit_exceeded'); end if;
-  return ('ok', jsonb_build_object('balance', j.balance_after, 'transaction_id', p_id::text), array[j])::wallet_step;
+  return ('ok', jsonb_build_object('balance', j.balance_after, 'transaction_id', p_id::text, 'currency', p_currency),
+          array[j])::wallet_step;
 end
 $$;
 
 --
--- Name: wallet_op_freeze(bigint, bigint, boolean, text, text); Type: FUNCTION; Schema: public; Owner: -
+-- Name: wallet_op_exchange(bigint, bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.wallet_op_freeze(p_id bigint, p_user bigint, p_freeze boolean, p_actor text, p_reason text) RETURNS public.wallet_step
+CREATE FUNCTION public.wallet_op_exchange(p_id bigint, p_user bigint, p_quote bigint) RETURNS public.wallet_step
     LANGUAGE plpgsql
     AS $$
 declare
-  w wallets;
+  q fx_quotes;
+  a journal;
+  b journal;
+  v_shard smallint := (p_user % 16)::smallint;
+begin
+  select * into q from fx_quotes where id = p_quote for update;
+  if not found or q.user_id <> p_user then return wallet_refuse('not_found'); end if;
+  if q.exchange_id is not null then return wallet_refuse('quote_used'); end if;
+  if q.expires_at <= now() then return wallet_refuse('quote_expired'); end if;
+  if coalesce((select balance from wallets where user_id = p_user and currency = q.to_currency), 0)
+     > 9007199254740991 - q.converted_amount then
+    return wallet_refuse('balance_limit_exceeded');
+  end if;
+  a := wallet_record(p_user, q.from_currency, 14::smallint, 6::smallint, -1::smallint, q.amount, p_id);
+  if a.seq is null then return wallet_debit_refused(p_user, q.from_currency, q.amount); end if;
+  b := wallet_record(p_user, q.to_currency, 15::smallint, 6::smallint, 1::smallint, q.converted_amount, p_id);
+  update fx_positions set position = position + q.amount where currency = q.from_currency and shard = v_shard;
+  update fx_positions set position = position - q.converted_amount where currency = q.to_currency and shard = v_shard;
+  update fx_quotes set exchange_id = p_id where id = q.id;
+  return ('ok', wallet_exchange_json(p_id, q, a.balance_after, b.balance_after), array[a, b])::wallet_step;
+end
+$$;
+
+--
+-- Name: wallet_op_freeze(bigint, bigint, text, boolean, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_op_freeze(p_id bigint, p_user bigint, p_currency text, p_freeze boolean, p_actor text, p_reason text) RETURNS public.wallet_step
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_frozen boolean;
   j journal;
 begin
-  select * into w from wallets where user_id = p_user;
+  select frozen into v_frozen from users where user_id = p_user;
   if not found then return wallet_refuse('wallet_not_found'); end if;
-  if w.frozen = p_freeze then return ('ok', wallet_inspect_json(p_user), null)::wallet_step; end if;
-  update wallets set frozen = p_freeze, frozen_reason = case when p_freeze then p_reason end where user_id = p_user;
-  j := wallet_record(p_user, case when p_freeze then 12 else 13 end::smallint, null, 0::smallint, 0, p_id,
+  if v_frozen = p_freeze then return ('ok', wallet_inspect_json(p_user, p_currency), null)::wallet_step; end if;
+  update users set frozen = p_freeze, frozen_reason = case when p_freeze then p_reason end where user_id = p_user;
+  j := wallet_record(p_user, p_currency, case when p_freeze then 12 else 13 end::smallint, null, 0::smallint, 0, p_id,
                      p_reason => p_reason);
   insert into audit_log (id, actor, action, target, reason, details)
   values (p_id, p_actor, case when p_freeze then 'freeze' else 'unfreeze' end, 'wallet:' || p_user, p_reason, '{}');
-  return ('ok', wallet_inspect_json(p_user), array[j])::wallet_step;
+  return ('ok', wallet_inspect_json(p_user, p_currency), array[j])::wallet_step;
 end
 $$;
 
 --
--- Name: wallet_op_hold(bigint, bigint, bigint, bigint, integer); Type: FUNCTION; Schema: public; Owner: -
+-- Name: wallet_op_hold(bigint, bigint, bigint, text, bigint, integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.wallet_op_hold(p_id bigint, p_user bigint, p_dest bigint, p_amount bigint, p_expires_s integer) RETURNS public.wallet_step
+CREATE FUNCTION public.wallet_op_hold(p_id bigint, p_user bigint, p_dest bigint, p_currency text, p_amount bigint, p_expires_s integer) RETURNS public.wallet_step
     LANGUAGE plpgsql
     AS $$
 declare
@@ -672,17 +745,41 @@ declare
   h holds;
 begin
   if p_dest = p_user then return wallet_refuse('same_wallet'); end if;
-  if p_dest is not null and not exists (select 1 from wallets where user_id = p_dest) then
+  if p_dest is not null and not exists (select 1 from users where user_id = p_dest) then
     return wallet_refuse('wallet_not_found');
   end if;
-  j := wallet_record(p_user, 6::smallint, null, 0::smallint, p_amount, p_id, p_dest, null, p_id, p_held => p_amount,
-                     p_expires => now() + make_interval(secs => p_expires_s));
-  if j.seq is null then return wallet_debit_refused(p_user, p_amount); end if;
-  insert into holds (id, user_id, destination_user_id, amount, expires_at)
-  values (p_id, p_user, p_dest, p_amount, now() + make_interval(secs => p_expires_s))
+  j := wallet_record(p_user, p_currency, 6::smallint, null, 0::smallint, p_amount, p_id, p_dest, null, p_id,
+                     p_held => p_amount, p_expires => now() + make_interval(secs => p_expires_s));
+  if j.seq is null then return wallet_debit_refused(p_user, p_currency, p_amount); end if;
+  insert into holds (id, user_id, destination_user_id, currency, amount, expires_at)
+  values (p_id, p_user, p_dest, p_currency, p_amount, now() + make_interval(secs => p_expires_s))
   returning * into h;
   return ('ok', wallet_hold_json(h) || jsonb_build_object('balance', j.balance_after, 'available_balance', j.available_after),
           array[j])::wallet_step;
+end
+$$;
+
+--
+-- Name: wallet_op_quote(bigint, bigint, text, text, bigint, integer, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_op_quote(p_id bigint, p_user bigint, p_from text, p_to text, p_amount bigint, p_shift integer, p_ttl_s integer) RETURNS public.wallet_step
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_rate numeric;
+  v_converted numeric;
+  q fx_quotes;
+begin
+  select rate into v_rate from fx_rates where from_currency = p_from and to_currency = p_to;
+  if not found then return wallet_refuse('rate_unavailable'); end if;
+  v_converted := floor(p_amount * v_rate * power(10::numeric, p_shift));
+  if v_converted < 1 then return wallet_refuse('amount_too_small'); end if;
+  if v_converted > 9007199254740991 then return wallet_refuse('balance_limit_exceeded'); end if;
+  insert into fx_quotes (id, user_id, from_currency, to_currency, amount, converted_amount, rate, expires_at)
+  values (p_id, p_user, p_from, p_to, p_amount, v_converted, v_rate, now() + make_interval(secs => p_ttl_s))
+  returning * into q;
+  return ('ok', wallet_quote_json(q), null)::wallet_step;
 end
 $$;
 
@@ -697,6 +794,7 @@ declare
   v_out journal; -- the original's row that took money (a withdraw, a transfer's sender)
   v_in journal;  -- the original's row that gave money (a deposit, a transfer's receiver)
   v_kind smallint;
+  v_currency text;
   v_original bigint;
   v_done bigint;
   v_amount bigint;
@@ -711,7 +809,8 @@ begin
     if exists (select 1 from transfers where id = p_target) then return wallet_refuse('not_reversible'); end if;
     return wallet_refuse('not_found');
   end if;
-  if v_kind in (4, 5) then return wallet_refuse('not_reversible'); end if;
+  if v_kind in (4, 5, 6) then return wallet_refuse('not_reversible'); end if;
+  v_currency := coalesce(v_out.currency, v_in.currency);
   v_original := coalesce(v_out.amount, v_in.amount);
   select coalesce(sum(amount), 0) into v_done from journal
    where reverses = p_target and kind = 4 and direction = case when v_in.seq is not null then -1 else 1 end;
@@ -720,24 +819,25 @@ begin
   -- the money goes back: out of whoever received it, into whoever paid it (checked
   -- first, so that once the debit is made the credit cannot fail)
   if v_out.seq is not null
-     and (select balance from wallets where user_id = v_out.user_id) > 9007199254740991 - v_amount then
+     and coalesce((select balance from wallets where user_id = v_out.user_id and currency = v_currency), 0)
+         > 9007199254740991 - v_amount then
     return wallet_refuse('balance_limit_exceeded');
   end if;
   v_rows := '{}';
   if v_in.seq is not null then
-    a := wallet_record(v_in.user_id, 10::smallint, 4::smallint, -1::smallint, v_amount, p_id, v_out.user_id,
-                       null, null, p_target, p_reason, p_operator => true);
-    if a.seq is null then return wallet_debit_refused(v_in.user_id, v_amount, true); end if;
+    a := wallet_record(v_in.user_id, v_currency, 10::smallint, 4::smallint, -1::smallint, v_amount, p_id,
+                       v_out.user_id, null, null, p_target, p_reason, p_operator => true);
+    if a.seq is null then return wallet_debit_refused(v_in.user_id, v_currency, v_amount, true); end if;
     v_rows := array[a];
   end if;
   if v_out.seq is not null then
-    v_rows := v_rows || wallet_record(v_out.user_id, 10::smallint, 4::smallint, 1::smallint, v_amount, p_id,
-                                      v_in.user_id, null, null, p_target, p_reason, p_operator => true);
+    v_rows := v_rows || wallet_record(v_out.user_id, v_currency, 10::smallint, 4::smallint, 1::smallint, v_amount,
+                                      p_id, v_in.user_id, null, null, p_target, p_reason, p_operator => true);
   end if;
   v_details := jsonb_build_object(
     'amount', v_amount, 'original_amount', v_original, 'remaining', v_original - v_done - v_amount,
     'kind', case v_kind when 1 then 'deposit' when 2 then 'withdraw' else 'transfer' end,
-    'from_user_id', v_in.user_id, 'to_user_id', v_out.user_id);
+    'currency', v_currency, 'from_user_id', v_in.user_id, 'to_user_id', v_out.user_id);
   insert into audit_log (id, actor, action, target, reason, details)
   values (p_id, p_actor, 'reversal', case when v_kind = 3 then 'transfer:' else 'transaction:' end || p_target,
           p_reason, v_details);
@@ -746,24 +846,27 @@ end
 $$;
 
 --
--- Name: wallet_op_transfer(bigint, bigint, bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
+-- Name: wallet_op_transfer(bigint, bigint, bigint, text, bigint); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.wallet_op_transfer(p_id bigint, p_from bigint, p_to bigint, p_amount bigint) RETURNS public.wallet_step
+CREATE FUNCTION public.wallet_op_transfer(p_id bigint, p_from bigint, p_to bigint, p_currency text, p_amount bigint) RETURNS public.wallet_step
     LANGUAGE plpgsql
     AS $$
 declare
-  v_to_balance bigint;
   a journal;
+  v_to_balance bigint;
 begin
   if p_from = p_to then return wallet_refuse('same_wallet'); end if;
-  select balance into v_to_balance from wallets where user_id = p_to;
+  select coalesce(w.balance, 0) into v_to_balance
+    from users u left join wallets w on w.user_id = u.user_id and w.currency = p_currency where u.user_id = p_to;
   if not found then return wallet_refuse('wallet_not_found'); end if;
   if v_to_balance > 9007199254740991 - p_amount then return wallet_refuse('balance_limit_exceeded'); end if;
-  a := wallet_record(p_from, 4::smallint, 3::smallint, -1::smallint, p_amount, p_id, p_to, p_id);
-  if a.seq is null then return wallet_debit_refused(p_from, p_amount); end if;
-  return ('ok', jsonb_build_object('success', true, 'transfer_id', p_id::text, 'balance', a.balance_after),
-          array[a, wallet_record(p_to, 3::smallint, 3::smallint, 1::smallint, p_amount, p_id, p_from, p_id)])::wallet_step;
+  a := wallet_record(p_from, p_currency, 4::smallint, 3::smallint, -1::smallint, p_amount, p_id, p_to, p_id);
+  if a.seq is null then return wallet_debit_refused(p_from, p_currency, p_amount); end if;
+  return ('ok', jsonb_build_object('success', true, 'transfer_id', p_id::text, 'balance', a.balance_after,
+                                   'currency', p_currency),
+          array[a, wallet_record(p_to, p_currency, 3::smallint, 3::smallint, 1::smallint, p_amount, p_id, p_from,
+                                 p_id)])::wallet_step;
 end
 $$;
 
@@ -782,36 +885,27 @@ begin
   select * into h from holds where id = p_hold;
   v_refusal := wallet_hold_refusal(h, p_actor);
   if v_refusal is not null then return wallet_refuse(v_refusal); end if;
-  j := wallet_record(h.user_id, 8::smallint, null, 0::smallint, h.amount, p_id, h.destination_user_id, null, h.id,
-                     p_held => -h.amount);
+  j := wallet_record(h.user_id, h.currency, 8::smallint, null, 0::smallint, h.amount, p_id, h.destination_user_id,
+                     null, h.id, p_held => -h.amount);
   update holds set status = 'voided', closed_at = now(), closed_by = p_id where id = h.id returning * into h;
   return ('ok', wallet_hold_result(h, j), array[j])::wallet_step;
 end
 $$;
 
 --
--- Name: wallet_op_withdraw(bigint, bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
+-- Name: wallet_op_withdraw(bigint, bigint, text, bigint); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.wallet_op_withdraw(p_id bigint, p_user bigint, p_amount bigint) RETURNS public.wallet_step
+CREATE FUNCTION public.wallet_op_withdraw(p_id bigint, p_user bigint, p_currency text, p_amount bigint) RETURNS public.wallet_step
     LANGUAGE plpgsql
     AS $$
 declare
-  j journal := wallet_record(p_user, 2::smallint, 2::smallint, -1::smallint, p_amount, p_id);
+  j journal := wallet_record(p_user, p_currency, 2::smallint, 2::smallint, -1::smallint, p_amount, p_id);
 begin
-  if j.seq is null then return wallet_debit_refused(p_user, p_amount); end if;
-  return ('ok', jsonb_build_object('balance', j.balance_after, 'transaction_id', p_id::text), array[j])::wallet_step;
+  if j.seq is null then return wallet_debit_refused(p_user, p_currency, p_amount); end if;
+  return ('ok', jsonb_build_object('balance', j.balance_after, 'transaction_id', p_id::text, 'currency', p_currency),
+          array[j])::wallet_step;
 end
-$$;
-
---
--- Name: wallet_operator_refusal(public.wallets, bigint); Type: FUNCTION; Schema: public; Owner: -
---
-
-CREATE FUNCTION public.wallet_operator_refusal(w public.wallets, p_amount bigint) RETURNS text
-    LANGUAGE sql STABLE
-    AS $$
-  select case when w.balance - w.held < p_amount then 'insufficient_funds' end
 $$;
 
 --
@@ -878,11 +972,23 @@ begin
      where j.user_id = c.user_id and j.seq <= c.published_seq and j.kind is null and j.created_at < p_before
     returning j.user_id),
   counted as (select user_id, count(*) as k from gone group by user_id),
-  marked as (update wallets w set pruned_events = w.pruned_events + counted.k from counted
-              where w.user_id = counted.user_id returning counted.k)
+  marked as (update users u set pruned_events = u.pruned_events + counted.k from counted
+              where u.user_id = counted.user_id returning counted.k)
   select coalesce(sum(k), 0) into n from marked;
   return n;
 end
+$$;
+
+--
+-- Name: wallet_quote_json(public.fx_quotes); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_quote_json(q public.fx_quotes) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select jsonb_build_object('quote_id', q.id::text, 'from_currency', q.from_currency, 'to_currency', q.to_currency,
+                            'amount', q.amount, 'converted_amount', q.converted_amount,
+                            'rate', trim_scale(q.rate)::text, 'expires_at', wallet_iso(q.expires_at))
 $$;
 
 --
@@ -894,30 +1000,37 @@ CREATE FUNCTION public.wallet_reads_journal(p_kind smallint) RETURNS boolean
     AS $$ select p_kind = 8 $$;
 
 --
--- Name: wallet_record(bigint, smallint, smallint, smallint, bigint, bigint, bigint, bigint, bigint, bigint, text, bigint, timestamp with time zone, boolean); Type: FUNCTION; Schema: public; Owner: -
+-- Name: wallet_record(bigint, text, smallint, smallint, smallint, bigint, bigint, bigint, bigint, bigint, bigint, text, bigint, timestamp with time zone, boolean); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.wallet_record(p_user bigint, p_event smallint, p_kind smallint, p_direction smallint, p_amount bigint, p_id bigint, p_counterparty bigint DEFAULT NULL::bigint, p_transfer bigint DEFAULT NULL::bigint, p_hold bigint DEFAULT NULL::bigint, p_reverses bigint DEFAULT NULL::bigint, p_reason text DEFAULT NULL::text, p_held bigint DEFAULT 0, p_expires timestamp with time zone DEFAULT NULL::timestamp with time zone, p_operator boolean DEFAULT false) RETURNS public.journal
+CREATE FUNCTION public.wallet_record(p_user bigint, p_currency text, p_event smallint, p_kind smallint, p_direction smallint, p_amount bigint, p_id bigint, p_counterparty bigint DEFAULT NULL::bigint, p_transfer bigint DEFAULT NULL::bigint, p_hold bigint DEFAULT NULL::bigint, p_reverses bigint DEFAULT NULL::bigint, p_reason text DEFAULT NULL::text, p_held bigint DEFAULT 0, p_expires timestamp with time zone DEFAULT NULL::timestamp with time zone, p_operator boolean DEFAULT false) RETURNS public.journal
     LANGUAGE plpgsql
     AS $$
 declare
   j journal;
+  v_debit boolean := p_direction < 0 or p_held > 0;
   v_need bigint := (case when p_direction < 0 then p_amount else 0 end) + p_held;
 begin
-  update wallets w set balance = w.balance + p_direction * p_amount, held = w.held + p_held,
-                       hold_expiry = case when p_expires is null then w.hold_expiry
-                                          else least(coalesce(w.hold_expiry, p_expires), p_expires) end,
-                       version = w.version + 1, updated_at = now()
-   where w.user_id = p_user
-     and (p_direction >= 0 and p_held <= 0
-          or (case when p_operator then wallet_operator_refusal(w, v_need)
-                   else wallet_debit_refusal(w, v_need) end) is null)
-     and (p_direction <= 0 or w.balance <= 9007199254740991 - p_amount)
-  returning w.version, w.balance, w.balance - w.held into j.seq, j.balance_after, j.available_after;
-  if not found then return null; end if;
-  j.user_id := p_user; j.id := p_id; j.event := p_event; j.kind := p_kind; j.direction := p_direction;
-  j.amount := p_amount; j.counterparty_user_id := p_counterparty; j.transfer_id := p_transfer;
-  j.hold_id := p_hold; j.reverses := p_reverses; j.reason := p_reason; j.created_at := clock_timestamp();
+  for attempt in 1 .. 2 loop
+    update wallets w set balance = w.balance + p_direction * p_amount, held = w.held + p_held,
+                         hold_expiry = case when p_expires is null then w.hold_expiry
+                                            else least(coalesce(w.hold_expiry, p_expires), p_expires) end,
+                         version = w.version + 1, updated_at = now()
+     where w.user_id = p_user and w.currency = p_currency
+       and (not v_debit or w.balance - w.held >= v_need
+                           and (p_operator or not exists (select 1 from users u where u.user_id = p_user and u.frozen)))
+       and (p_direction <= 0 or w.balance <= 9007199254740991 - p_amount)
+    returning w.balance, w.balance - w.held into j.balance_after, j.available_after;
+    exit when found;
+    if attempt = 2 or v_debit then return null; end if;
+    insert into wallets (user_id, currency) values (p_user, p_currency) on conflict do nothing;
+    if not found then return null; end if; -- it was there: the credit was refused
+  end loop;
+  update users set seq = seq + 1 where user_id = p_user returning seq into j.seq;
+  j.user_id := p_user; j.currency := p_currency; j.id := p_id; j.event := p_event; j.kind := p_kind;
+  j.direction := p_direction; j.amount := p_amount; j.counterparty_user_id := p_counterparty;
+  j.transfer_id := p_transfer; j.hold_id := p_hold; j.reverses := p_reverses; j.reason := p_reason;
+  j.created_at := clock_timestamp();
   return j;
 end
 $$;
@@ -943,12 +1056,14 @@ declare
 begin
   for h in update holds set status = 'expired', closed_at = now()
             where user_id = p_user and status = 'held' and expires_at <= now()
-        returning id, amount, destination_user_id loop
-    v_rows := v_rows || wallet_record(p_user, 9::smallint, null, 0::smallint, h.amount, wallet_next_id(),
+        returning id, currency, amount, destination_user_id loop
+    v_rows := v_rows || wallet_record(p_user, h.currency, 9::smallint, null, 0::smallint, h.amount, wallet_next_id(),
                                       h.destination_user_id, null, h.id, p_held => -h.amount);
   end loop;
-  update wallets set hold_expiry = (select min(expires_at) from holds where user_id = p_user and status = 'held')
-   where user_id = p_user;
+  -- (x, not h: h is this function's loop variable)
+  update wallets w set hold_expiry = (select min(x.expires_at) from holds x
+                                       where x.user_id = p_user and x.currency = w.currency and x.status = 'held')
+   where w.user_id = p_user and w.hold_expiry is not null;
   return v_rows;
 end
 $$;
@@ -965,6 +1080,26 @@ CREATE FUNCTION public.wallet_replay_accept(o public.wallet_op) RETURNS public.w
 $$;
 
 --
+-- Name: wallet_replay_exchange(public.wallet_op); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_replay_exchange(o public.wallet_op) RETURNS public.wallet_step
+    LANGUAGE plpgsql
+    AS $$
+declare
+  q fx_quotes;
+begin
+  select * into q from fx_quotes where id = o.r and exchange_id = o.id;
+  if not found then return null; end if;
+  return ('ok', wallet_exchange_json(o.id, q,
+            (select j.balance_after from journal j where j.id = o.id and j.user_id = q.user_id
+                                                     and j.currency = q.from_currency),
+            (select j.balance_after from journal j where j.id = o.id and j.user_id = q.user_id
+                                                     and j.currency = q.to_currency)), null)::wallet_step;
+end
+$$;
+
+--
 -- Name: wallet_replay_hold(public.wallet_op); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -977,7 +1112,7 @@ declare
 begin
   select * into h from holds where id = case when o.k = 5 then o.id else o.r end;
   if not found or (o.k <> 5 and h.closed_by is distinct from o.id) then return null; end if;
-  select * into j from journal where id = o.id and user_id = h.user_id;
+  select * into j from journal where id = o.id and user_id = h.user_id and currency = h.currency;
   if o.k = 5 then
     return ('ok', wallet_hold_json(h) || jsonb_build_object('balance', j.balance_after,
                                                             'available_balance', j.available_after), null)::wallet_step;
@@ -996,12 +1131,14 @@ CREATE FUNCTION public.wallet_replay_journal(o public.wallet_op) RETURNS public.
 declare
   j journal;
 begin
-  select * into j from journal where id = o.id and user_id = o.u;
+  select * into j from journal where id = o.id and user_id = o.u and currency = o.cur;
   if not found then return null; end if;
   if o.k = 3 then
-    return ('ok', jsonb_build_object('success', true, 'transfer_id', o.id::text, 'balance', j.balance_after), null)::wallet_step;
+    return ('ok', jsonb_build_object('success', true, 'transfer_id', o.id::text, 'balance', j.balance_after,
+                                     'currency', j.currency), null)::wallet_step;
   end if;
-  return ('ok', jsonb_build_object('balance', j.balance_after, 'transaction_id', o.id::text), null)::wallet_step;
+  return ('ok', jsonb_build_object('balance', j.balance_after, 'transaction_id', o.id::text, 'currency', j.currency),
+          null)::wallet_step;
 end
 $$;
 
@@ -1021,11 +1158,21 @@ begin
   if o.k = 8 then
     return ('ok', wallet_reversal_json(o.id, o.r, a.reason, a.details), null)::wallet_step;
   elsif o.k = 9 then
-    select * into j from journal where id = o.id and user_id = o.c;
+    select * into j from journal where id = o.id and user_id = o.c and currency = o.cur;
     return ('ok', wallet_adjustment_json(j), null)::wallet_step;
   end if;
-  return ('ok', wallet_inspect_json(o.c), null)::wallet_step;
+  return ('ok', wallet_inspect_json(o.c, o.cur), null)::wallet_step;
 end
+$$;
+
+--
+-- Name: wallet_replay_quote(public.wallet_op); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_replay_quote(o public.wallet_op) RETURNS public.wallet_step
+    LANGUAGE sql STABLE
+    AS $$
+  select ('ok', wallet_quote_json(q), null)::wallet_step from fx_quotes q where q.id = o.id
 $$;
 
 --
@@ -1051,8 +1198,33 @@ CREATE TABLE public.audit_log (
     target text NOT NULL,
     reason text,
     details jsonb DEFAULT '{}'::jsonb NOT NULL,
-    CONSTRAINT audit_log_action_check CHECK ((action = ANY (ARRAY['freeze'::text, 'unfreeze'::text, 'reversal'::text, 'adjustment'::text, 'transfer_retry'::text]))),
+    CONSTRAINT audit_log_action_check CHECK ((action = ANY (ARRAY['freeze'::text, 'unfreeze'::text, 'reversal'::text, 'adjustment'::text, 'transfer_retry'::text, 'fx_rate'::text]))),
     CONSTRAINT audit_log_actor_check CHECK (((length(actor) >= 1) AND (length(actor) <= 200)))
+);
+
+--
+-- Name: fx_positions; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.fx_positions (
+    currency text NOT NULL,
+    shard smallint NOT NULL,
+    "position" bigint DEFAULT 0 NOT NULL
+);
+
+--
+-- Name: fx_rates; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.fx_rates (
+    from_currency text NOT NULL,
+    to_currency text NOT NULL,
+    rate numeric NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_by text NOT NULL,
+    CONSTRAINT fx_rates_check CHECK (((to_currency ~ '^[A-Z]{3}$'::text) AND (to_currency <> from_currency))),
+    CONSTRAINT fx_rates_from_currency_check CHECK ((from_currency ~ '^[A-Z]{3}$'::text)),
+    CONSTRAINT fx_rates_rate_check CHECK ((rate > (0)::numeric))
 );
 
 --
@@ -1110,8 +1282,23 @@ CREATE TABLE public.transfers (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     completed_at timestamp with time zone,
+    currency text NOT NULL,
     CONSTRAINT transfers_amount_check CHECK ((amount > 0)),
     CONSTRAINT transfers_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'completed'::text, 'failed'::text, 'dead'::text])))
+);
+
+--
+-- Name: users; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.users (
+    user_id bigint NOT NULL,
+    seq bigint DEFAULT 0 NOT NULL,
+    frozen boolean DEFAULT false NOT NULL,
+    frozen_reason text,
+    pruned_events bigint DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT users_user_id_check CHECK ((user_id > 0))
 );
 
 --
@@ -1222,6 +1409,25 @@ CREATE SEQUENCE public.wallet_migrations_lock_index_seq
 ALTER SEQUENCE public.wallet_migrations_lock_index_seq OWNED BY public.wallet_migrations_lock.index;
 
 --
+-- Name: wallets; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.wallets (
+    user_id bigint NOT NULL,
+    balance bigint DEFAULT 0 NOT NULL,
+    version bigint DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    held bigint DEFAULT 0 NOT NULL,
+    hold_expiry timestamp with time zone,
+    currency text NOT NULL,
+    CONSTRAINT wallets_balance_check CHECK (((balance >= 0) AND (balance <= '9007199254740991'::bigint))),
+    CONSTRAINT wallets_currency_check CHECK ((currency ~ '^[A-Z]{3}$'::text)),
+    CONSTRAINT wallets_held_check CHECK (((held >= 0) AND (held <= balance))),
+    CONSTRAINT wallets_user_id_check CHECK ((user_id > 0))
+);
+
+--
 -- Name: wallet_changes id; Type: DEFAULT; Schema: public; Owner: -
 --
 
@@ -1245,6 +1451,27 @@ ALTER TABLE ONLY public.wallet_migrations_lock ALTER COLUMN index SET DEFAULT ne
 
 ALTER TABLE ONLY public.audit_log
     ADD CONSTRAINT audit_log_pkey PRIMARY KEY (id);
+
+--
+-- Name: fx_positions fx_positions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.fx_positions
+    ADD CONSTRAINT fx_positions_pkey PRIMARY KEY (currency, shard);
+
+--
+-- Name: fx_quotes fx_quotes_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.fx_quotes
+    ADD CONSTRAINT fx_quotes_pkey PRIMARY KEY (id);
+
+--
+-- Name: fx_rates fx_rates_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.fx_rates
+    ADD CONSTRAINT fx_rates_pkey PRIMARY KEY (from_currency, to_currency);
 
 --
 -- Name: holds holds_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1289,6 +1516,13 @@ ALTER TABLE ONLY public.transfers
     ADD CONSTRAINT transfers_pkey PRIMARY KEY (id);
 
 --
+-- Name: users users_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.users
+    ADD CONSTRAINT users_pkey PRIMARY KEY (user_id);
+
+--
 -- Name: wallet_changes wallet_changes_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1314,7 +1548,7 @@ ALTER TABLE ONLY public.wallet_migrations
 --
 
 ALTER TABLE ONLY public.wallets
-    ADD CONSTRAINT wallets_pkey PRIMARY KEY (user_id);
+    ADD CONSTRAINT wallets_pkey PRIMARY KEY (user_id, currency);
 
 --
 -- Name: holds_active_idx; Type: INDEX; Schema: public; Owner: -
@@ -1338,13 +1572,19 @@ CREATE INDEX idempotency_keys_created_at_idx ON public.idempotency_keys USING bt
 -- Name: journal_id_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE UNIQUE INDEX journal_id_idx ON public.journal USING btree (id, user_id);
+CREATE UNIQUE INDEX journal_id_idx ON public.journal USING btree (id, user_id, currency);
 
 --
 -- Name: journal_kind_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX journal_kind_idx ON public.journal USING btree (user_id, kind, seq DESC) WHERE (kind IS NOT NULL);
+CREATE INDEX journal_kind_idx ON public.journal USING btree (user_id, currency, kind, seq DESC) WHERE (kind IS NOT NULL);
+
+--
+-- Name: journal_money_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX journal_money_idx ON public.journal USING btree (user_id, currency, seq DESC) WHERE (kind IS NOT NULL);
 
 --
 -- Name: journal_reverses_idx; Type: INDEX; Schema: public; Owner: -
@@ -1356,7 +1596,7 @@ CREATE INDEX journal_reverses_idx ON public.journal USING btree (reverses) WHERE
 -- Name: journal_time_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX journal_time_idx ON public.journal USING btree (user_id, created_at);
+CREATE INDEX journal_time_idx ON public.journal USING btree (user_id, currency, created_at);
 
 --
 -- Name: transfers_pending_idx; Type: INDEX; Schema: public; Owner: -
@@ -1395,25 +1635,39 @@ CREATE TRIGGER audit_log_append_only BEFORE DELETE OR UPDATE ON public.audit_log
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON public.audit_log FOR EACH STATEMENT EXECUTE FUNCTION public.wallet_audit_append_only();
 
 --
+-- Name: fx_quotes fx_quotes_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.fx_quotes
+    ADD CONSTRAINT fx_quotes_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(user_id);
+
+--
 -- Name: holds holds_destination_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.holds
-    ADD CONSTRAINT holds_destination_user_id_fkey FOREIGN KEY (destination_user_id) REFERENCES public.wallets(user_id);
+    ADD CONSTRAINT holds_destination_user_id_fkey FOREIGN KEY (destination_user_id) REFERENCES public.users(user_id);
 
 --
 -- Name: holds holds_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.holds
-    ADD CONSTRAINT holds_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.wallets(user_id);
+    ADD CONSTRAINT holds_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(user_id);
 
 --
 -- Name: journal journal_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.journal
-    ADD CONSTRAINT journal_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.wallets(user_id);
+    ADD CONSTRAINT journal_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(user_id);
+
+--
+-- Name: wallets wallets_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.wallets
+    ADD CONSTRAINT wallets_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(user_id);
 
 --
 -- PostgreSQL database dump complete

@@ -166,7 +166,7 @@ describe("bad input", () => {
 
   it("bad history parameters are 400", async () => {
     for (const q of [
-      "type=6",
+      "type=7",
       "type=-1",
       "type=x",
       "page=0",
@@ -205,7 +205,12 @@ describe("transfer v1", () => {
     await balanceOf(base, 302); // opens wallet 302
     const r = await post(base, "/api/transfer/v1", 301, { destination_user_id: 302, amount: 1003 });
     expect(r.status).toBe(200);
-    expect(r.body).toEqual({ success: true, transfer_id: expect.stringMatching(/^[0-9]+$/), balance: 3997 });
+    expect(r.body).toEqual({
+      success: true,
+      transfer_id: expect.stringMatching(/^[0-9]+$/),
+      balance: 3997,
+      currency: "USD",
+    });
     expect(await balanceOf(base, 302)).toBe(1003);
   });
 
@@ -257,12 +262,14 @@ describe("history", () => {
       type: "transfer",
       direction: "out",
       amount: 25,
+      currency: "USD",
       balance_after: 2800 - 50 - 25,
       counterparty_user_id: other,
       transfer_id: expect.stringMatching(/^[0-9]+$/),
       created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       hold_id: null,
       reverses: null,
+      exchange_id: null,
     });
     const signed = all.body.transactions.reduce(
       (sum: number, t: { direction: string; amount: number }) => sum + (t.direction === "in" ? t.amount : -t.amount),

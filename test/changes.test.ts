@@ -79,7 +79,11 @@ describe.skipIf(engine !== "pg").each([["memory"], ["redis"]])("with the %s cach
 
   it("shows a SQL function called from psql on every server within 1 s", async () => {
     const before = await warm(2);
-    await run("psql", [url, "-XAtqc", `select outcome from wallet_apply('[{"k":1,"id":"77","u":2,"a":11}]')`]);
+    await run("psql", [
+      url,
+      "-XAtqc",
+      `select outcome from wallet_apply('[{"k":1,"id":"77","u":2,"a":11,"cur":"USD"}]')`,
+    ]);
     expect(await visibleEverywhere(2, before + 11)).toBeLessThan(1000);
   });
 
@@ -119,7 +123,7 @@ describe.skipIf(engine !== "pg").each([["memory"], ["redis"]])("with the %s cach
       await run("psql", [
         url,
         "-XAtqc",
-        `select outcome from wallet_apply('[{"k":1,"id":"${900 + round}","u":5,"a":3}]')`,
+        `select outcome from wallet_apply('[{"k":1,"id":"${900 + round}","u":5,"a":3,"cur":"USD"}]')`,
       ]);
       // the change is not missed: every server shows it within the second outside changes are allowed
       expect(await visibleEverywhere(5, before + 3)).toBeLessThan(1000);
@@ -129,7 +133,11 @@ describe.skipIf(engine !== "pg").each([["memory"], ["redis"]])("with the %s cach
     const before = await warm(6);
     proxy.setRefusing(true);
     proxy.cutAll();
-    await run("psql", [url, "-XAtqc", `select outcome from wallet_apply('[{"k":1,"id":"990","u":6,"a":5}]')`]);
+    await run("psql", [
+      url,
+      "-XAtqc",
+      `select outcome from wallet_apply('[{"k":1,"id":"990","u":6,"a":5,"cur":"USD"}]')`,
+    ]);
     await new Promise((r) => setTimeout(r, 300));
     proxy.setRefusing(false);
     let fresh = 0;

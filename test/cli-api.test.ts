@@ -36,7 +36,7 @@ describe("api mode", () => {
   it("runs the same operations through the server, and agrees with direct mode", async () => {
     const api = (args: string[]) => cli([...args, "--api", server.url]);
     const d = await api(["deposit", "100", "--user", "1100", "--json"]);
-    expect(d.json).toEqual({ balance: 10100, transaction_id: expect.stringMatching(/^\d+$/) });
+    expect(d.json).toEqual({ balance: 10100, currency: "USD", transaction_id: expect.stringMatching(/^\d+$/) });
     const t = await api(["transfer", "30", "--from", "1100", "--to", "1101", "--yes", "--json"]);
     expect(t.json).toMatchObject({ success: true, balance: 10070 });
     const a = await api(["transfer", "20", "--from", "1100", "--to", "1101", "--async", "--json"]);
@@ -45,7 +45,7 @@ describe("api mode", () => {
     expect(poor.code).toBe(1);
     expect(poor.stderr).toMatch(/insufficient_funds/);
     const viaEnv = await cli(["balance", "--user", "1101", "--json"], { WALLET_API_URL: server.url });
-    expect(viaEnv.json).toEqual({ balance: 10050, available_balance: 10050 });
+    expect(viaEnv.json).toEqual({ currency: "USD", balance: 10050, available_balance: 10050 });
     const apiHistory = await api(["history", "--user", "1100", "--json"]);
     expect(apiHistory.json.transactions.length).toBe(4);
     if (engine === "pg") {

@@ -90,7 +90,7 @@ describe("direct mode, as the operator", () => {
     fs.rmSync(file);
     const lines = csv.split("\r\n");
     expect(lines[0]).toBe(
-      "id,created_at,type,direction,amount,balance_after,counterparty_user_id,transfer_id,hold_id,reverses",
+      "id,created_at,type,direction,amount,currency,balance_after,counterparty_user_id,transfer_id,hold_id,reverses,exchange_id",
     );
     expect(lines.at(-1)).toBe(""); // every record ends with CRLF
     expect(lines.slice(1, -1).map((l) => l.split(",")[2])).toEqual(["deposit", "deposit"]);

@@ -45,16 +45,21 @@ describe("direct mode", () => {
     await seed(1010, 3, 10000);
     const d = await cli(["deposit", "500", "--user", "1010", "--json"]);
     expect(d.code).toBe(0);
-    expect(d.json).toEqual({ balance: 10500, transaction_id: expect.stringMatching(/^\d+$/) });
+    expect(d.json).toEqual({ balance: 10500, currency: "USD", transaction_id: expect.stringMatching(/^\d+$/) });
     const w = await cli(["withdraw", "250", "--user", "1010", "--json"]);
     expect(w.json.balance).toBe(10250);
     const t = await cli(["transfer", "1003", "--from", "1010", "--to", "1011", "--yes", "--json"]);
-    expect(t.json).toEqual({ success: true, transfer_id: expect.stringMatching(/^\d+$/), balance: 9247 });
+    expect(t.json).toEqual({
+      success: true,
+      transfer_id: expect.stringMatching(/^\d+$/),
+      balance: 9247,
+      currency: "USD",
+    });
     const a = await cli(["transfer", "47", "--from", "1010", "--to", "1012", "--async", "--json"]);
     expect(a.code).toBe(0);
     expect(a.json).toMatchObject({ status: "completed", amount: 47, source_user_id: 1010, destination_user_id: 1012 });
     const b = await cli(["balance", "--user", "1010", "--json"]);
-    expect(b.json).toEqual({ balance: 9200, available_balance: 9200 });
+    expect(b.json).toEqual({ currency: "USD", balance: 9200, available_balance: 9200 });
     const human = await cli(["balance", "--user", "1011"]);
     expect(human.stdout).toBe("wallet 1011  11003  $110.03\n");
   });

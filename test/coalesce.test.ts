@@ -1,7 +1,9 @@
 /** Balance reads asked for in the same turn of the event loop go to the database as one statement. */
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Executor } from "../src/core/db/index.js";
-import { selectBalance } from "../src/core/store/wallets.js";
+import { selectBalances } from "../src/core/store/wallets.js";
+
+const selectBalance = async (db: Executor, u: number) => (await selectBalances(db, u))?.wallets[0];
 import { get, post, startTestServer, type TestServer } from "./helpers/server.js";
 
 let s: TestServer;

@@ -73,7 +73,13 @@ describe("events", () => {
       sequence: 1,
       type: "deposit",
       occurred_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
-      data: { amount: 1000, balance_after: 1000, available_balance_after: 1000, transaction_id: d.transaction_id },
+      data: {
+        amount: 1000,
+        currency: "USD",
+        balance_after: 1000,
+        available_balance_after: 1000,
+        transaction_id: d.transaction_id,
+      },
     });
     expect(wd.data).toMatchObject({ amount: 100, balance_after: 900, transaction_id: w.transaction_id });
     expect(out.data).toMatchObject({

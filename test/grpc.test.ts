@@ -94,7 +94,7 @@ it("every RPC moves money and reads it back as HTTP does", async () => {
   const http = (await get(s.url, `/api/transfer/v2/${a.transfer_id}`, 12)).body;
   expect({ ...g, status: "pending", completed_at: null }).toEqual(http);
   expect(await ok(c, "GetBalance", 11)).toEqual((await get(s.url, "/api/wallet/balance/v1", 11)).body);
-  const past = { balance: 0, available_balance: 0, at: "2000-01-01T00:00:00.000Z" };
+  const past = { currency: "USD", balance: 0, available_balance: 0, at: "2000-01-01T00:00:00.000Z" };
   expect(await ok(c, "GetBalance", 11, { at: "2000-01-01" })).toEqual(past);
   const h = await ok(c, "CreateHold", 11, { amount: 40, destination_user_id: 12, expires_in_seconds: 60 });
   expect(h).toMatchObject({ status: "HOLD_STATUS_HELD", balance: 850, available_balance: 810 });
@@ -268,6 +268,7 @@ describe("token auth, the shared rate limit bucket, shutdown", () => {
     const call = watch(tc, bearer, 0);
     await new Promise((r) => call.once("metadata", r)); // admitted: it has taken its token
     const watching = collect(call, 99);
+    await once(call, "data"); // it has the deposit's event: the shutdown comes after it
     const { code, error, trailers } = await rpc(tc, "GetBalance", bearer);
     expect([code, error, trailers["retry-after"]]).toEqual([S.RESOURCE_EXHAUSTED, "rate_limited", "1"]);
     expect((await get(t.url, "/api/wallet/balance/v1", bearer)).status).toBe(429);
@@ -286,7 +287,7 @@ it("runs the CLI over grpc://, printing what it prints over HTTP", async () => {
   const balance = (api: string) => runCli(["balance", "--user", "61", "--api", api, "--json"]);
   const [viaGrpc, viaHttp] = [await balance(G), await balance(s.url)];
   expect([viaGrpc.code, viaGrpc.stdout]).toEqual([0, viaHttp.stdout]);
-  expect(viaGrpc.json).toEqual({ balance: 1234, available_balance: 1234 });
+  expect(viaGrpc.json).toEqual({ currency: "USD", balance: 1234, available_balance: 1234 });
   const refused = await runCli(["withdraw", "99999", "--user", "61", "--api", G]);
   expect([refused.code, refused.stderr]).toEqual([1, expect.stringContaining("insufficient_funds")]);
 });

@@ -138,7 +138,13 @@ describe("over HTTP", () => {
   it("documents cursor and next_cursor in the OpenAPI document", async () => {
     const doc = (await get(s.url, "/openapi.json")).body;
     const op = doc.paths["/api/transactions/v1"].get;
-    expect(op.parameters.map((p: { name: string }) => p.name)).toEqual(["type", "page", "page_size", "cursor"]);
+    expect(op.parameters.map((p: { name: string }) => p.name)).toEqual([
+      "type",
+      "page",
+      "page_size",
+      "currency",
+      "cursor",
+    ]);
     expect(op.description).toMatch(/next_cursor/);
     const body = op.responses["200"].content["application/json"].schema;
     expect(body.required).toContain("next_cursor");

@@ -30,9 +30,9 @@ it("writes wallets and entries that keep every invariant, in a few chunks, and s
 
   const q = <T>(sql: string) => core.ctx.db.query<T>(sql);
   const [counts] = await q<{ wallets: number; versions: number; deep: number; kinds: number }>(
-    `select count(*)::int as wallets, sum(version)::int as versions,
-            max(version) filter (where user_id = 10)::int as deep,
-            (select count(distinct kind)::int from journal) as kinds from wallets`,
+    `select count(*)::int as wallets, sum(seq)::int as versions,
+            max(seq) filter (where user_id = 10)::int as deep,
+            (select count(distinct kind)::int from journal) as kinds from users`,
   );
   expect(counts).toEqual({ wallets: 301, versions: 3800, deep: 800, kinds: 3 });
   // one id per operation (a transfer's two rows share it), growing with seq and time in every wallet

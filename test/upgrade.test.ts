@@ -58,13 +58,13 @@ it("moves a release-005 database to the change log with nothing lost", async () 
   const [outbox] = await db.query<{ n: number }>("select count(*)::int as n from event_outbox");
   expect(outbox!.n).toBeGreaterThan(0); // events waiting for a relay that never ran
 
-  expect(await migrateLatest(db)).toEqual(["006_change_log.sql", "007_plan_cached_helpers.sql"]);
+  expect(await migrateLatest(db)).toEqual(["006_change_log.sql", "007_plan_cached_helpers.sql", "008_currencies.sql"]);
   const [gone] = await db.query<{ t: string | null }>("select to_regclass('event_outbox')::text as t");
   expect(gone!.t).toBeNull();
   // the relay starts without a position: its scan finds both wallets' unpublished events
   expect((await unpublishedWallets(db)).users.sort()).toEqual([1, 2]);
 
-  const rows = await applyNew([{ k: 2, id: "9000004", u: 2, a: 20 }]);
+  const rows = await applyNew([{ k: 2, id: "9000004", u: 2, a: 20, cur: "USD" }]);
   expect(rows[0]!.outcome).toBe("ok");
   expect(rows[0]!.changes.map(Number)).toEqual([2, 3]); // wallet 2's third version
   const log = await db.query<{ changes: string[] }>("select changes from wallet_changes order by id");

@@ -29,8 +29,8 @@ async function sql(statement: string) {
 
 /** Two wallets through the money path: 1 gets 100 and pays 30 to 2; 2 gets 50. */
 const consistent = () =>
-  sql(`select * from wallet_apply('[{"k":1,"id":"11","u":1,"a":100},{"k":1,"id":"12","u":2,"a":50},
-                                    {"k":3,"id":"13","u":1,"c":2,"a":30}]')`);
+  sql(`select * from wallet_apply('[{"k":1,"id":"11","u":1,"a":100,"cur":"USD"},{"k":1,"id":"12","u":2,"a":50,"cur":"USD"},
+                                    {"k":3,"id":"13","u":1,"c":2,"a":30,"cur":"USD"}]')`);
 
 async function violations(): Promise<string[]> {
   const r = await runCli(["verify", "--json"], env);
@@ -62,7 +62,7 @@ describe("wallet migrate and verify", () => {
     const human = await runCli(["verify"], env);
     expect(human.code).toBe(1);
     expect(human.stdout).toMatch(/VIOLATIONS/);
-    expect(human.stdout).toMatch(/wallet 2: balance 81 but its journal sums to 80/);
+    expect(human.stdout).toMatch(/wallet 2 USD: balance 81 but its journal sums to 80/);
   });
 
   it("finds a gap in a wallet's sequence", async () => {

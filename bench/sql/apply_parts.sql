@@ -8,7 +8,7 @@ declare
   p jsonb; ops wallet_op[]; users bigint[]; lk record; s wallet_step; ch bigint[];
 begin
   for i in 1..3000 loop
-    p := jsonb_build_array(jsonb_build_object('k', 3, 'id', (20000000000 + i)::text, 'u', (i % 1000) + 1, 'c', ((i+1) % 1000) + 1, 'a', 1));
+    p := jsonb_build_array(jsonb_build_object('k', 3, 'cur', 'USD', 'id', (20000000000 + i)::text, 'u', (i % 1000) + 1, 'c', ((i+1) % 1000) + 1, 'a', 1));
     t := clock_timestamp();
     ops := array(select x from jsonb_populate_recordset(null::wallet_op, p) x);
     tot[1] := tot[1] + (clock_timestamp() - t); t := clock_timestamp();

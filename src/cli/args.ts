@@ -3,6 +3,8 @@
  * on a terminal, a prompt for whatever is missing.
  */
 import { confirm, input } from "@inquirer/prompts";
+import type { Command } from "commander";
+import { CURRENCY_PATTERN } from "../core/currency.js";
 import { parseInstant } from "../core/isoDate.js";
 import { parsePositiveInt } from "../core/money.js";
 import { UsageError } from "./errors.js";
@@ -34,6 +36,22 @@ export async function need(
     validate: (v) => (parsePositiveInt(v.trim()) === undefined ? `${name} must be a positive whole number` : true),
   });
   return parseIntArg(answer, name);
+}
+
+/**
+ * --currency and its kin: the shape only (three capital letters, else exit 2); whether
+ * the code is an accepted ISO 4217 currency is the server's (or the core's) to judge.
+ */
+export function parseCurrencyArg(value: string | undefined, name = "--currency"): string | undefined {
+  if (value === undefined) return undefined;
+  if (!CURRENCY_PATTERN.test(value))
+    throw new UsageError(`${name} must be a currency code of three capital letters, such as USD (got '${value}')`);
+  return value;
+}
+
+/** The --currency option of a money or read command. */
+export function currencyOption(c: Command): Command {
+  return c.option("--currency <code>", "ISO 4217 code, such as EUR (default: DEFAULT_CURRENCY)");
 }
 
 export async function confirmOrAbort(message: string, yes: boolean | undefined, interactive: boolean): Promise<void> {

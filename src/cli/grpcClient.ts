@@ -9,10 +9,12 @@ import { randomUUID } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import { isErrorCode, WalletError } from "../core/errors.js";
 import type { WalletEvent } from "../core/events/format.js";
+import type { RateRow } from "../core/fx.js";
 import type { HistoryEntry, HistoryPage } from "../core/history.js";
 import { signToken } from "../server/auth.js";
-import { ENUM_PREFIX, fromEnum, loadWalletPackage, MD, SERVICE_NAME } from "../server/grpc/proto.js";
-import type { WalletClient } from "./client.js";
+import { fieldOrders, toJson } from "../server/grpc/json.js";
+import { ENUM_PREFIX, loadWalletPackage, MD, SERVICE_NAME } from "../server/grpc/proto.js";
+import type { CurrencyBalance, WalletClient } from "./client.js";
 import { ConnectionError, UsageError } from "./errors.js";
 import type { HttpClientOptions } from "./httpClient.js";
 
@@ -37,23 +39,19 @@ const RETRYABLE = new Set([
 /** WatchEvents has no end: a page is what arrives until the stream goes quiet this long. */
 const QUIET_MS = 200;
 
-/** The declared fields of each message, in order: the HTTP API writes its nulls where they stand. */
+/** The declared fields of each message, in the HTTP API's order: it writes its nulls where they stand. */
 let fieldOrder: Map<string, string[]> | undefined;
 
 /** The HTTP API's JSON of a message: enums by their lower-case names, absent nullable fields null. */
-function json<T>(type: string, m: Msg, enums: Record<string, string> = {}, nullable: readonly string[] = []): T {
-  const out: Msg = {};
-  for (const f of fieldOrder?.get(type) ?? Object.keys(m)) {
-    if (m[f] !== undefined && m[f] !== null) out[f] = f in enums ? fromEnum(enums[f]!, m[f]) : m[f];
-    else if (nullable.includes(f)) out[f] = null;
-  }
-  return out as T;
-}
+const json = <T>(type: string, m: Msg, enums: Record<string, string> = {}, nullable: readonly string[] = []): T =>
+  toJson<T>(fieldOrder!, type, m, enums, nullable);
+/** "" is no currency on the wire: the server's DEFAULT_CURRENCY. */
+const ccy = (currency: string | undefined) => (currency ? { currency } : {});
 const HOLD = { status: ENUM_PREFIX.holdStatus };
 const HOLD_NULLABLE = ["captured_amount", "destination_user_id"];
 const TRANSFER = { status: ENUM_PREFIX.transferStatus };
 const ENTRY = { type: ENUM_PREFIX.transactionType, direction: ENUM_PREFIX.direction };
-const ENTRY_NULLABLE = ["counterparty_user_id", "transfer_id", "hold_id", "reverses"];
+const ENTRY_NULLABLE = ["counterparty_user_id", "transfer_id", "hold_id", "reverses", "exchange_id"];
 
 export function createGrpcClient(apiUrl: string, opts: HttpClientOptions): WalletClient {
   let url: URL;
@@ -65,14 +63,7 @@ export function createGrpcClient(apiUrl: string, opts: HttpClientOptions): Walle
   if (url.protocol !== "grpc:" || !url.port) throw new UsageError(`--api ${apiUrl}: a gRPC server is grpc://host:port`);
   const target = `grpc://${url.host}`;
   const pkg = loadWalletPackage();
-  fieldOrder ??= new Map(
-    Object.entries(pkg)
-      .filter(([, d]) => d.format === "Protocol Buffer 3 DescriptorProto")
-      .map(([name, d]) => [
-        name.slice("wallet.v1.".length),
-        (d.type as { field: { name: string }[] }).field.map((f) => f.name),
-      ]),
-  );
+  fieldOrder ??= fieldOrders(pkg);
   const Service = grpc.makeGenericClientConstructor(pkg[SERVICE_NAME] as grpc.ServiceDefinition, "WalletService");
   const client = new Service(url.host, grpc.credentials.createInsecure());
   const retries = opts.retries ?? 3;
@@ -121,21 +112,49 @@ export function createGrpcClient(apiUrl: string, opts: HttpClientOptions): Walle
 
   return {
     target,
-    deposit: (userId, amount) => call("Deposit", userId, { amount }, true),
-    withdraw: (userId, amount) => call("Withdraw", userId, { amount }, true),
-    transfer: (from, to, amount) => call("Transfer", from, { destination_user_id: to, amount }, true),
-    transferAsync: async (from, to, amount) =>
+    deposit: async (userId, amount, currency) =>
+      json("DepositResponse", await call("Deposit", userId, { amount, ...ccy(currency) }, true)),
+    withdraw: async (userId, amount, currency) =>
+      json("WithdrawResponse", await call("Withdraw", userId, { amount, ...ccy(currency) }, true)),
+    transfer: async (from, to, amount, currency) =>
+      json(
+        "TransferResponse",
+        await call("Transfer", from, { destination_user_id: to, amount, ...ccy(currency) }, true),
+      ),
+    transferAsync: async (from, to, amount, currency) =>
       json(
         "TransferAsyncResponse",
-        await call("TransferAsync", from, { destination_user_id: to, amount }, true),
+        await call("TransferAsync", from, { destination_user_id: to, amount, ...ccy(currency) }, true),
         TRANSFER,
       ),
     transferStatus: async (userId, id) =>
       json("GetTransferResponse", await call("GetTransfer", userId, { transfer_id: id }), TRANSFER, ["completed_at"]),
-    balance: (userId) => call("GetBalance", userId, {}),
-    balanceAt: (userId, at) => call("GetBalance", userId, { at: at.toISOString() }),
+    balance: async (userId, currency) =>
+      json<CurrencyBalance>("GetBalanceResponse", await call("GetBalance", userId, ccy(currency))),
+    balanceAt: async (userId, at, currency) =>
+      json("GetBalanceResponse", await call("GetBalance", userId, { at: at.toISOString(), ...ccy(currency) })),
+    balances: async (userId) => {
+      const r = await call<{ balances: Msg[] }>("ListBalances", userId, {});
+      return { balances: r.balances.map((b) => json<CurrencyBalance>("CurrencyBalance", b)) };
+    },
+    fxRates: async () => {
+      // the rates are no user's: any caller may read them (user 1 authenticates the call)
+      const r = await call<{ rates: Msg[] }>("ListRates", 1, {});
+      return { rates: r.rates.map((x) => json<RateRow>("Rate", x)) };
+    },
+    createQuote: async (q) => {
+      const req = { from_currency: q.from, to_currency: q.to, amount: q.amount };
+      return json("CreateQuoteResponse", await call("CreateQuote", q.userId, req, true));
+    },
+    exchange: async (userId, quoteId) =>
+      json("ExchangeResponse", await call("Exchange", userId, { quote_id: quoteId }, true)),
     placeHold: async (h) => {
-      const req = { amount: h.amount, destination_user_id: h.toUserId, expires_in_seconds: h.expiresInSeconds };
+      const req = {
+        amount: h.amount,
+        destination_user_id: h.toUserId,
+        expires_in_seconds: h.expiresInSeconds,
+        ...ccy(h.currency),
+      };
       return json("CreateHoldResponse", await call("CreateHold", h.userId, req, true), HOLD, HOLD_NULLABLE);
     },
     captureHold: async (h) => {
@@ -154,7 +173,7 @@ export function createGrpcClient(apiUrl: string, opts: HttpClientOptions): Walle
     listHolds: notInApi("holds list"),
     statement: notInApi("statement"),
     history: async (userId, q) => {
-      const req = { type: q.type, page: q.page, page_size: q.pageSize, cursor: q.cursor };
+      const req = { type: q.type, page: q.page, page_size: q.pageSize, cursor: q.cursor, ...ccy(q.currency) };
       const page = await call<HistoryPage & { transactions: Msg[] }>("ListTransactions", userId, req);
       return {
         ...page,
@@ -183,7 +202,8 @@ export function createGrpcClient(apiUrl: string, opts: HttpClientOptions): Walle
         const stream = watch({ after: q.after }, md);
         const first = setTimeout(finish, Math.max(q.waitSeconds * 1000, 1000));
         stream.on("data", (m: Msg) => {
-          events.push(json<WalletEvent>("WatchEventsResponse", m, { type: ENUM_PREFIX.eventType }));
+          const e = json<WalletEvent>("WatchEventsResponse", m, { type: ENUM_PREFIX.eventType });
+          events.push(m.data ? { ...e, data: json("EventData", m.data as Msg) } : e);
           clearTimeout(quiet);
           if (events.length >= q.limit) finish();
           else quiet = setTimeout(finish, QUIET_MS);

@@ -24,21 +24,31 @@ export function createHttpClient(baseUrl: string, opts: HttpClientOptions): Wall
   const call = async <T>(method: "GET" | "POST", path: string, userId: number, body?: unknown): Promise<T> =>
     transport.call<T>(method, path, { authorization: await authorization(userId) }, body);
 
+  /** the body's currency field, only when one was named (absent: the server's default) */
+  const cur = (currency?: string) => (currency === undefined ? {} : { currency });
+  /** "&currency=X" for a query that has other parameters, when one was named */
+  const q = (currency?: string) => (currency === undefined ? "" : `&currency=${encodeURIComponent(currency)}`);
+
   return {
     target: transport.origin,
-    deposit: (userId, amount) => call("POST", "/api/deposit/v1", userId, { amount }),
-    withdraw: (userId, amount) => call("POST", "/api/withdraw/v1", userId, { amount }),
-    transfer: (from, to, amount) => call("POST", "/api/transfer/v1", from, { destination_user_id: to, amount }),
-    transferAsync: (from, to, amount) => call("POST", "/api/transfer/v2", from, { destination_user_id: to, amount }),
+    deposit: (userId, amount, c) => call("POST", "/api/deposit/v1", userId, { amount, ...cur(c) }),
+    withdraw: (userId, amount, c) => call("POST", "/api/withdraw/v1", userId, { amount, ...cur(c) }),
+    transfer: (from, to, amount, c) =>
+      call("POST", "/api/transfer/v1", from, { destination_user_id: to, amount, ...cur(c) }),
+    transferAsync: (from, to, amount, c) =>
+      call("POST", "/api/transfer/v2", from, { destination_user_id: to, amount, ...cur(c) }),
     transferStatus: (userId, id) => call("GET", `/api/transfer/v2/${encodeURIComponent(id)}`, userId),
-    balance: (userId) => call("GET", "/api/wallet/balance/v1", userId),
-    balanceAt: (userId, at) => call("GET", `/api/wallet/balance/v1?at=${encodeURIComponent(at.toISOString())}`, userId),
-    events: (userId, q) =>
-      call("GET", `/api/events/v1?after=${q.after}&limit=${q.limit}&wait=${q.waitSeconds}`, userId),
-    statement: (userId, from, to) =>
+    balance: (userId, c) =>
+      call("GET", `/api/wallet/balance/v1${c === undefined ? "" : `?currency=${encodeURIComponent(c)}`}`, userId),
+    balances: (userId) => call("GET", "/api/wallet/balances/v1", userId),
+    balanceAt: (userId, at, c) =>
+      call("GET", `/api/wallet/balance/v1?at=${encodeURIComponent(at.toISOString())}${q(c)}`, userId),
+    events: (userId, e) =>
+      call("GET", `/api/events/v1?after=${e.after}&limit=${e.limit}&wait=${e.waitSeconds}`, userId),
+    statement: (userId, from, to, c) =>
       call(
         "GET",
-        `/api/statements/v1?from=${encodeURIComponent(from.toISOString())}&to=${encodeURIComponent(to.toISOString())}`,
+        `/api/statements/v1?from=${encodeURIComponent(from.toISOString())}&to=${encodeURIComponent(to.toISOString())}${q(c)}`,
         userId,
       ),
     placeHold: (h) =>
@@ -46,6 +56,7 @@ export function createHttpClient(baseUrl: string, opts: HttpClientOptions): Wall
         amount: h.amount,
         ...(h.toUserId ? { destination_user_id: h.toUserId } : {}),
         ...(h.expiresInSeconds ? { expires_in_seconds: h.expiresInSeconds } : {}),
+        ...cur(h.currency),
       }),
     captureHold: (h) =>
       call("POST", `/api/holds/v1/${encodeURIComponent(h.holdId)}/capture`, actor(h.actorId), {
@@ -53,20 +64,28 @@ export function createHttpClient(baseUrl: string, opts: HttpClientOptions): Wall
       }),
     voidHold: (h) => call("POST", `/api/holds/v1/${encodeURIComponent(h.holdId)}/void`, actor(h.actorId), {}),
     getHold: (h) => call("GET", `/api/holds/v1/${encodeURIComponent(h.holdId)}`, actor(h.viewerId)),
-    listHolds: (userId, q) =>
+    listHolds: (userId, l) =>
       call(
         "GET",
-        `/api/holds/v1?page=${q.page}&page_size=${q.pageSize}${q.status ? `&status=${q.status}` : ""}`,
+        `/api/holds/v1?page=${l.page}&page_size=${l.pageSize}${l.status ? `&status=${l.status}` : ""}`,
         userId,
       ),
-    history: (userId, q) =>
+    history: (userId, h) =>
       call(
         "GET",
-        `/api/transactions/v1?type=${q.type}&page=${q.page}&page_size=${q.pageSize}${
-          q.cursor !== undefined ? `&cursor=${encodeURIComponent(q.cursor)}` : ""
-        }`,
+        `/api/transactions/v1?type=${h.type}&page=${h.page}&page_size=${h.pageSize}${
+          h.cursor !== undefined ? `&cursor=${encodeURIComponent(h.cursor)}` : ""
+        }${q(h.currency)}`,
         userId,
       ),
+    // the same rates for every user: asked as --user when given, else without credentials
+    fxRates: async (viewerId) =>
+      viewerId === undefined
+        ? transport.call("GET", "/api/fx/rates/v1", {})
+        : call("GET", "/api/fx/rates/v1", viewerId),
+    createQuote: (x) =>
+      call("POST", "/api/fx/quotes/v1", x.userId, { from_currency: x.from, to_currency: x.to, amount: x.amount }),
+    exchange: (userId, quoteId) => call("POST", "/api/fx/exchanges/v1", userId, { quote_id: quoteId }),
     close: () => transport.close(),
   };
 }

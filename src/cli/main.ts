@@ -4,6 +4,7 @@ import { ConfigError } from "../core/config.js";
 import { WalletError } from "../core/errors.js";
 import { registerAdmin } from "./commands/admin.js";
 import { registerEvents } from "./commands/events.js";
+import { registerFx } from "./commands/fx.js";
 import { registerHolds } from "./commands/holds.js";
 import { registerLoadtest } from "./commands/loadtest.js";
 import { registerMoney } from "./commands/money.js";
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerToken(program);
   registerOperator(program);
   registerStatement(program);
+  registerFx(program);
   registerAdmin(program);
   registerLoadtest(program);
   return program;

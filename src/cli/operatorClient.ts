@@ -20,16 +20,22 @@ import {
   type ReversalView,
 } from "../core/operator.js";
 import { unwrap } from "../core/outcome.js";
+import { positions, setRate, type RateRow } from "../core/fx.js";
 import { ConnectionError } from "./errors.js";
 import { createTransport } from "./http.js";
 
 export interface OperatorClient {
-  inspect(userId: number): Promise<InspectView>;
+  /** currency: the wallet's (absent: DEFAULT_CURRENCY) */
+  inspect(userId: number, currency?: string): Promise<InspectView>;
   freeze(userId: number, reason: string): Promise<InspectView>;
   unfreeze(userId: number, reason: string): Promise<InspectView>;
   reverse(targetId: string, reason: string, amount?: number): Promise<ReversalView>;
-  adjust(userId: number, amount: number, reason: string): Promise<AdjustmentView>;
+  adjust(userId: number, amount: number, reason: string, currency?: string): Promise<AdjustmentView>;
   audit(after: string | null, limit: number): Promise<AuditPage>;
+  /** sets the rate of from -> to (a decimal string), audited as fx_rate */
+  setRate(from: string, to: string, rate: string, reason?: string): Promise<RateRow>;
+  /** the platform's position in each currency it has exchanged */
+  positions(): Promise<{ positions: Array<{ currency: string; position: number }> }>;
   close(): Promise<void>;
 }
 
@@ -43,12 +49,22 @@ export function actorName(given?: string): string {
 export function createDirectOperator(core: Core, actor: string): OperatorClient {
   const ctx = core.ctx;
   return {
-    inspect: (userId) => inspect(ctx, userId),
+    inspect: (userId, currency) => inspect(ctx, userId, ctx.currencies.resolve(currency)),
     freeze: async (userId, reason) => unwrap(await freeze(ctx, { userId, actor, reason })),
     unfreeze: async (userId, reason) => unwrap(await unfreeze(ctx, { userId, actor, reason })),
     reverse: async (targetId, reason, amount) => unwrap(await reverse(ctx, { targetId, amount, actor, reason })),
-    adjust: async (userId, amount, reason) => unwrap(await adjust(ctx, { userId, amount, actor, reason })),
+    adjust: async (userId, amount, reason, currency) =>
+      unwrap(await adjust(ctx, { userId, amount, currency: ctx.currencies.resolve(currency), actor, reason })),
     audit: (after, limit) => auditLog(ctx, after, limit),
+    setRate: (from, to, rate, reason) =>
+      setRate(ctx, {
+        from: ctx.currencies.resolve(from, "from"),
+        to: ctx.currencies.resolve(to, "to"),
+        rate,
+        actor,
+        reason,
+      }),
+    positions: () => positions(ctx),
     close: () => core.close(),
   };
 }
@@ -58,7 +74,8 @@ export function createHttpOperator(baseUrl: string, token: string | undefined, a
   const t = createTransport(baseUrl);
   const headers = { authorization: `Bearer ${token}`, "x-actor": actor };
   return {
-    inspect: (userId) => t.call("GET", `/admin/v1/wallets/${userId}`, headers),
+    inspect: (userId, currency) =>
+      t.call("GET", `/admin/v1/wallets/${userId}${currency ? `?currency=${currency}` : ""}`, headers),
     freeze: (userId, reason) => t.call("POST", `/admin/v1/wallets/${userId}/freeze`, headers, { reason }),
     unfreeze: (userId, reason) => t.call("POST", `/admin/v1/wallets/${userId}/unfreeze`, headers, { reason }),
     // the server looks both up the same way: by id
@@ -68,9 +85,17 @@ export function createHttpOperator(baseUrl: string, token: string | undefined, a
         reason,
         ...(amount ? { amount } : {}),
       }),
-    adjust: (userId, amount, reason) =>
-      t.call("POST", "/admin/v1/adjustments", headers, { user_id: userId, amount, reason }),
+    adjust: (userId, amount, reason, currency) =>
+      t.call("POST", "/admin/v1/adjustments", headers, {
+        user_id: userId,
+        amount,
+        reason,
+        ...(currency ? { currency } : {}),
+      }),
     audit: (after, limit) => t.call("GET", `/admin/v1/audit?limit=${limit}${after ? `&after=${after}` : ""}`, headers),
+    setRate: (from, to, rate, reason) =>
+      t.call("PUT", `/admin/v1/fx/rates/${from}/${to}`, headers, { rate, ...(reason ? { reason } : {}) }),
+    positions: () => t.call("GET", "/admin/v1/fx/positions", headers),
     close: () => t.close(),
   };
 }

@@ -5,6 +5,7 @@
  */
 import chalk from "chalk";
 import { loadClientConfig } from "../core/config.js";
+import { formatMinor } from "../core/currency.js";
 import { formatCurrency } from "../core/money.js";
 
 export type Output = {
@@ -32,9 +33,14 @@ export function createOutput(json: boolean): Output {
   };
 }
 
-/** 1170 -> "1170  $11.70" */
-export function money(cents: number): string {
-  return `${cents}  ${chalk.dim(formatCurrency(cents))}`;
+/** 1170 USD -> "$11.70"; 1170 EUR -> "11.70 EUR"; 500 JPY -> "500 JPY" (display only) */
+export function amountIn(amount: number, currency = "USD"): string {
+  return currency === "USD" ? formatCurrency(amount) : `${formatMinor(amount, currency)} ${currency}`;
+}
+
+/** 1170 -> "1170  $11.70"; 1170 in EUR -> "1170  11.70 EUR" (minor units, then the amount shown) */
+export function money(amount: number, currency?: string): string {
+  return `${amount}  ${chalk.dim(amountIn(amount, currency))}`;
 }
 
 /** "2026-11-29T14:00:00.123Z" -> "2026-11-29 14:00:00Z" */

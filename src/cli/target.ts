@@ -23,7 +23,7 @@ export async function openClient(cmd: Command): Promise<WalletClient> {
   }
   const direct = await openDirect(config);
   const target = config.databaseUrl ? redactUrl(config.databaseUrl) : `embedded database ${config.dataDir}`;
-  return createDirectClient(direct, target);
+  return createDirectClient(direct, target, { quoteTtlSeconds: config.fxQuoteTtlS });
 }
 
 /** grpc://host:port: the gRPC API (GRPC_PORT of `wallet serve`) for users' commands. */

@@ -7,6 +7,7 @@
  * and its rule (type, range, default). The Config type is the schema's output.
  */
 import { z } from "zod";
+import { FALLBACK_CURRENCY, isIsoCurrency } from "./currency.js";
 
 const bool = z
   .enum(["true", "false", "1", "0", "yes", "no"])
@@ -19,6 +20,14 @@ const int = (min: number, max: number) =>
     .pipe(z.number().int().min(min).max(max));
 const url = (schemes: string, what: string) =>
   z.string().regex(new RegExp(`^(${schemes}):\\/\\/`), `must be a ${what}:// URL`);
+
+const currency = z
+  .string()
+  .refine(isIsoCurrency, "must be an active ISO 4217 currency code (three capital letters, such as USD)");
+const currencyList = z
+  .string()
+  .transform((v) => v.split(",").map((c) => c.trim()))
+  .pipe(z.array(currency).min(1));
 
 /** A setting: the environment variable it is read from, and its rule. */
 const from = <E extends string, R extends z.ZodType>(env: E, rule: R) => ({ env, rule });
@@ -81,6 +90,12 @@ const SETTINGS = {
   metricsPort: from("METRICS_PORT", int(0, 65535).default(0)),
   /** log lines for people (pretty) or machines (json); default: pretty on a terminal */
   logFormat: from("LOG_FORMAT", z.enum(["json", "pretty"]).optional()),
+  /** the currency of every request that names none */
+  defaultCurrency: from("DEFAULT_CURRENCY", currency.default(FALLBACK_CURRENCY)),
+  /** the currencies accepted; unset: every active ISO 4217 code */
+  currencies: from("CURRENCIES", currencyList.optional()),
+  /** how long an exchange quote can be executed (seconds) */
+  fxQuoteTtlS: from("FX_QUOTE_TTL_S", int(1, 86_400).default(30)),
   /** NATS with JetStream: the relay publishes every event there */
   natsUrl: from("NATS_URL", url("nats|tls|wss?", "nats").optional()),
 };
@@ -141,6 +156,11 @@ export function resolveConfig(
   if (c.authMode === "token") signingSecret(c, "AUTH_MODE=token");
   if (c.adminToken !== undefined && c.adminToken.length < MIN_SECRET_LENGTH) {
     throw new ConfigError(`ADMIN_TOKEN must be at least ${MIN_SECRET_LENGTH} characters (or unset: no admin API)`);
+  }
+  if (c.currencies !== undefined && !c.currencies.includes(c.defaultCurrency)) {
+    throw new ConfigError(
+      `DEFAULT_CURRENCY ${c.defaultCurrency} must be one of CURRENCIES (${c.currencies.join(",")})`,
+    );
   }
   if (c.databaseReadUrl !== undefined && c.databaseUrl === undefined) {
     throw new ConfigError(

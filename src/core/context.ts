@@ -1,4 +1,5 @@
 import type { ChangeFeed } from "./changes/feed.js";
+import type { CurrencySet } from "./currency.js";
 import type { Database } from "./db/index.js";
 import type { GroupCommit } from "./groupCommit.js";
 import type { IdSource } from "./ids.js";
@@ -16,6 +17,8 @@ export type CoreContext = {
   db: Database;
   ids: IdSource;
   commits: GroupCommit<Operation, OpResult>;
+  /** the currencies accepted and the default (DEFAULT_CURRENCY): requests name one or get the default */
+  currencies: CurrencySet;
   feed?: ChangeFeed;
   /** where reads go (primary or replica); unset: the primary (ctx.db) */
   reads?: ReadRouter;

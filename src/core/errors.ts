@@ -67,6 +67,19 @@ export const ERROR_CODES = {
     exit: 1,
     message: "Only a completed deposit, withdrawal or transfer can be reversed.",
   },
+  currency_not_supported: {
+    status: 422,
+    exit: 1,
+    message: "This currency is a valid ISO 4217 code but this service does not accept it.",
+  },
+  rate_unavailable: { status: 422, exit: 1, message: "No exchange rate is set for this pair of currencies." },
+  amount_too_small: {
+    status: 422,
+    exit: 1,
+    message: "The amount converts to less than one minor unit of the target currency.",
+  },
+  quote_used: { status: 409, exit: 1, message: "This quote has already been executed." },
+  quote_expired: { status: 409, exit: 1, message: "This quote has expired; ask for a new one." },
   rate_limited: { status: 429, exit: 1, message: "Too many requests; slow down." },
   internal: { status: 500, exit: 1, message: "Internal error; the server logs have the details." },
   unavailable: {

@@ -3,21 +3,24 @@ import { WalletError } from "./errors.js";
 import { readHistory, type MoneyRow } from "./store/wallets.js";
 
 /** History types: 0 all, then the journal's money kinds. */
-export const ENTRY_TYPES = ["deposit", "withdraw", "transfer", "reversal", "adjustment"] as const;
+export const ENTRY_TYPES = ["deposit", "withdraw", "transfer", "reversal", "adjustment", "exchange"] as const;
 export type EntryType = (typeof ENTRY_TYPES)[number];
-export type EntryTypeFilter = 0 | 1 | 2 | 3 | 4 | 5;
+export type EntryTypeFilter = 0 | 1 | 2 | 3 | 4 | 5 | 6;
 
 export type HistoryEntry = {
   id: string;
   type: EntryType;
   direction: "in" | "out";
   amount: number;
+  currency: string;
   balance_after: number;
   counterparty_user_id: number | null;
   transfer_id: string | null;
   created_at: string;
   hold_id: string | null;
   reverses: string | null;
+  /** an exchange's id (its entries' own id): null unless an exchange */
+  exchange_id: string | null;
 };
 
 export type HistoryPage = {
@@ -33,7 +36,14 @@ export type HistoryPage = {
  * page counts pages of pageSize from the newest entry (offset paging); cursor, when
  * given, starts the page below the entry a previous page ended with (page is then 1).
  */
-export type HistoryQuery = { userId: number; type: EntryTypeFilter; page: number; pageSize: number; cursor?: number };
+export type HistoryQuery = {
+  userId: number;
+  currency: string;
+  type: EntryTypeFilter;
+  page: number;
+  pageSize: number;
+  cursor?: number;
+};
 
 /**
  * A cursor is the journal seq of the last entry a page returned, in decimal: the next
@@ -62,12 +72,14 @@ export function toHistoryEntry(r: MoneyRow<Date | string>): HistoryEntry {
     type: ENTRY_TYPES[r.kind - 1]!,
     direction: r.direction === 1 ? "in" : "out",
     amount: r.amount,
+    currency: r.currency,
     balance_after: r.balance_after,
     counterparty_user_id: r.counterparty_user_id,
     transfer_id: r.transfer_id,
     created_at: new Date(r.created_at).toISOString(),
     hold_id: r.hold_id,
     reverses: r.reverses,
+    exchange_id: r.kind === 6 ? r.id : null,
   };
 }
 
@@ -76,6 +88,7 @@ export async function getHistory(ctx: CoreContext, q: HistoryQuery): Promise<His
   if (q.cursor !== undefined && q.page !== 1) throw new WalletError("invalid_request", CURSOR_WITH_PAGE);
   const { rows, version } = await readHistory(ctx.db, {
     userId: q.userId,
+    currency: q.currency,
     kind: q.type,
     limit: q.pageSize + 1,
     offset: q.cursor === undefined ? (q.page - 1) * q.pageSize : 0,

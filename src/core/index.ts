@@ -4,6 +4,7 @@ import type { Config } from "./config.js";
 import type { CoreContext, LiveContext } from "./context.js";
 import { openDatabase, type Database } from "./db/index.js";
 import { openPostgres } from "./db/postgres.js";
+import { CurrencySet, FALLBACK_CURRENCY } from "./currency.js";
 import { GroupCommit } from "./groupCommit.js";
 import { IdSource } from "./ids.js";
 import { migrateLatest } from "./migrate.js";
@@ -28,7 +29,11 @@ type CoreConfig = Pick<
   Config,
   "databaseUrl" | "dataDir" | "dbPoolMax" | "groupCommit" | "migrate" | "requestDeadlineMs"
 > &
-  Partial<Pick<Config, "databaseReadUrl" | "databaseReadMaxLagMs">>;
+  Partial<Pick<Config, "databaseReadUrl" | "databaseReadMaxLagMs" | "defaultCurrency" | "currencies">>;
+
+function currencySet(config: CoreConfig): CurrencySet {
+  return new CurrencySet(config.defaultCurrency ?? FALLBACK_CURRENCY, config.currencies);
+}
 
 export type LiveOptions = {
   onFeedError?: (err: unknown) => void;
@@ -41,7 +46,7 @@ export async function openCore(config: CoreConfig): Promise<Core> {
   const db = await openMigrated(config);
   const commits = groupCommit(db, config);
   return {
-    ctx: { db, ids: new IdSource(db), commits },
+    ctx: { db, ids: new IdSource(db), commits, currencies: currencySet(config) },
     async close() {
       await commits.drain();
       await db.close();
@@ -70,7 +75,7 @@ export async function openLiveCore(config: CoreConfig, opts: LiveOptions = {}): 
       : undefined;
   const reads = new ReadRouter(db, replica, { maxLagMs: config.databaseReadMaxLagMs ?? 3000 });
   return {
-    ctx: { db, ids: new IdSource(db), commits, feed, reads },
+    ctx: { db, ids: new IdSource(db), commits, currencies: currencySet(config), feed, reads },
     async close() {
       await commits.drain();
       await feed.close();
@@ -88,7 +93,9 @@ async function openMigrated(config: CoreConfig): Promise<Database> {
     queryTimeoutMs: config.requestDeadlineMs,
   });
   try {
-    if (config.migrate) await migrateLatest(db);
+    if (config.migrate) {
+      await migrateLatest(db, undefined, { defaultCurrency: config.defaultCurrency ?? FALLBACK_CURRENCY });
+    }
   } catch (err) {
     await db.close();
     throw err;

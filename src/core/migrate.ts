@@ -33,19 +33,33 @@ async function runSql(knex: Knex, sql: string): Promise<void> {
   for (const statement of splitSqlStatements(sql)) await knex.raw(statement);
 }
 
-function migrationSource(dir: string): Knex.MigrationSource<SqlMigration> {
+/** What a migration may need to know of the configuration (read in SQL with current_setting). */
+export type MigrationSettings = {
+  /** the currency that rows written before currencies existed are in (wallet.default_currency) */
+  defaultCurrency: string;
+};
+
+const DEFAULT_SETTINGS: MigrationSettings = { defaultCurrency: "USD" };
+
+function migrationSource(dir: string, settings: MigrationSettings): Knex.MigrationSource<SqlMigration> {
+  // set for the migration's own transaction only
+  const prepare = (knex: Knex) =>
+    knex.raw("select set_config('wallet.default_currency', ?, true)", [settings.defaultCurrency]);
   return {
     getMigrations: async () => loadMigrations(dir),
     getMigrationName: (m) => m.name,
     getMigration: async (m) => ({
-      up: (knex: Knex) => runSql(knex, m.up),
+      up: async (knex: Knex) => {
+        await prepare(knex);
+        await runSql(knex, m.up);
+      },
       down: (knex: Knex) => runSql(knex, m.down),
     }),
   };
 }
 
-const migratorConfig = (dir: string): Knex.MigratorConfig => ({
-  migrationSource: migrationSource(dir),
+const migratorConfig = (dir: string, settings = DEFAULT_SETTINGS): Knex.MigratorConfig => ({
+  migrationSource: migrationSource(dir, settings),
   tableName: "wallet_migrations",
 });
 
@@ -74,9 +88,13 @@ async function withMigrationLock<T>(db: Database, fn: () => Promise<T>): Promise
   }, {});
 }
 
-export async function migrateLatest(db: Database, dir = MIGRATIONS_DIR): Promise<string[]> {
+export async function migrateLatest(
+  db: Database,
+  dir = MIGRATIONS_DIR,
+  settings: MigrationSettings = DEFAULT_SETTINGS,
+): Promise<string[]> {
   return withMigrationLock(db, async () => {
-    const [, applied] = (await db.knex().migrate.latest(migratorConfig(dir))) as [number, string[]];
+    const [, applied] = (await db.knex().migrate.latest(migratorConfig(dir, settings))) as [number, string[]];
     return applied;
   });
 }

@@ -10,12 +10,13 @@ import { OpKind, type Operation } from "./store/ledger.js";
 
 export { OpKind };
 
-export type BalanceChange = { balance: number; transaction_id: string };
+export type BalanceChange = { balance: number; transaction_id: string; currency: string };
 export type HoldStatus = "held" | "captured" | "voided" | "expired";
 export type HoldView = {
   hold_id: string;
   status: HoldStatus;
   amount: number;
+  currency: string;
   captured_amount: number | null;
   user_id: number;
   destination_user_id: number | null;
@@ -34,10 +35,11 @@ export type HoldChange = HoldView & {
 /** A new hold's lifetime when none is asked for, and the longest allowed (7 days). */
 export const HOLD_DEFAULT_SECONDS = 3600;
 export const HOLD_MAX_SECONDS = 604_800;
-export type TransferDone = { success: true; transfer_id: string; balance: number };
+export type TransferDone = { success: true; transfer_id: string; balance: number; currency: string };
 export type TransferAccepted = { success: true; transfer_id: string; status: "pending" };
 
-type Input = { userId: number; amount: number; idempotency?: Idempotency };
+/** currency: the wallet's (absent: DEFAULT_CURRENCY); the edges have checked that it is accepted */
+type Input = { userId: number; amount: number; currency?: string; idempotency?: Idempotency };
 type TransferInput = Input & { toUserId: number };
 
 /** Gives the operation its id and sends it through group commit: the one way a wallet changes. */
@@ -47,25 +49,26 @@ export async function run<T>(
   idempotency?: Idempotency,
 ): Promise<Outcome<T>> {
   const id = await ctx.ids.take();
-  const r = await ctx.commits.submit({ ...op, id, idempotency });
+  const currency = op.currency ?? ctx.currencies.defaultCurrency;
+  const r = await ctx.commits.submit({ ...op, currency, id, idempotency });
   return toOutcome<T>(r.outcome, r.result, r.replayed);
 }
 
 /** Adds amount cents to the user's wallet (opened if new); refused past 2^53-1. */
 export function deposit(ctx: CoreContext, i: Input): Promise<Outcome<BalanceChange>> {
-  return run(ctx, { kind: OpKind.Deposit, userId: i.userId, amount: i.amount }, i.idempotency);
+  return run(ctx, { kind: OpKind.Deposit, userId: i.userId, amount: i.amount, currency: i.currency }, i.idempotency);
 }
 
 /** Takes amount cents from the user's wallet; refused (insufficient_funds) below 0. */
 export function withdraw(ctx: CoreContext, i: Input): Promise<Outcome<BalanceChange>> {
-  return run(ctx, { kind: OpKind.Withdraw, userId: i.userId, amount: i.amount }, i.idempotency);
+  return run(ctx, { kind: OpKind.Withdraw, userId: i.userId, amount: i.amount, currency: i.currency }, i.idempotency);
 }
 
 /** Transfer v1: both wallets locked in user-id order, both journal rows written in one transaction. */
 export function transfer(ctx: CoreContext, i: TransferInput): Promise<Outcome<TransferDone>> {
   return run(
     ctx,
-    { kind: OpKind.Transfer, userId: i.userId, counterpartyId: i.toUserId, amount: i.amount },
+    { kind: OpKind.Transfer, userId: i.userId, counterpartyId: i.toUserId, amount: i.amount, currency: i.currency },
     i.idempotency,
   );
 }
@@ -78,7 +81,13 @@ export function transfer(ctx: CoreContext, i: TransferInput): Promise<Outcome<Tr
 export function acceptTransfer(ctx: CoreContext, i: TransferInput): Promise<Outcome<TransferAccepted>> {
   return run(
     ctx,
-    { kind: OpKind.AcceptTransfer, userId: i.userId, counterpartyId: i.toUserId, amount: i.amount },
+    {
+      kind: OpKind.AcceptTransfer,
+      userId: i.userId,
+      counterpartyId: i.toUserId,
+      amount: i.amount,
+      currency: i.currency,
+    },
     i.idempotency,
   );
 }
@@ -95,6 +104,7 @@ export function placeHold(
       userId: i.userId,
       counterpartyId: i.toUserId,
       amount: i.amount,
+      currency: i.currency,
       expiresInSeconds: i.expiresInSeconds ?? HOLD_DEFAULT_SECONDS,
     },
     i.idempotency,
@@ -136,4 +146,13 @@ export const REFUSALS = {
     "wallet_frozen",
   ],
   voidHold: ["not_found", "forbidden", "hold_not_active"],
+  createQuote: ["rate_unavailable", "amount_too_small", "balance_limit_exceeded"],
+  exchange: [
+    "not_found",
+    "quote_used",
+    "quote_expired",
+    "insufficient_funds",
+    "wallet_frozen",
+    "balance_limit_exceeded",
+  ],
 } as const satisfies Record<string, readonly ErrorCode[]>;

@@ -64,20 +64,28 @@ export function reverse(
   );
 }
 
-/** Credits (amount > 0) or debits (amount < 0) a wallet with a reason. */
+/** Credits (amount > 0) or debits (amount < 0) a wallet (currency absent: the default) with a reason. */
 export function adjust(
   ctx: CoreContext,
-  i: { userId: number; amount: number } & Acting,
+  i: { userId: number; amount: number; currency?: string } & Acting,
 ): Promise<Outcome<AdjustmentView>> {
   return run(
     ctx,
-    { kind: OpKind.Adjust, counterpartyId: i.userId, amount: i.amount, actor: i.actor, reason: i.reason },
+    {
+      kind: OpKind.Adjust,
+      counterpartyId: i.userId,
+      amount: i.amount,
+      currency: i.currency,
+      actor: i.actor,
+      reason: i.reason,
+    },
     i.idempotency,
   );
 }
 
-export async function inspect(ctx: CoreContext, userId: number): Promise<InspectView> {
-  const view = await inspectWallet(ctx.db, userId);
+/** A user's wallet in a currency (absent: the default), as an operator sees it. */
+export async function inspect(ctx: CoreContext, userId: number, currency?: string): Promise<InspectView> {
+  const view = await inspectWallet(ctx.db, userId, currency ?? ctx.currencies.defaultCurrency);
   if (!view) throw new WalletError("wallet_not_found", `There is no wallet ${userId}.`);
   return view;
 }
@@ -94,6 +102,7 @@ export async function auditLog(ctx: CoreContext, after: string | null, limit: nu
 export type Statement = {
   from: string;
   to: string;
+  currency: string;
   opening_balance: number;
   closing_balance: number;
   total_in: number;
@@ -105,12 +114,16 @@ export type Statement = {
 export const STATEMENT_MAX_DAYS = 366;
 
 /** A wallet's statement for [from, to), oldest first; opening + in - out = closing. */
-export async function statement(ctx: CoreContext, i: { userId: number; from: Date; to: Date }): Promise<Statement> {
+export async function statement(
+  ctx: CoreContext,
+  i: { userId: number; currency?: string; from: Date; to: Date },
+): Promise<Statement> {
   if (i.from >= i.to) throw new WalletError("invalid_request", "from must be before to.");
   if (i.to.getTime() - i.from.getTime() > STATEMENT_MAX_DAYS * 86_400_000) {
     throw new WalletError("invalid_request", `A statement covers at most ${STATEMENT_MAX_DAYS} days.`);
   }
-  const { opening, rows } = await routedStatement(ctx, i.userId, i.from, i.to);
+  const currency = i.currency ?? ctx.currencies.defaultCurrency;
+  const { opening, rows } = await routedStatement(ctx, i.userId, currency, i.from, i.to);
   let totalIn = 0;
   let totalOut = 0;
   for (const r of rows) {
@@ -120,6 +133,7 @@ export async function statement(ctx: CoreContext, i: { userId: number; from: Dat
   return {
     from: i.from.toISOString(),
     to: i.to.toISOString(),
+    currency,
     opening_balance: opening,
     closing_balance: opening + totalIn - totalOut,
     total_in: totalIn,
@@ -133,7 +147,8 @@ export async function balanceAtInstant(
   ctx: CoreContext,
   userId: number,
   at: Date,
-): Promise<{ balance: number; available_balance: number; at: string }> {
-  const b = await routedBalanceAt(ctx, userId, at);
-  return { balance: b.balance, available_balance: b.available, at: at.toISOString() };
+  currency = ctx.currencies.defaultCurrency,
+): Promise<{ currency: string; balance: number; available_balance: number; at: string }> {
+  const b = await routedBalanceAt(ctx, userId, currency, at);
+  return { currency, balance: b.balance, available_balance: b.available, at: at.toISOString() };
 }

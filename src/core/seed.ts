@@ -12,7 +12,7 @@ export type SeedResult = { created: number; existing: number; first: number; las
  */
 export async function seedWallets(
   ctx: Pick<CoreContext, "db">,
-  input: { users: number; balance: number; first: number; batchSize?: number },
+  input: { users: number; balance: number; first: number; currency: string; batchSize?: number },
   onProgress?: (done: number, total: number) => void,
 ): Promise<SeedResult> {
   const batchSize = input.batchSize ?? 5000;
@@ -20,7 +20,7 @@ export async function seedWallets(
   const last = input.first + input.users - 1;
   for (let from = input.first; from <= last; from += batchSize) {
     const to = Math.min(last, from + batchSize - 1);
-    created += await seedRange(ctx.db, from, to, input.balance);
+    created += await seedRange(ctx.db, from, to, input.balance, input.currency);
     onProgress?.(to - input.first + 1, input.users);
   }
   return { created, existing: input.users - created, first: input.first, last };
@@ -48,7 +48,7 @@ export type HistorySeedResult = SeedResult & { entries: number; deep_user: numbe
  * are refused: a history is written whole or not at all.
  */
 export async function seedHistories(
-  ctx: Pick<CoreContext, "db">,
+  ctx: Pick<CoreContext, "db" | "currencies">,
   input: HistorySeedInput,
   onProgress?: (wallets: number, total: number) => void,
 ): Promise<HistorySeedResult> {
@@ -67,7 +67,18 @@ export async function seedHistories(
   const deepOffset = (base + 2) * count;
   const gMax = deep > 0 ? deepOffset + deep : deepOffset - 1;
   const endMs = (await databaseNowMs(ctx.db)) - 1000;
-  const ordinary = { first: deep > 0 ? first + 1 : first, count, base, extra, stride, offset: 0, endMs, gMax };
+  const currency = ctx.currencies.defaultCurrency;
+  const ordinary = {
+    first: deep > 0 ? first + 1 : first,
+    count,
+    base,
+    extra,
+    stride,
+    offset: 0,
+    endMs,
+    gMax,
+    currency,
+  };
   const groups: SeedGroup[] = [];
   if (deep > 0) {
     groups.push({
@@ -82,6 +93,7 @@ export async function seedHistories(
       endMs,
       gMax,
       opening: balance,
+      currency,
     });
   }
   const per = Math.max(2, 2 * Math.floor((input.chunkEntries ?? 500_000) / (base + 1) / 2));

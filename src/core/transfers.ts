@@ -10,6 +10,7 @@ export type TransferView = {
   transfer_id: string;
   status: TransferStatus;
   amount: number;
+  currency: string;
   source_user_id: number;
   destination_user_id: number;
   async: boolean;
@@ -25,6 +26,7 @@ function view(r: TransferRow): TransferView {
     transfer_id: r.id,
     status: r.status,
     amount: r.amount,
+    currency: r.currency,
     source_user_id: r.from_user_id,
     destination_user_id: r.to_user_id,
     async: r.async,
@@ -42,6 +44,7 @@ export type PublicTransferView = {
   transfer_id: string;
   status: "pending" | "completed" | "failed";
   amount: number;
+  currency: string;
   source_user_id: number;
   destination_user_id: number;
   failure_reason?: string;
@@ -55,6 +58,7 @@ export function publicView(t: TransferView): PublicTransferView {
     transfer_id: t.transfer_id,
     status: t.status === "dead" ? "pending" : t.status,
     amount: t.amount,
+    currency: t.currency,
     source_user_id: t.source_user_id,
     destination_user_id: t.destination_user_id,
     ...(t.failure_reason ? { failure_reason: t.failure_reason } : {}),

@@ -6,7 +6,10 @@ export type VerifyReport = {
   ok: boolean;
   wallets: number;
   entries: number;
+  /** the sum of every wallet's balance, all currencies together (see totals) */
   total_balance: string;
+  /** the sum of the wallets' balances per currency (exact, as text) */
+  totals: Record<string, string>;
   violations: Violation[];
 };
 
@@ -28,6 +31,7 @@ export async function verifyLedger(ctx: Pick<CoreContext, "db">): Promise<Verify
     wallets: summary.wallets,
     entries: summary.entries,
     total_balance: summary.total,
+    totals: summary.totals,
     violations,
   };
 }

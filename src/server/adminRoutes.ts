@@ -7,7 +7,7 @@ import type { z } from "zod";
 import { WalletError } from "../core/errors.js";
 import { adjust, auditLog, freeze, inspect, OPERATOR_REFUSALS, reverse, unfreeze } from "../core/operator.js";
 import { parsePositiveInt } from "../core/money.js";
-import { outcomeReply, type RequestInfo, type Route } from "./routes.js";
+import { currencyOf, outcomeReply, type RequestInfo, type Route } from "./routes.js";
 import * as s from "./schemas.js";
 
 const admin = { auth: true, admin: true, rateLimited: false, tag: "admin" } as const;
@@ -28,10 +28,14 @@ export const adminRoutes: Route[] = [
     path: "/admin/v1/wallets/{user_id}",
     operationId: "adminInspect",
     summary: "A wallet as an operator sees it: balances, freeze, active holds, pending transfers",
-    query: s.EmptyQuery,
-    responses: { 200: { description: "The wallet", schema: s.InspectResponse } },
+    query: s.CurrencyQuery,
+    currency: true,
+    responses: { 200: { description: "The wallet in a currency (absent: the default)", schema: s.InspectResponse } },
     refusals: ["wallet_not_found"],
-    handler: async (r, svc) => ({ status: 200, body: await inspect(svc.ctx, pathUser(r)) }),
+    handler: async (r, svc) => {
+      const { currency } = r.query as z.infer<typeof s.CurrencyQuery>;
+      return { status: 200, body: await inspect(svc.ctx, pathUser(r), currencyOf(svc, currency)) };
+    },
   },
   ...(["freeze", "unfreeze"] as const).map((action): Route => ({
     ...admin,
@@ -74,11 +78,13 @@ export const adminRoutes: Route[] = [
     operationId: "adminAdjust",
     summary: "Credit or debit a wallet with a reason",
     body: s.AdjustmentBody,
+    currency: true,
     responses: { 200: { description: "Adjusted", schema: s.AdjustmentResponse } },
     refusals: OPERATOR_REFUSALS.adjust,
     handler: async (r, svc) => {
       const b = r.body as z.infer<typeof s.AdjustmentBody>;
-      const o = await adjust(svc.ctx, { userId: b.user_id, amount: b.amount, ...acting(r, b.reason) });
+      const currency = currencyOf(svc, b.currency);
+      const o = await adjust(svc.ctx, { userId: b.user_id, amount: b.amount, currency, ...acting(r, b.reason) });
       return outcomeReply(svc, "adjustment", o, 200);
     },
   },

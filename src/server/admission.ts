@@ -40,7 +40,7 @@ export function createAdmission(deps: { services: Services; authenticate: Authen
   const opened = new Set<number>();
   async function ensureWallet(userId: number): Promise<void> {
     if (opened.has(userId)) return;
-    await openWallet(svc.ctx.db, userId);
+    await openWallet(svc.ctx.db, userId, svc.ctx.currencies.defaultCurrency);
     if (opened.size >= OPENED_WALLETS_MAX) opened.clear();
     opened.add(userId);
   }

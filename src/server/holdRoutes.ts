@@ -4,7 +4,7 @@ import { WalletError } from "../core/errors.js";
 import { getHold, listHolds } from "../core/holds.js";
 import { isId } from "../core/ids.js";
 import { captureHold, placeHold, REFUSALS, voidHold } from "../core/operations.js";
-import { moneyRoute, user, type RequestInfo, type Route } from "./routes.js";
+import { currencyOf, moneyRoute, user, type RequestInfo, type Route } from "./routes.js";
 import * as s from "./schemas.js";
 
 /** A hold id that cannot exist is answered like one the caller may not see. */
@@ -21,6 +21,7 @@ export const holdRoutes: Route[] = [
     tag: "holds",
     summary: "Reserve money in your wallet, to capture (move) or void (release) later",
     body: s.HoldBody,
+    currency: true,
     status: 201,
     response: {
       description: "Held: the available balance is reduced, the balance is not",
@@ -33,6 +34,7 @@ export const holdRoutes: Route[] = [
         amount: r.body.amount,
         toUserId: r.body.destination_user_id,
         expiresInSeconds: r.body.expires_in_seconds,
+        currency: currencyOf(svc, r.body.currency),
         idempotency: r.idempotency,
       }),
   }),

@@ -4,10 +4,15 @@ import { acceptTransfer, deposit, REFUSALS, transfer, withdraw } from "../core/o
 import { getEvents } from "../core/events/pages.js";
 import { balanceAtInstant, statement, STATEMENT_MAX_DAYS } from "../core/operator.js";
 import { getTransfer, publicView } from "../core/transfers.js";
-import { moneyRoute, user, type Route } from "./routes.js";
+import { currencyOf, moneyRoute, user, type Route } from "./routes.js";
+import type { Services } from "./services.js";
 import * as s from "./schemas.js";
 
-const transferOf = (b: z.infer<typeof s.TransferBody>) => ({ toUserId: b.destination_user_id, amount: b.amount });
+const transferOf = (svc: Services, b: z.infer<typeof s.TransferBody>) => ({
+  toUserId: b.destination_user_id,
+  amount: b.amount,
+  currency: currencyOf(svc, b.currency),
+});
 
 export const moneyRoutes: Route[] = [
   moneyRoute({
@@ -15,37 +20,54 @@ export const moneyRoutes: Route[] = [
     operationId: "deposit",
     summary: "Deposit cents into your wallet",
     body: s.AmountBody,
+    currency: true,
     response: { description: "Deposited", schema: s.BalanceChangeResponse },
     refusals: REFUSALS.deposit,
-    run: (svc, r) => deposit(svc.ctx, { userId: r.userId, amount: r.body.amount, idempotency: r.idempotency }),
+    run: (svc, r) =>
+      deposit(svc.ctx, {
+        userId: r.userId,
+        amount: r.body.amount,
+        currency: currencyOf(svc, r.body.currency),
+        idempotency: r.idempotency,
+      }),
   }),
   moneyRoute({
     path: "/api/withdraw/v1",
     operationId: "withdraw",
     summary: "Withdraw cents from your wallet",
     body: s.AmountBody,
+    currency: true,
     response: { description: "Withdrawn", schema: s.BalanceChangeResponse },
     refusals: REFUSALS.withdraw,
-    run: (svc, r) => withdraw(svc.ctx, { userId: r.userId, amount: r.body.amount, idempotency: r.idempotency }),
+    run: (svc, r) =>
+      withdraw(svc.ctx, {
+        userId: r.userId,
+        amount: r.body.amount,
+        currency: currencyOf(svc, r.body.currency),
+        idempotency: r.idempotency,
+      }),
   }),
   moneyRoute({
     path: "/api/transfer/v1",
     operationId: "transfer",
     summary: "Transfer cents to another wallet, synchronously",
     body: s.TransferBody,
+    currency: true,
     response: { description: "Transferred", schema: s.TransferResponse },
     refusals: REFUSALS.transfer,
-    run: (svc, r) => transfer(svc.ctx, { userId: r.userId, ...transferOf(r.body), idempotency: r.idempotency }),
+    run: (svc, r) => transfer(svc.ctx, { userId: r.userId, ...transferOf(svc, r.body), idempotency: r.idempotency }),
   }),
   moneyRoute({
     path: "/api/transfer/v2",
     operationId: "transferAsync",
     summary: "Transfer cents to another wallet, asynchronously (durable once accepted)",
     body: s.TransferBody,
+    currency: true,
     status: 202,
     response: { description: "Accepted: recorded durably, applied by a worker", schema: s.TransferAcceptedResponse },
     refusals: REFUSALS.acceptTransfer,
-    run: (svc, r) => acceptTransfer(svc.ctx, { userId: r.userId, ...transferOf(r.body), idempotency: r.idempotency }),
+    run: (svc, r) =>
+      acceptTransfer(svc.ctx, { userId: r.userId, ...transferOf(svc, r.body), idempotency: r.idempotency }),
   }),
   {
     ...user,
@@ -71,6 +93,7 @@ export const moneyRoutes: Route[] = [
     summary: "Your balance and available balance (the balance minus active holds), in cents; ?at= a past instant",
     tag: "wallet",
     query: s.BalanceQuery,
+    currency: true,
     responses: {
       200: {
         description: "The balances; with at, as they were then (and the instant, as at)",
@@ -78,10 +101,13 @@ export const moneyRoutes: Route[] = [
       },
     },
     handler: async (r, svc) => {
-      const { at } = r.query as z.infer<typeof s.BalanceQuery>;
+      const { at, currency: given } = r.query as z.infer<typeof s.BalanceQuery>;
+      const currency = currencyOf(svc, given);
       return {
         status: 200,
-        body: at ? await balanceAtInstant(svc.ctx, r.userId, at) : await svc.reads.balance(r.userId),
+        body: at
+          ? await balanceAtInstant(svc.ctx, r.userId, at, currency)
+          : await svc.reads.balance(r.userId, currency),
       };
     },
   },
@@ -113,10 +139,12 @@ export const moneyRoutes: Route[] = [
     description: `from must be before to, and the range may cover at most ${STATEMENT_MAX_DAYS} days: a longer one is refused (400 invalid_request).`,
     tag: "wallet",
     query: s.StatementQuery,
+    currency: true,
     responses: { 200: { description: "The statement (opening + in - out = closing)", schema: s.StatementResponse } },
     handler: async (r, svc) => {
       const q = r.query as z.infer<typeof s.StatementQuery>;
-      return { status: 200, body: await statement(svc.ctx, { userId: r.userId, from: q.from, to: q.to }) };
+      const currency = currencyOf(svc, q.currency);
+      return { status: 200, body: await statement(svc.ctx, { userId: r.userId, currency, from: q.from, to: q.to }) };
     },
   },
   {
@@ -134,6 +162,7 @@ export const moneyRoutes: Route[] = [
       "any page. `cursor` with `page` above 1, or a cursor that no page returned, is a 400 `invalid_request`.",
     tag: "wallet",
     query: s.HistoryQuery,
+    currency: true,
     responses: { 200: { description: "A page of entries", schema: s.HistoryResponse } },
     handler: async (r, svc) => {
       const q = r.query as z.infer<typeof s.HistoryQuery>;
@@ -141,6 +170,7 @@ export const moneyRoutes: Route[] = [
         status: 200,
         json: await svc.reads.historyJson({
           userId: r.userId,
+          currency: currencyOf(svc, q.currency),
           type: q.type,
           page: q.page,
           pageSize: q.page_size,

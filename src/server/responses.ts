@@ -8,12 +8,20 @@ const Id = z
   .regex(/^[0-9]+$/)
   .meta({ description: "64-bit time-ordered id, as a string" });
 
+const Currency = z.string().meta({ description: "ISO 4217 code: the wallet's currency", example: "USD" });
+
 export const BalanceResponse = z.object({
+  currency: Currency,
   balance: z.int(),
   available_balance: z.int().meta({ description: "balance minus the amounts of active holds" }),
 });
-export const BalanceChangeResponse = z.object({ balance: z.int(), transaction_id: Id });
-export const TransferResponse = z.object({ success: z.literal(true), transfer_id: Id, balance: z.int() });
+export const BalanceChangeResponse = z.object({ balance: z.int(), transaction_id: Id, currency: Currency });
+export const TransferResponse = z.object({
+  success: z.literal(true),
+  transfer_id: Id,
+  balance: z.int(),
+  currency: Currency,
+});
 export const TransferAcceptedResponse = z.object({
   success: z.literal(true),
   transfer_id: Id,
@@ -23,6 +31,7 @@ export const TransferStatusResponse = z.object({
   transfer_id: Id,
   status: z.enum(["pending", "completed", "failed"]),
   amount: z.int(),
+  currency: Currency,
   source_user_id: z.int(),
   destination_user_id: z.int(),
   failure_reason: z.string().optional(),
@@ -37,12 +46,14 @@ export const HistoryResponse = z.object({
       type: z.enum(ENTRY_TYPES),
       direction: z.enum(["in", "out"]),
       amount: z.int(),
+      currency: Currency,
       balance_after: z.int(),
       counterparty_user_id: z.int().nullable(),
       transfer_id: Id.nullable(),
       created_at: z.string().meta({ format: "date-time" }),
       hold_id: Id.nullable().meta({ description: "the hold a capture came from, else null" }),
       reverses: Id.nullable().meta({ description: "the transaction or transfer a reversal reverses, else null" }),
+      exchange_id: Id.nullable().meta({ description: "an exchange's id (the entry's own id), else null" }),
     }),
   ),
   page: z.int().meta({ description: "the page number asked for (1 with a cursor: pages count from it)" }),
@@ -58,6 +69,7 @@ export const HoldResponse = z.object({
   hold_id: Id,
   status: z.enum(["held", "captured", "voided", "expired"]),
   amount: z.int().meta({ description: "the amount held" }),
+  currency: Currency,
   captured_amount: z.int().nullable().meta({ description: "what moved, once captured" }),
   user_id: z.int().meta({ description: "the payer" }),
   destination_user_id: z.int().nullable(),
@@ -78,6 +90,7 @@ export const HoldListResponse = z.object({
 });
 export const InspectResponse = z.object({
   user_id: z.int(),
+  currency: Currency,
   balance: z.int(),
   available_balance: z.int(),
   frozen: z.boolean(),
@@ -92,6 +105,7 @@ export const ReversalResponse = z.object({
   amount: z.int(),
   remaining: z.int().meta({ description: "what may still be reversed" }),
   kind: z.enum(["deposit", "withdraw", "transfer"]),
+  currency: Currency,
   from_user_id: z.int().nullable().meta({ description: "the wallet the money came back from (null: from outside)" }),
   to_user_id: z.int().nullable().meta({ description: "the wallet it went back to (null: out of the system)" }),
   reason: z.string(),
@@ -99,6 +113,7 @@ export const ReversalResponse = z.object({
 export const AdjustmentResponse = z.object({
   transaction_id: Id,
   user_id: z.int(),
+  currency: Currency,
   amount: z.int(),
   balance: z.int(),
   available_balance: z.int(),
@@ -110,7 +125,7 @@ export const AuditResponse = z.object({
       id: Id,
       at: Instant,
       actor: z.string(),
-      action: z.enum(["freeze", "unfreeze", "reversal", "adjustment", "transfer_retry"]),
+      action: z.enum(["freeze", "unfreeze", "reversal", "adjustment", "transfer_retry", "fx_rate"]),
       target: z.string(),
       reason: z.string().nullable(),
       details: z.record(z.string(), z.unknown()),
@@ -118,11 +133,17 @@ export const AuditResponse = z.object({
   ),
   next_after: Id.nullable(),
 });
-export const PastBalanceResponse = z.object({ balance: z.int(), available_balance: z.int(), at: Instant });
+export const PastBalanceResponse = z.object({
+  currency: Currency,
+  balance: z.int(),
+  available_balance: z.int(),
+  at: Instant,
+});
 export const BalanceOrPastResponse = z.union([BalanceResponse, PastBalanceResponse]);
 export const StatementResponse = z.object({
   from: Instant,
   to: Instant,
+  currency: Currency,
   opening_balance: z.int(),
   closing_balance: z.int(),
   total_in: z.int(),

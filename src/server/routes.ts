@@ -32,7 +32,7 @@ export type Reply = {
 };
 
 export type Route = {
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "PUT";
   path: string;
   operationId: string;
   summary: string;
@@ -51,6 +51,8 @@ export type Route = {
   bodyOptional?: boolean;
   /** success (and other non-error) responses */
   responses: Record<number, { description: string; schema?: z.ZodType; contentType?: string }>;
+  /** it takes a currency (body or query): an ISO code outside CURRENCIES is 422 currency_not_supported */
+  currency?: boolean;
   /** the error codes this route may answer beyond those every route may (see routeRefusals) */
   refusals?: readonly ErrorCode[];
   handler(req: RequestInfo, svc: Services): Promise<Reply>;
@@ -63,6 +65,7 @@ export function routeRefusals(r: Route): ErrorCode[] {
   if (r.auth) codes.push("unauthorized");
   if (r.rateLimited) codes.push("rate_limited");
   if (r.body) codes.push("payload_too_large", "idempotency_key_reused", "idempotency_key_in_progress");
+  if (r.currency) codes.push("currency_not_supported");
   return [...new Set([...codes, ...(r.refusals ?? [])])];
 }
 
@@ -77,6 +80,11 @@ export function outcomeReply<T>(svc: Services, kind: string, outcome: Outcome<T>
 
 export const user = { auth: true, rateLimited: true } as const;
 
+/** The request's currency (a body field or query parameter): absent, the default; outside CURRENCIES, 422. */
+export function currencyOf(svc: Services, given: unknown, field?: string): string {
+  return svc.ctx.currencies.resolve(given, field);
+}
+
 /** A POST that moves money: validate the body, run one operation, answer its outcome. */
 export function moneyRoute<B extends z.ZodType, T>(o: {
   path: string;
@@ -85,6 +93,8 @@ export function moneyRoute<B extends z.ZodType, T>(o: {
   tag?: string;
   body: B;
   bodyOptional?: boolean;
+  /** the body names a currency */
+  currency?: boolean;
   status?: number;
   response: { description: string; schema: z.ZodType };
   refusals: readonly ErrorCode[];
@@ -101,6 +111,7 @@ export function moneyRoute<B extends z.ZodType, T>(o: {
     tag: o.tag ?? "money",
     body: o.body,
     bodyOptional: o.bodyOptional,
+    currency: o.currency,
     responses: { [status]: o.response },
     refusals: o.refusals,
     handler: async (r, svc) =>

@@ -8,9 +8,11 @@ import { CURSOR_WITH_PAGE, decodeCursor, type EntryTypeFilter } from "../core/hi
 import { isPrintableText, PRINTABLE_ERROR } from "../core/freeText.js";
 import { parseInstant } from "../core/isoDate.js";
 import { MAX_CENTS } from "../core/money.js";
+import { Currency } from "./fxSchemas.js";
 import { HOLD_DEFAULT_SECONDS, HOLD_MAX_SECONDS } from "../core/operations.js";
 
 export * from "./responses.js";
+export * from "./fxSchemas.js";
 
 export const Amount = z
   .int({ error: "must be an integer number of cents" })
@@ -23,11 +25,12 @@ export const UserId = z
   .min(1, { error: "must be a positive integer user id" })
   .max(MAX_CENTS, { error: "must be a positive integer user id" });
 
-export const AmountBody = z.strictObject({ amount: Amount });
+export const AmountBody = z.strictObject({ amount: Amount, currency: Currency.optional() });
 
 export const TransferBody = z.strictObject({
   destination_user_id: UserId.meta({ description: "The receiving user's id", example: 2 }),
   amount: Amount,
+  currency: Currency.optional(),
 });
 
 const positiveIntString = (name: string, max: number) =>
@@ -49,8 +52,8 @@ const CURSOR_ERROR = "must be a next_cursor returned by a previous page";
 export const HistoryQuery = z
   .strictObject({
     type: z
-      .enum(["0", "1", "2", "3", "4", "5"], {
-        error: "must be 0 (all), 1 (deposit), 2 (withdraw), 3 (transfer), 4 (reversal) or 5 (adjustment)",
+      .enum(["0", "1", "2", "3", "4", "5", "6"], {
+        error: "must be 0 (all), 1 (deposit), 2 (withdraw), 3 (transfer), 4 (reversal), 5 (adjustment) or 6 (exchange)",
       })
       .default("0")
       .transform((v) => Number(v) as EntryTypeFilter),
@@ -58,6 +61,7 @@ export const HistoryQuery = z
       .default(1)
       .meta({ description: "page number from 1, counted from the newest entry (offset paging); 1 with a cursor" }),
     page_size: positiveIntString("page_size", 100).default(30),
+    currency: Currency.optional(),
     cursor: z
       .string()
       .transform((v, c) => {
@@ -88,6 +92,7 @@ export const HoldBody = z.strictObject({
     .max(HOLD_MAX_SECONDS, { error: `must be at most ${HOLD_MAX_SECONDS} seconds (7 days)` })
     .optional()
     .meta({ description: `Lifetime, 1..${HOLD_MAX_SECONDS} s; default ${HOLD_DEFAULT_SECONDS}`, example: 900 }),
+  currency: Currency.optional(),
 });
 
 export const CaptureBody = z.strictObject({
@@ -124,7 +129,8 @@ export const AdjustmentBody = z.strictObject({
     .min(-MAX_CENTS, { error: `must be at least -${MAX_CENTS}` })
     .max(MAX_CENTS, { error: `must be at most ${MAX_CENTS}` })
     .refine((a) => a !== 0, { error: "must not be 0" })
-    .meta({ description: "Cents to credit (positive) or debit (negative)", example: -250 }),
+    .meta({ description: "Minor units to credit (positive) or debit (negative)", example: -250 }),
+  currency: Currency.optional(),
   reason: Reason,
 });
 export const AuditQuery = z.strictObject({
@@ -147,8 +153,13 @@ const instant = (name: string) =>
       return z.NEVER;
     })
     .meta({ description: `${name}: ISO 8601`, format: "date-time" });
-export const BalanceQuery = z.strictObject({ at: instant("at").optional() });
-export const StatementQuery = z.strictObject({ from: instant("from"), to: instant("to") });
+export const BalanceQuery = z.strictObject({ at: instant("at").optional(), currency: Currency.optional() });
+export const StatementQuery = z.strictObject({
+  from: instant("from"),
+  to: instant("to"),
+  currency: Currency.optional(),
+});
+export const CurrencyQuery = z.strictObject({ currency: Currency.optional() });
 
 /** A whole number in a query string; the parameter's name comes with the path in describeIssues. */
 const intString = (min: number, max: number) =>

@@ -86,8 +86,8 @@ export async function checkLedger(db: Database, sent: Sent[], from: number, to: 
 export async function streamEqualsJournal(db: Database, nats: PrivateNats): Promise<number> {
   for (let i = 0; ; i++) {
     const [row] = await db.query<{ n: number }>(
-      `select count(*)::int as n from wallets x left join relay_cursor c on c.user_id = x.user_id
-        where x.version > coalesce(c.published_seq, 0)`,
+      `select count(*)::int as n from users x left join relay_cursor c on c.user_id = x.user_id
+        where x.seq > coalesce(c.published_seq, 0)`,
     );
     if (row!.n === 0) break;
     if (i > 600) throw new Error(`${row!.n} wallets still have unpublished events`);

@@ -59,8 +59,8 @@ async function world(): Promise<World> {
 /** Wallets whose events the relay has not all published (by its own cursors). */
 async function unpublished(w: World): Promise<number> {
   const [row] = await w.db.query<{ n: number }>(
-    `select count(*)::int as n from wallets x left join relay_cursor c on c.user_id = x.user_id
-      where x.version > coalesce(c.published_seq, 0)`,
+    `select count(*)::int as n from users x left join relay_cursor c on c.user_id = x.user_id
+      where x.seq > coalesce(c.published_seq, 0)`,
   );
   return row!.n;
 }

@@ -58,7 +58,10 @@ export function registerAdmin(program: Command): void {
       try {
         const report = await verifyLedger(core.ctx);
         out.result(report, () => {
-          const head = `${report.wallets} wallets, ${report.entries} entries, total balance ${report.total_balance} cents`;
+          const totals = Object.entries(report.totals)
+            .map(([c, t]) => `${t} ${c}`)
+            .join(", ");
+          const head = `${report.wallets} wallets, ${report.entries} entries, balances ${totals || "0"} (minor units)`;
           if (report.ok) return `${chalk.green("ok")}  ${head}: every invariant holds`;
           return [
             `${chalk.red("VIOLATIONS")}  ${head}`,

@@ -19,7 +19,7 @@ function line(e: WalletEvent): string {
     d.reverses ? `reverses ${d.reverses}` : "",
     d.reason ? `"${escapeText(d.reason)}"` : "",
   ].filter(Boolean);
-  return `${String(e.sequence).padStart(6)}  ${when(e.occurred_at)}  ${chalk.cyan(e.type.padEnd(15))} ${money(d.amount)}  balance ${d.balance_after}  available ${d.available_balance_after}${extra.length ? "  " + extra.join("  ") : ""}`;
+  return `${String(e.sequence).padStart(6)}  ${when(e.occurred_at)}  ${chalk.cyan(e.type.padEnd(15))} ${money(d.amount, d.currency)}  balance ${d.balance_after}  available ${d.available_balance_after}${extra.length ? "  " + extra.join("  ") : ""}`;
 }
 
 export function registerEvents(program: Command): void {

@@ -4,11 +4,10 @@ import Table from "cli-table3";
 import type { HoldChange, HoldStatus, HoldView } from "../../core/operations.js";
 import { HOLD_MAX_SECONDS } from "../../core/operations.js";
 import { isId } from "../../core/ids.js";
-import { formatCurrency } from "../../core/money.js";
-import { need, parseIntArg } from "../args.js";
+import { currencyOption, need, parseCurrencyArg, parseIntArg } from "../args.js";
 import { UsageError } from "../errors.js";
 import { globals } from "../globals.js";
-import { createOutput, money, when } from "../output.js";
+import { amountIn, createOutput, money, when } from "../output.js";
 import { withClient } from "../target.js";
 
 const TARGET_HELP =
@@ -23,6 +22,8 @@ const colour: Record<HoldStatus, (s: string) => string> = {
   expired: chalk.magenta,
 };
 
+type HoldOpts = { from?: string; to?: string; expiresIn?: string; currency?: string };
+
 function holdId(text: string): string {
   if (!isId(text)) throw new UsageError(`'${text}' is not a hold id`);
   return text;
@@ -30,39 +31,44 @@ function holdId(text: string): string {
 
 function describe(h: HoldView | HoldChange): string {
   const lines = [
-    `${colour[h.status](h.status.padEnd(8))} hold ${h.hold_id}: ${money(h.amount)}  from wallet ${h.user_id}` +
+    `${colour[h.status](h.status.padEnd(8))} hold ${h.hold_id}: ${money(h.amount, h.currency)}  from wallet ${h.user_id}` +
       (h.destination_user_id ? ` to wallet ${h.destination_user_id}` : " (no destination)"),
     `expires   ${when(h.expires_at)}`,
   ];
-  if (h.captured_amount !== null) lines.push(`captured  ${money(h.captured_amount)}`);
+  if (h.captured_amount !== null) lines.push(`captured  ${money(h.captured_amount, h.currency)}`);
   if ("balance" in h) {
-    lines.push(`balance   ${money(h.balance)}  (wallet ${h.user_id})`, `available ${money(h.available_balance)}`);
+    lines.push(
+      `balance   ${money(h.balance, h.currency)}  (wallet ${h.user_id})`,
+      `available ${money(h.available_balance, h.currency)}`,
+    );
   }
   return lines.join("\n");
 }
 
 export function registerHolds(program: Command): void {
-  program
+  const holdCommand = program
     .command("hold")
     .description("Reserve cents in a wallet (two-phase payment): capture or void it later")
     .argument("[amount]", "cents")
     .option("--from <id>", "the payer's user id")
     .option("--to <id>", "who may capture it and receives the money (default: none; the payer captures)")
-    .option("--expires-in <seconds>", `lifetime, 1..${HOLD_MAX_SECONDS} (default 3600)`)
+    .option("--expires-in <seconds>", `lifetime, 1..${HOLD_MAX_SECONDS} (default 3600)`);
+  currencyOption(holdCommand)
     .addHelpText(
       "after",
-      `${TARGET_HELP}\n\nExamples:\n  $ wallet hold 2500 --from 1 --to 2 --expires-in 900\n  $ wallet hold 700 --from 1 --json`,
+      `${TARGET_HELP}\n\nExamples:\n  $ wallet hold 2500 --from 1 --to 2 --expires-in 900\n  $ wallet hold 700 --from 1 --currency EUR --json`,
     )
-    .action(async (amountArg: string | undefined, opts: { from?: string; to?: string; expiresIn?: string }, cmd) => {
+    .action(async (amountArg: string | undefined, opts: HoldOpts, cmd) => {
       const out = createOutput(globals(cmd).json);
       const amount = await need(amountArg, "amount", "Amount in cents:", out.interactive);
       const userId = await need(opts.from, "--from", "Payer's user id:", out.interactive);
       const toUserId = opts.to === undefined ? undefined : parseIntArg(opts.to, "--to");
+      const currency = parseCurrencyArg(opts.currency);
       const expiresInSeconds = opts.expiresIn === undefined ? undefined : parseIntArg(opts.expiresIn, "--expires-in");
       if (expiresInSeconds !== undefined && expiresInSeconds > HOLD_MAX_SECONDS)
         throw new UsageError(`--expires-in must be at most ${HOLD_MAX_SECONDS}`);
       await withClient(cmd, async (client) => {
-        const h = await client.placeHold({ userId, toUserId, amount, expiresInSeconds });
+        const h = await client.placeHold({ userId, toUserId, amount, expiresInSeconds, currency });
         out.result(h, () => `${chalk.green("Held")}\n${describe(h)}`);
       });
     });
@@ -135,7 +141,7 @@ export function registerHolds(program: Command): void {
               h.hold_id,
               colour[h.status](h.status),
               h.amount,
-              chalk.dim(formatCurrency(h.amount)),
+              chalk.dim(amountIn(h.amount, h.currency)),
               h.captured_amount ?? "",
               h.destination_user_id ?? "",
               when(h.expires_at),

@@ -1,15 +1,16 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
-import { loadConfig } from "../../core/config.js";
-import type { Database } from "../../core/db/index.js";
+import { loadClientConfig, loadConfig } from "../../core/config.js";
+import type { CoreContext } from "../../core/context.js";
 import { createLogger } from "../../server/logger.js";
 import { startServer } from "../../server/index.js";
 import { openDirect } from "../context.js";
 import { UsageError } from "../errors.js";
 import { globals } from "../globals.js";
 import { parseLoadtestArgs, type LoadtestOpts } from "../loadtest/args.js";
-import { awaitCompletion, checkLedger, fund, total } from "../loadtest/check.js";
+import { awaitCompletion, checkHoldings, checkLedger, fund, total } from "../loadtest/check.js";
+import { fundSecondCurrency, holdings, setExchangeRates } from "../loadtest/exchange.js";
 import { writeHtmlReport } from "../loadtest/html.js";
 import { startLive } from "../loadtest/live.js";
 import { renderReport, renderReportWithCharts, type LoadReport } from "../loadtest/report.js";
@@ -17,7 +18,7 @@ import { runLoad } from "../loadtest/run.js";
 import { SCENARIOS } from "../loadtest/scenarios.js";
 import { createOutput } from "../output.js";
 
-type Target = { url: string; db?: Database; stop(): Promise<void> };
+type Target = { url: string; ctx?: CoreContext; stop(): Promise<void> };
 
 /**
  * The target: a live server (--api), or `wallet serve` assembled in this process; and
@@ -29,12 +30,12 @@ async function openTarget(api: string | undefined, baseline: boolean): Promise<T
     // without DATABASE_URL or WALLET_DATA_DIR: a fresh in-memory embedded database
     const config = loadConfig({ PORT: "0", RATE_LIMIT_RPS: "0", HOST: "127.0.0.1" }, { WALLET_DATA_DIR: "memory://" });
     const server = await startServer(config, createLogger("error"));
-    return { url: server.url, db: server.services.ctx.db, stop: () => server.close() };
+    return { url: server.url, ctx: server.services.ctx, stop: () => server.close() };
   }
   const config = loadConfig();
   if (config.databaseUrl && !baseline) {
     const direct = await openDirect({ ...config, migrate: false, dbPoolMax: 4 });
-    return { url: api, db: direct.ctx.db, stop: () => direct.close() };
+    return { url: api, ctx: direct.ctx, stop: () => direct.close() };
   }
   return { url: api, stop: async () => undefined };
 }
@@ -68,7 +69,9 @@ export function registerLoadtest(program: Command): void {
       "after",
       "\nTarget: --api <url> (a running server; set DATABASE_URL too for the SQL checks), or, without it, a server\n" +
         "in this process on DATABASE_URL or a fresh in-memory embedded database. Rate limiting is off in-process.\n" +
-        "transfer-async is measured to completion: the run waits until every accepted transfer is applied.\n\n" +
+        "transfer-async is measured to completion: the run waits until every accepted transfer is applied.\n" +
+        "exchange funds the wallets in USD and EUR, sets both rates (--api alone: WALLET_ADMIN_TOKEN) and\n" +
+        "quotes then exchanges; its check: per currency, balances plus the platform's position unchanged.\n\n" +
         "Examples:\n  $ wallet loadtest --scenario transfer --duration 30 --concurrency 64 --report load.html\n" +
         "  $ wallet loadtest --scenario transfer-async --api http://localhost:8080 --json",
     )
@@ -79,14 +82,21 @@ export function registerLoadtest(program: Command): void {
       const reportFile = reportPath(opts.report);
       // the line is rewritten in place: only where someone watches it, never into a file or a pipe
       const watched = !g.json && Boolean(process.stdout.isTTY && process.stderr.isTTY);
-      const { url, db, stop } = await openTarget(g.api, a.baseline);
+      const target = await openTarget(g.api, a.baseline);
+      const { url, ctx, stop } = target;
+      const db = ctx?.db;
+      const fx = { url, ctx, adminToken: loadClientConfig().adminToken };
+      const exchanging = a.scenario === "exchange";
       try {
         if (a.seed && !a.baseline) {
           out.info(`opening and funding wallets ${a.first}..${a.first + a.users - 1}`);
           await fund(url, db, a.first, a.users);
+          if (exchanging) await fundSecondCurrency(fx, a.first, a.users);
         }
+        if (exchanging) await setExchangeRates(fx);
         const checked = a.check && !a.baseline;
-        const before = checked ? await total(url, db, a.first, a.users) : 0;
+        const before = checked && !exchanging ? await total(url, db, a.first, a.users) : 0;
+        const held = checked && exchanging ? await holdings(fx, a.first, a.users) : undefined;
         out.info(`${a.scenario}: ${a.concurrency} connections for ${a.durationSec} s against ${url}`);
         const started = Date.now();
         const live = watched ? startLive(process.stderr, a.durationSec) : undefined;
@@ -105,7 +115,8 @@ export function registerLoadtest(program: Command): void {
           out.info(`waiting for ${result.accepted} accepted transfers to be applied`);
           report.async = await awaitCompletion(url, db, result, started);
         }
-        if (checked) report.ledger = await checkLedger(url, db, a.first, a.users, before, result);
+        if (held) report.ledger = await checkHoldings(db, held, await holdings(fx, a.first, a.users));
+        else if (checked) report.ledger = await checkLedger(url, db, a.first, a.users, before, result);
         if (reportFile) writeHtmlReport(reportFile, report);
         // charts on a terminal; into a file or a pipe, the table alone, as before
         out.result(report, () =>

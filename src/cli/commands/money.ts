@@ -4,46 +4,49 @@ import Table from "cli-table3";
 import ora from "ora";
 import { BAD_CURSOR, decodeCursor, ENTRY_TYPES, type EntryType, type EntryTypeFilter } from "../../core/history.js";
 import { escapeText } from "../../core/freeText.js";
-import { formatCurrency } from "../../core/money.js";
-import { confirmOrAbort, need, parseInstantArg, parseIntArg } from "../args.js";
+import { confirmOrAbort, currencyOption, need, parseCurrencyArg, parseInstantArg, parseIntArg } from "../args.js";
 import type { TransferStatusView } from "../client.js";
 import { UsageError } from "../errors.js";
 import { globals } from "../globals.js";
-import { createOutput, money, when } from "../output.js";
+import { amountIn, createOutput, money, when } from "../output.js";
 import { withClient } from "../target.js";
 
 const TARGET_HELP =
   "\nRuns against a live server with --api <url> (or WALLET_API_URL), otherwise directly on the database\n(DATABASE_URL, or the embedded one in WALLET_DATA_DIR).";
 
-type UserOpts = { user?: string };
+type UserOpts = { user?: string; currency?: string };
 
 export function registerMoney(program: Command): void {
   for (const kind of ["deposit", "withdraw"] as const) {
-    program
+    const command = program
       .command(kind)
       .description(kind === "deposit" ? "Add cents to a wallet" : "Take cents from a wallet")
-      .argument("[amount]", "cents (1170 is $11.70)")
-      .option("-u, --user <id>", "the wallet's user id")
+      .argument("[amount]", "minor units of the currency (1170 USD is $11.70, 500 JPY is 500 yen)")
+      .option("-u, --user <id>", "the wallet's user id");
+    currencyOption(command)
       .addHelpText(
         "after",
-        `${TARGET_HELP}\n\nExamples:\n  $ wallet ${kind} 1170 --user 1\n  $ wallet ${kind} 500 --user 1 --api http://localhost:8080 --json`,
+        `${TARGET_HELP}\n\nExamples:\n  $ wallet ${kind} 1170 --user 1\n  $ wallet ${kind} 500 --user 1 --currency JPY\n  $ wallet ${kind} 500 --user 1 --api http://localhost:8080 --json`,
       )
       .action(async (amountArg: string | undefined, opts: UserOpts, cmd: Command) => {
         const out = createOutput(globals(cmd).json);
         const amount = await need(amountArg, "amount", "Amount in cents:", out.interactive);
         const user = await need(opts.user, "--user", "User id:", out.interactive);
+        const currency = parseCurrencyArg(opts.currency);
         await withClient(cmd, async (client) => {
-          const r = await (kind === "deposit" ? client.deposit(user, amount) : client.withdraw(user, amount));
+          const r = await (kind === "deposit"
+            ? client.deposit(user, amount, currency)
+            : client.withdraw(user, amount, currency));
           out.result(
             r,
             () =>
-              `${chalk.green(kind === "deposit" ? "Deposited" : "Withdrew")} ${money(amount)}  ${kind === "deposit" ? "to" : "from"} wallet ${user}\nbalance   ${money(r.balance)}`,
+              `${chalk.green(kind === "deposit" ? "Deposited" : "Withdrew")} ${money(amount, r.currency)}  ${kind === "deposit" ? "to" : "from"} wallet ${user}\nbalance   ${money(r.balance, r.currency)}`,
           );
         });
       });
   }
 
-  program
+  const transferCommand = program
     .command("transfer")
     .description("Move cents from one wallet to another (synchronously, or --async through the queue)")
     .argument("[amount]", "cents")
@@ -51,7 +54,8 @@ export function registerMoney(program: Command): void {
     .option("--to <id>", "the receiver's user id")
     .option("--async", "use the durable queue (transfer v2) and wait for the outcome")
     .option("--no-wait", "with --async: print the acceptance and return at once")
-    .option("-y, --yes", "do not ask for confirmation")
+    .option("-y, --yes", "do not ask for confirmation");
+  currencyOption(transferCommand)
     .addHelpText(
       "after",
       `${TARGET_HELP}\n\nExamples:\n  $ wallet transfer 1003 --from 1 --to 2 --yes\n  $ wallet transfer 500 --from 1 --to 2 --async --json`,
@@ -59,29 +63,30 @@ export function registerMoney(program: Command): void {
     .action(
       async (
         amountArg: string | undefined,
-        opts: { from?: string; to?: string; async?: boolean; wait: boolean; yes?: boolean },
+        opts: { from?: string; to?: string; async?: boolean; wait: boolean; yes?: boolean; currency?: string },
         cmd: Command,
       ) => {
         const out = createOutput(globals(cmd).json);
         const amount = await need(amountArg, "amount", "Amount in cents:", out.interactive);
         const from = await need(opts.from, "--from", "From user id:", out.interactive);
         const to = await need(opts.to, "--to", "To user id:", out.interactive);
+        const currency = parseCurrencyArg(opts.currency);
         await confirmOrAbort(
-          `Transfer ${amount} cents (${formatCurrency(amount)}) from wallet ${from} to wallet ${to}?`,
+          `Transfer ${amount} ${currency === undefined ? "cents" : "minor units"} (${amountIn(amount, currency)}) from wallet ${from} to wallet ${to}?`,
           opts.yes,
           out.interactive,
         );
         await withClient(cmd, async (client) => {
           if (!opts.async) {
-            const r = await client.transfer(from, to, amount);
+            const r = await client.transfer(from, to, amount, currency);
             out.result(
               r,
               () =>
-                `${chalk.green("Transferred")} ${money(amount)}  from wallet ${from} to wallet ${to}\ntransfer  ${r.transfer_id}\nbalance   ${money(r.balance)}  (wallet ${from})`,
+                `${chalk.green("Transferred")} ${money(amount, r.currency)}  from wallet ${from} to wallet ${to}\ntransfer  ${r.transfer_id}\nbalance   ${money(r.balance, r.currency)}  (wallet ${from})`,
             );
             return;
           }
-          const accepted = await client.transferAsync(from, to, amount);
+          const accepted = await client.transferAsync(from, to, amount, currency);
           if (!opts.wait) {
             out.result(accepted, () => `${chalk.yellow("Accepted")} transfer ${accepted.transfer_id} (pending)`);
             return;
@@ -102,39 +107,48 @@ export function registerMoney(program: Command): void {
       },
     );
 
-  program
+  const balanceCommand = program
     .command("balance")
     .description("Show a wallet's balance and available balance (now, or --at a past instant)")
     .option("-u, --user <id>", "the wallet's user id")
-    .option("--at <instant>", "ISO 8601: the balance as it was then")
+    .option("--at <instant>", "ISO 8601: the balance as it was then");
+  currencyOption(balanceCommand)
     .addHelpText(
       "after",
-      `${TARGET_HELP}\n\nExamples:\n  $ wallet balance --user 1\n  $ wallet balance --user 1 --at 2026-11-01T00:00:00Z`,
+      `${TARGET_HELP}\n\nExamples:\n  $ wallet balance --user 1\n  $ wallet balance --user 1 --currency EUR\n  $ wallet balance --user 1 --at 2026-11-01T00:00:00Z\n(every currency at once: wallet balances --user 1)`,
     )
     .action(async (opts: UserOpts & { at?: string }, cmd: Command) => {
       const out = createOutput(globals(cmd).json);
       const user = await need(opts.user, "--user", "User id:", out.interactive);
       const at = opts.at === undefined ? undefined : parseInstantArg(opts.at, "--at");
+      const currency = parseCurrencyArg(opts.currency);
       await withClient(cmd, async (client) => {
-        const r = at ? await client.balanceAt(user, at) : await client.balance(user);
+        const r = at ? await client.balanceAt(user, at, currency) : await client.balance(user, currency);
         out.result(
           r,
           () =>
-            `wallet ${user}  ${money(r.balance)}` +
+            `wallet ${user}  ${money(r.balance, r.currency)}` +
             (at ? `  at ${when(at.toISOString())}` : "") +
-            (r.available_balance === r.balance ? "" : `\navailable  ${money(r.available_balance)}  (the rest is held)`),
+            (r.available_balance === r.balance
+              ? ""
+              : `\navailable  ${money(r.available_balance, r.currency)}  (the rest is held)`),
         );
       });
     });
 
-  program
+  const historyCommand = program
     .command("history")
     .description("List a wallet's ledger entries, newest first")
     .option("-u, --user <id>", "the wallet's user id")
-    .option("--type <type>", "0 all, 1 deposit, 2 withdraw, 3 transfer, 4 reversal, 5 adjustment (or the name)", "0")
+    .option(
+      "--type <type>",
+      "0 all, 1 deposit, 2 withdraw, 3 transfer, 4 reversal, 5 adjustment, 6 exchange (or the name)",
+      "0",
+    )
     .option("--page <n>", "page number (offset paging)", "1")
     .option("--page-size <n>", "entries per page, 1 to 100", "30")
-    .option("--cursor <cursor>", "start below the last entry of an earlier page: the next cursor it printed")
+    .option("--cursor <cursor>", "start below the last entry of an earlier page: the next cursor it printed");
+  currencyOption(historyCommand)
     .addHelpText(
       "after",
       `${TARGET_HELP}\n\nA cursor walks the whole history once, in order, while new entries arrive; a page number\nshifts when they do. Examples:\n  $ wallet history --user 1\n  $ wallet history --user 1 --type transfer --page 2 --page-size 50 --json\n  $ wallet history --user 1 --cursor 4711`,
@@ -143,6 +157,7 @@ export function registerMoney(program: Command): void {
       async (opts: UserOpts & { type: string; page: string; pageSize: string; cursor?: string }, cmd: Command) => {
         const out = createOutput(globals(cmd).json);
         const user = await need(opts.user, "--user", "User id:", out.interactive);
+        const currency = parseCurrencyArg(opts.currency);
         const type = historyType(opts.type);
         const page = parseIntArg(opts.page, "--page");
         const pageSize = parseIntArg(opts.pageSize, "--page-size");
@@ -153,7 +168,7 @@ export function registerMoney(program: Command): void {
         if (cursor !== undefined && page > 1)
           throw new UsageError("--cursor and --page cannot be combined: a cursor starts its own page");
         await withClient(cmd, async (client) => {
-          const r = await client.history(user, { type, page, pageSize, cursor });
+          const r = await client.history(user, { type, page, pageSize, cursor, currency });
           out.result(r, () => {
             if (r.transactions.length === 0) {
               return `wallet ${user}: no entries${cursor ? ` below cursor ${cursor}` : page > 1 ? ` on page ${page}` : ""}`;
@@ -169,8 +184,8 @@ export function registerMoney(program: Command): void {
                 when(t.created_at),
                 t.type,
                 t.direction === "in" ? chalk.green(signed) : chalk.red(signed),
-                chalk.dim(formatCurrency(t.amount)),
-                money(t.balance_after),
+                chalk.dim(amountIn(t.amount, t.currency)),
+                money(t.balance_after, t.currency),
                 t.counterparty_user_id ?? "",
               ]);
             }
@@ -184,17 +199,17 @@ export function registerMoney(program: Command): void {
     );
 }
 
-/** "transfer" or "3" -> 3; "all" or "0" -> 0. */
+/** "transfer" or "3" -> 3; "all" or "0" -> 0; "exchange" or "6" -> 6. */
 function historyType(text: string): EntryTypeFilter {
   if (text === "all" || text === "0") return 0;
   const byName = ENTRY_TYPES.indexOf(text as EntryType);
-  const n = byName >= 0 ? byName + 1 : /^[1-5]$/.test(text) ? Number(text) : -1;
-  if (n < 0) throw new UsageError(`--type must be 0-5 or all, ${ENTRY_TYPES.join(", ")} (got '${text}')`);
+  const n = byName >= 0 ? byName + 1 : /^[1-6]$/.test(text) ? Number(text) : -1;
+  if (n < 0) throw new UsageError(`--type must be 0-6 or all, ${ENTRY_TYPES.join(", ")} (got '${text}')`);
   return n as EntryTypeFilter;
 }
 
 function describeTransfer(t: TransferStatusView): string {
-  const head = `transfer ${t.transfer_id}: ${money(t.amount)}  from wallet ${t.source_user_id} to wallet ${t.destination_user_id}`;
+  const head = `transfer ${t.transfer_id}: ${money(t.amount, t.currency)}  from wallet ${t.source_user_id} to wallet ${t.destination_user_id}`;
   if (t.status === "completed") return `${chalk.green("Completed")} ${head}`;
   if (t.status === "failed") return `${chalk.red("Failed")} ${head}\nreason    ${escapeText(t.failure_reason ?? "")}`;
   return `${chalk.yellow(t.dead_lettered ? "Dead-lettered" : "Pending")} ${head}`;

@@ -5,7 +5,7 @@ import { escapeText, isPrintableText, PRINTABLE_ERROR } from "../../core/freeTex
 import { isId } from "../../core/ids.js";
 import { MAX_CENTS } from "../../core/money.js";
 import type { InspectView } from "../../core/operator.js";
-import { confirmOrAbort, need, parseIntArg } from "../args.js";
+import { confirmOrAbort, currencyOption, need, parseCurrencyArg, parseIntArg } from "../args.js";
 import { UsageError } from "../errors.js";
 import { globals } from "../globals.js";
 import { createOutput, money, when, type Output } from "../output.js";
@@ -17,7 +17,7 @@ const OPERATOR_HELP =
   "(or WALLET_API_URL) it uses the admin API with WALLET_ADMIN_TOKEN, and --actor (or the OS user) as X-Actor.\n" +
   "Every action is written to the audit log (wallet audit).";
 
-type ActOpts = { user?: string; reason?: string; actor?: string; yes?: boolean };
+type ActOpts = { user?: string; reason?: string; actor?: string; yes?: boolean; currency?: string };
 
 function reasonOf(reason: string | undefined): string {
   if (reason === undefined || reason.trim() === "") throw new UsageError("missing --reason (why, for the audit log)");
@@ -48,11 +48,16 @@ async function confirmThenAct<T>(
   });
 }
 
+/** The answer's currency, where it carries one. */
+function currencyOf(r: object): string | undefined {
+  return "currency" in r && typeof r.currency === "string" ? r.currency : undefined;
+}
+
 function describeWallet(w: InspectView): string {
   return [
-    `wallet ${w.user_id}${w.frozen ? `  ${chalk.red("FROZEN")}: ${escapeText(w.frozen_reason ?? "")}` : ""}`,
-    `balance            ${money(w.balance)}`,
-    `available          ${money(w.available_balance)}`,
+    `wallet ${w.user_id} (${w.currency})${w.frozen ? `  ${chalk.red("FROZEN")}: ${escapeText(w.frozen_reason ?? "")}` : ""}`,
+    `balance            ${money(w.balance, w.currency)}`,
+    `available          ${money(w.available_balance, w.currency)}`,
     `active holds       ${w.active_holds}`,
     `pending transfers  ${w.pending_transfers}`,
     `opened             ${when(w.created_at)}`,
@@ -60,17 +65,22 @@ function describeWallet(w: InspectView): string {
 }
 
 export function registerOperator(program: Command): void {
-  program
+  const inspectCommand = program
     .command("inspect")
     .description("A wallet as an operator sees it: balances, freeze, active holds, pending transfers")
     .option("-u, --user <id>", "the wallet's user id")
-    .option("--actor <name>", "who asks (admin API: X-Actor)")
-    .addHelpText("after", `${OPERATOR_HELP}\n\nExample:\n  $ wallet inspect --user 42`)
+    .option("--actor <name>", "who asks (admin API: X-Actor)");
+  currencyOption(inspectCommand)
+    .addHelpText(
+      "after",
+      `${OPERATOR_HELP}\n\nExamples:\n  $ wallet inspect --user 42\n  $ wallet inspect --user 42 --currency EUR`,
+    )
     .action(async (opts: ActOpts, cmd: Command) => {
       const out = createOutput(globals(cmd).json);
       const user = await need(opts.user, "--user", "User id:", out.interactive);
+      const currency = parseCurrencyArg(opts.currency);
       await withOperator(cmd, opts.actor, async (c) => {
-        const w = await c.inspect(user);
+        const w = await c.inspect(user, currency);
         out.result(w, () => describeWallet(w));
       });
     });
@@ -124,18 +134,20 @@ export function registerOperator(program: Command): void {
         `Reverse ${amount === undefined ? "what remains of" : `${amount} cents of`} ${id}?`,
         (c) => c.reverse(id, reason, amount),
         (r) =>
-          `${chalk.green("Reversed")} ${money(r.amount)} of ${r.kind} ${r.reverses}` +
+          `${chalk.green("Reversed")} ${money(r.amount, currencyOf(r))} of ${r.kind} ${r.reverses}` +
           `${r.from_user_id ? ` from wallet ${r.from_user_id}` : ""}${r.to_user_id ? ` to wallet ${r.to_user_id}` : ""}\n` +
-          `reversal  ${r.reversal_id}\nremaining ${money(r.remaining)}`,
+          `reversal  ${r.reversal_id}\nremaining ${money(r.remaining, currencyOf(r))}`,
       );
     });
 
   withActionOptions(
-    program
-      .command("adjust")
-      .description("Credit (positive) or debit (negative) a wallet, with a reason")
-      .argument("[amount]", "signed cents: 250 credits, -250 debits")
-      .option("-u, --user <id>", "the wallet's user id"),
+    currencyOption(
+      program
+        .command("adjust")
+        .description("Credit (positive) or debit (negative) a wallet, with a reason")
+        .argument("[amount]", "signed minor units: 250 credits, -250 debits")
+        .option("-u, --user <id>", "the wallet's user id"),
+    ),
   )
     .addHelpText(
       "after",
@@ -149,12 +161,15 @@ export function registerOperator(program: Command): void {
       const amount = Number(amountArg);
       const user = await need(opts.user, "--user", "User id:", out.interactive);
       const reason = reasonOf(opts.reason);
+      const currency = parseCurrencyArg(opts.currency);
+      const unit = currency === undefined ? "cents" : `${currency} minor units`;
       await confirmThenAct(
         { out, cmd, opts },
-        `${amount > 0 ? "Credit" : "Debit"} ${Math.abs(amount)} cents ${amount > 0 ? "to" : "from"} wallet ${user}?`,
-        (c) => c.adjust(user, amount, reason),
+        `${amount > 0 ? "Credit" : "Debit"} ${Math.abs(amount)} ${unit} ${amount > 0 ? "to" : "from"} wallet ${user}?`,
+        (c) => c.adjust(user, amount, reason, currency),
         (r) =>
-          `${chalk.green("Adjusted")} wallet ${user} by ${amount}\ntransaction ${r.transaction_id}\nbalance   ${money(r.balance)}`,
+          `${chalk.green("Adjusted")} wallet ${user} by ${amount}\ntransaction ${r.transaction_id}\n` +
+          `balance   ${money(r.balance, currencyOf(r) ?? currency)}`,
       );
     });
 

@@ -55,7 +55,11 @@ export function registerSeed(program: Command): void {
         try {
           const r: SeedResult | HistorySeedResult =
             entries === undefined
-              ? await seedWallets(core.ctx, { users, balance, first }, progress)
+              ? await seedWallets(
+                  core.ctx,
+                  { users, balance, first, currency: core.ctx.currencies.defaultCurrency },
+                  progress,
+                )
               : await seedHistories(core.ctx, { users, balance, first, entries, deep }, progress);
           const seconds = (performance.now() - started) / 1000;
           spinner?.succeed(`seeded in ${seconds.toFixed(1)} s`);

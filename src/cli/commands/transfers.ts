@@ -2,7 +2,6 @@ import type { Command } from "commander";
 import chalk from "chalk";
 import Table from "cli-table3";
 import { escapeText, isPrintableText, PRINTABLE_ERROR } from "../../core/freeText.js";
-import { formatCurrency } from "../../core/money.js";
 import { isId } from "../../core/ids.js";
 import { listTransfers, retryTransfer, type TransferStatus } from "../../core/transfers.js";
 import { parseIntArg } from "../args.js";
@@ -11,7 +10,7 @@ import { openDirect } from "../context.js";
 import { UsageError } from "../errors.js";
 import { actorName } from "../operatorClient.js";
 import { globals } from "../globals.js";
-import { createOutput, money } from "../output.js";
+import { amountIn, createOutput, money } from "../output.js";
 import { directOnly } from "../target.js";
 
 /** `wallet transfers list | retry`: the async queue and its dead letters, on the database. */
@@ -54,7 +53,7 @@ export function registerTransfers(program: Command): void {
               t.source_user_id,
               t.destination_user_id,
               t.amount,
-              chalk.dim(formatCurrency(t.amount)),
+              chalk.dim(amountIn(t.amount, t.currency)),
               t.attempts,
               escapeText((t.failure_reason ?? t.last_error ?? "").slice(0, 40)),
               t.created_at.replace("T", " ").replace(/\.\d+Z$/, "Z"),
@@ -86,7 +85,7 @@ export function registerTransfers(program: Command): void {
         out.result(
           t,
           () =>
-            `${chalk.green("Re-queued")} transfer ${t.transfer_id}: ${money(t.amount)} from wallet ${t.source_user_id} to wallet ${t.destination_user_id}`,
+            `${chalk.green("Re-queued")} transfer ${t.transfer_id}: ${money(t.amount, t.currency)} from wallet ${t.source_user_id} to wallet ${t.destination_user_id}`,
         );
       } finally {
         await core.close();

@@ -3,6 +3,7 @@
  * and checking the ledger afterwards (totals as the answers say, every invariant),
  * through the database when there is access to it, else through the API.
  */
+import { FALLBACK_CURRENCY } from "../../core/currency.js";
 import { Pool } from "undici";
 import type { Database } from "../../core/db/index.js";
 import { seedWallets } from "../../core/seed.js";
@@ -15,7 +16,7 @@ export const FUNDS = 1_000_000_000; // cents per wallet: enough that funds never
 
 export async function fund(url: string, db: Database | undefined, first: number, users: number): Promise<void> {
   if (db) {
-    await seedWallets({ db }, { users, balance: FUNDS, first });
+    await seedWallets({ db }, { users, balance: FUNDS, first, currency: FALLBACK_CURRENCY });
     return;
   }
   const pool = new Pool(url, { connections: 16 });
@@ -38,7 +39,7 @@ export async function fund(url: string, db: Database | undefined, first: number,
 }
 
 export async function total(url: string, db: Database | undefined, first: number, users: number): Promise<number> {
-  if (db) return Number(await totalBalance(db, first, first + users - 1));
+  if (db) return Number(await totalBalance(db, first, first + users - 1, FALLBACK_CURRENCY));
   const pool = new Pool(url, { connections: 16 });
   let sum = 0;
   for (let u = first; u < first + users; u++) {
@@ -105,6 +106,8 @@ export type LedgerReport = {
   total_before: number;
   total_after: number;
   expected_after: number;
+  /** the exchange scenario: each currency's balances plus the platform's position, before and after */
+  by_currency?: Record<string, { before: number; after: number }>;
   verify: unknown;
 };
 
@@ -120,7 +123,36 @@ export async function checkLedger(
   const after = await total(url, db, first, users);
   const expected = before + r.deposited - r.withdrawn;
   const conserved = after === expected;
-  const base = { total_before: before, total_after: after, expected_after: expected };
+  return verified(db, conserved, { total_before: before, total_after: after, expected_after: expected });
+}
+
+/**
+ * The exchange scenario: in each currency, balances plus the position as before the run
+ * (exchanges only move money through the position); totals summed over the currencies.
+ */
+export async function checkHoldings(
+  db: Database | undefined,
+  before: Record<string, number>,
+  after: Record<string, number>,
+): Promise<LedgerReport> {
+  const codes = Object.keys(before);
+  const sum = (h: Record<string, number>) => codes.reduce((s, c) => s + (h[c] ?? 0), 0);
+  const conserved = codes.every((c) => before[c] === after[c]);
+  const by_currency = Object.fromEntries(codes.map((c) => [c, { before: before[c]!, after: after[c] ?? 0 }]));
+  return verified(db, conserved, {
+    total_before: sum(before),
+    total_after: sum(after),
+    expected_after: sum(before),
+    by_currency,
+  });
+}
+
+/** The totals' verdict, and with the database every invariant (wallet verify's). */
+async function verified(
+  db: Database | undefined,
+  conserved: boolean,
+  base: Omit<LedgerReport, "ok" | "verify">,
+): Promise<LedgerReport> {
   if (!db) return { ok: conserved, ...base, verify: "not run: no database access" };
   const report = await verifyLedger({ db });
   return { ok: conserved && report.ok, ...base, verify: report.ok ? "clean" : report.violations };

@@ -121,6 +121,7 @@ ${card("latency p50", `${fmtMs(lat.p50)} ms`)}
 ${card("latency p99", `${fmtMs(lat.p99)} ms`)}
 ${card("errors", num(errorCount), errorCount > 0 ? "bad" : "")}
 ${r.payments > 0 ? card("payments (hold + capture)", `${num(r.payments_rps)}/s`) : ""}
+${r.exchanges > 0 ? card("exchanges (quote + exchange)", `${num(r.exchanges_rps)}/s`) : ""}
 ${card("ledger", ledger[0]!, ledger[1])}
 </div>
 <section><h2>Throughput over time</h2><div class="chart tall"><canvas id="throughput" role="img" aria-label="requests and errors per second"></canvas></div></section>

@@ -31,6 +31,7 @@ export function renderReport(r: LoadReport): string {
     ["errors", Object.keys(r.errors).length ? list(r.errors) : "none"],
   );
   if (r.payments > 0) t.push(["payments (hold + capture)", `${r.payments_rps.toLocaleString()}/s`]);
+  if (r.exchanges > 0) t.push(["exchanges (quote + exchange)", `${r.exchanges_rps.toLocaleString()}/s`]);
   const a = r.async;
   if (a) {
     const latency = a.completion_latency_ms

@@ -53,6 +53,9 @@ export type LoadResult = {
   /** holds: payments completed (a hold, then its capture, both answered) */
   payments: number;
   payments_rps: number;
+  /** exchange: exchanges completed (a quote, then its exchange, both answered) */
+  exchanges: number;
+  exchanges_rps: number;
   /** transfer-async: accepted ids, the last per sender */
   accepted: number;
   lastAcceptedBySender: Record<string, string>;
@@ -74,6 +77,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   let withdrawn = 0;
   let accepted = 0;
   let payments = 0;
+  let exchanges = 0;
   const started = performance.now();
   const deadline = started + o.durationSec * 1000;
   // fixed arrays and an index: counting per second costs the loop no allocation
@@ -127,6 +131,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         follow = c.next(text);
       } else if (c.kind === "capture") {
         payments++;
+      } else if (c.kind === "exchange") {
+        exchanges++;
       } else if (c.kind === "transfer-async") {
         accepted++;
         const id = /"transfer_id":"(\d+)"/.exec(text)?.[1];
@@ -160,6 +166,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     accepted,
     payments,
     payments_rps: Math.round(payments / seconds),
+    exchanges,
+    exchanges_rps: Math.round(exchanges / seconds),
     lastAcceptedBySender: lastAccepted,
     timeline: { interval_s: 1, requests: Array.from(answeredPerSecond), errors: Array.from(errorsPerSecond) },
     latency_distribution: latencyDistribution(histogram),

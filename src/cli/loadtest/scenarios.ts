@@ -9,10 +9,14 @@ export const SCENARIOS = [
   "mixed",
   "hot",
   "holds",
+  "exchange",
   "baseline-get",
   "baseline-post",
 ] as const;
 export type Scenario = (typeof SCENARIOS)[number];
+
+/** The exchange scenario's currencies: the first is the one every scenario funds. */
+export const EXCHANGE_PAIR = ["USD", "EUR"] as const;
 
 export type Call = {
   kind: string;
@@ -102,6 +106,30 @@ export function picker(scenario: Scenario, first: number, users: number): Picker
               path: `/api/holds/v1/${id}/capture`,
               user: dest,
               body: Math.random() < 0.5 ? '{"amount":1}' : "{}",
+            };
+          },
+        };
+      };
+    case "exchange":
+      // a quote, then its exchange, in a random direction of the pair
+      return () => {
+        const user = rnd();
+        const [from, to] = Math.random() < 0.5 ? EXCHANGE_PAIR : [EXCHANGE_PAIR[1], EXCHANGE_PAIR[0]];
+        return {
+          kind: "quote",
+          method: "POST",
+          path: "/api/fx/quotes/v1",
+          user,
+          body: `{"from_currency":"${from}","to_currency":"${to}","amount":100}`,
+          next: (answer) => {
+            const id = /"quote_id":"(\d+)"/.exec(answer)?.[1];
+            if (!id) return undefined;
+            return {
+              kind: "exchange",
+              method: "POST",
+              path: "/api/fx/exchanges/v1",
+              user,
+              body: `{"quote_id":"${id}"}`,
             };
           },
         };

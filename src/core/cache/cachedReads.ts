@@ -9,13 +9,14 @@
 import type { ChangeFeed, ChangeSubscriber, WalletChange } from "../changes/feed.js";
 import type { CoreContext } from "../context.js";
 import type { HistoryPage, HistoryQuery } from "../history.js";
-import { routedBalance, routedHistory } from "../reads/reads.js";
+import { routedBalances, routedHistory } from "../reads/reads.js";
+import { walletIn, type UserBalances, type WalletBalance } from "../store/wallets.js";
 import type { CacheRead, CacheStats, VersionedCache } from "./types.js";
 
 const MISS: CacheRead = { hit: false, epoch: null, version: null };
 const EXPIRY_MARGIN_MS = 1000;
 
-export type Balances = { balance: number; available_balance: number };
+export type Balances = { currency: string; balance: number; available_balance: number };
 
 export class CachedReads implements ChangeSubscriber {
   readonly stats: CacheStats = { hits: 0, misses: 0 };
@@ -68,29 +69,63 @@ export class CachedReads implements ChangeSubscriber {
   }
 
   /**
-   * Cached as "balance,available,valid until (ms)": a hold's expiry changes the
-   * available balance without a new version (until the marker records it), so a value
-   * is not served within a second of the wallet's next expiry (allowing for clock skew
-   * between this process and the database).
+   * All of a user's wallets, cached as one value under the user's version: a JSON
+   * array of [currency, balance, available, wallet version, earliest hold expiry (ms,
+   * 0: none)]. A hold's expiry changes the available balance without a new version
+   * (until the marker records it), so a value is not served within a second of any of
+   * its wallets' next expiry (allowing for clock skew between this process and the
+   * database).
    */
-  async balance(userId: number): Promise<Balances> {
+  private async wallets(userId: number): Promise<UserBalances> {
     const cached = await this.lookup(userId, "b");
     if (cached.hit) {
-      const [balance, available, until] = cached.value.split(",").map(Number) as [number, number, number];
-      if (until === 0 || Date.now() < until - EXPIRY_MARGIN_MS) return { balance, available_balance: available };
+      const rows = JSON.parse(cached.value) as Array<[string, number, number, number, number]>;
+      if (rows.every((r) => r[4] === 0 || Date.now() < r[4] - EXPIRY_MARGIN_MS)) {
+        const wallets = rows.map(([currency, balance, available, walletVersion, until]) => ({
+          currency,
+          balance,
+          available,
+          walletVersion,
+          holdExpiryMs: until === 0 ? null : until,
+        }));
+        return { version: 0, wallets };
+      }
     }
-    const b = await routedBalance(this.ctx, userId, CachedReads.known(cached));
-    if (b.holdExpiryMs === null || Date.now() < b.holdExpiryMs - EXPIRY_MARGIN_MS) {
-      const value = `${b.balance},${b.available},${b.holdExpiryMs ?? 0}`;
+    const u = await routedBalances(this.ctx, userId, CachedReads.known(cached));
+    if (u.wallets.every((w) => w.holdExpiryMs === null || Date.now() < w.holdExpiryMs - EXPIRY_MARGIN_MS)) {
+      const value = JSON.stringify(
+        u.wallets.map((w) => [w.currency, w.balance, w.available, w.walletVersion, w.holdExpiryMs ?? 0]),
+      );
       await this.testSeamBeforeFill?.();
-      await this.cache.fill(userId, "b", b.version, value, cached.hit ? MISS : cached);
+      await this.cache.fill(userId, "b", u.version, value, cached.hit ? MISS : cached);
     }
-    return { balance: b.balance, available_balance: b.available };
+    return u;
+  }
+
+  /** The user's balances in one currency (0 in a currency never used). */
+  async balance(userId: number, currency: string): Promise<Balances> {
+    const w = walletIn(await this.wallets(userId), currency);
+    return { currency, balance: w.balance, available_balance: w.available };
+  }
+
+  /**
+   * Every currency the user has a wallet in, sorted by code, the default currency
+   * always among them.
+   */
+  async balances(userId: number): Promise<{ balances: Balances[] }> {
+    const u = await this.wallets(userId);
+    const wallets: WalletBalance[] = [...u.wallets];
+    const fallback = this.ctx.currencies.defaultCurrency;
+    if (!wallets.some((w) => w.currency === fallback)) wallets.push(walletIn(u, fallback));
+    wallets.sort((a, b) => (a.currency < b.currency ? -1 : a.currency > b.currency ? 1 : 0));
+    return {
+      balances: wallets.map((w) => ({ currency: w.currency, balance: w.balance, available_balance: w.available })),
+    };
   }
 
   /** The page as JSON text: a hit needs no parse and no serialisation. */
   async historyJson(q: HistoryQuery): Promise<string> {
-    const field = `h:${q.type}:${q.page}:${q.pageSize}:${q.cursor ?? ""}`;
+    const field = `h:${q.currency}:${q.type}:${q.page}:${q.pageSize}:${q.cursor ?? ""}`;
     const cached = await this.lookup(q.userId, field);
     if (cached.hit) return cached.value;
     const { version, ...page }: HistoryPage & { version: number } = await routedHistory(

@@ -15,15 +15,20 @@ export const EVENT_TYPES = [
   "adjustment",
   "frozen",
   "unfrozen",
+  "exchange_out",
+  "exchange_in",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 export type EventData = {
   amount: number;
+  /** the wallet's currency (a freeze is recorded on the default currency's wallet) */
+  currency: string;
   balance_after: number;
   available_balance_after: number;
   transaction_id?: string;
   transfer_id?: string;
+  exchange_id?: string;
   counterparty_user_id?: number;
   hold_id?: string;
   reverses?: string;
@@ -47,11 +52,13 @@ export function toEvent(r: EventRow): WalletEvent {
   const type = EVENT_TYPES[r.event - 1]!;
   const data: EventData = {
     amount: r.amount,
+    currency: r.currency,
     balance_after: r.balance_after,
     available_balance_after: r.available_after,
   };
   if (HAS_TRANSACTION_ID.has(type) || (type === "hold_captured" && r.transfer_id === null)) data.transaction_id = r.id;
   if (r.transfer_id !== null) data.transfer_id = r.transfer_id;
+  if (type === "exchange_out" || type === "exchange_in") data.exchange_id = r.id;
   if (r.counterparty_user_id !== null) data.counterparty_user_id = r.counterparty_user_id;
   if (r.hold_id !== null) data.hold_id = r.hold_id;
   if (r.reverses !== null) data.reverses = r.reverses;

@@ -17,17 +17,17 @@ import { getHistory, type HistoryPage, type HistoryQuery } from "../history.js";
 import { selectEvents, type EventRow } from "../store/events.js";
 import { balanceAt, statementRows, type StatementRow } from "../store/operator.js";
 import { selectTransfer, type TransferRow } from "../store/transfers.js";
-import { readBalance, selectBalance, type BalanceRow } from "../store/wallets.js";
+import { readBalances, selectBalances, type UserBalances } from "../store/wallets.js";
 import { inSnapshot } from "./router.js";
 
-/** The wallet's balance row (opening the wallet, on the primary, on first use). */
-export function routedBalance(ctx: CoreContext, userId: number, known?: number | null): Promise<BalanceRow> {
-  const primary = () => readBalance(ctx.db, userId);
+/** The user's wallets and sequence (opening the user, on the primary, on first use). */
+export function routedBalances(ctx: CoreContext, userId: number, known?: number | null): Promise<UserBalances> {
+  const primary = () => readBalances(ctx.db, userId, ctx.currencies.defaultCurrency);
   if (!ctx.reads) return primary();
   return ctx.reads.read(
     userId,
     async (db, k) => {
-      const row = await selectBalance(db, userId);
+      const row = await selectBalances(db, userId);
       return row && row.version >= k ? row : undefined;
     },
     primary,
@@ -70,14 +70,15 @@ export function routedEvents(ctx: CoreContext, userId: number, after: number, li
 export function routedStatement(
   ctx: CoreContext,
   userId: number,
+  currency: string,
   from: Date,
   to: Date,
 ): Promise<{ opening: number; rows: StatementRow[] }> {
-  const primary = () => statementRows(ctx.db, userId, from, to);
+  const primary = () => statementRows(ctx.db, userId, currency, from, to);
   if (!ctx.reads) return primary();
   return ctx.reads.read(
     userId,
-    (db, k) => inSnapshot(db, userId, k, (tx) => statementRows(tx, userId, from, to)),
+    (db, k) => inSnapshot(db, userId, k, (tx) => statementRows(tx, userId, currency, from, to)),
     primary,
   );
 }
@@ -85,11 +86,16 @@ export function routedStatement(
 export function routedBalanceAt(
   ctx: CoreContext,
   userId: number,
+  currency: string,
   at: Date,
 ): Promise<{ balance: number; available: number }> {
-  const primary = () => balanceAt(ctx.db, userId, at);
+  const primary = () => balanceAt(ctx.db, userId, currency, at);
   if (!ctx.reads) return primary();
-  return ctx.reads.read(userId, (db, k) => inSnapshot(db, userId, k, (tx) => balanceAt(tx, userId, at)), primary);
+  return ctx.reads.read(
+    userId,
+    (db, k) => inSnapshot(db, userId, k, (tx) => balanceAt(tx, userId, currency, at)),
+    primary,
+  );
 }
 
 const FINAL = new Set(["completed", "failed"]);

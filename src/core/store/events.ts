@@ -5,6 +5,7 @@ export type EventRow = {
   user_id: number;
   seq: number;
   id: string;
+  currency: string;
   event: number;
   kind: number | null;
   amount: number;
@@ -18,7 +19,7 @@ export type EventRow = {
   created_at: string;
 };
 
-const COLUMNS = `user_id, seq, id::text as id, event, kind, amount, balance_after, available_after,
+const COLUMNS = `user_id, seq, id::text as id, currency, event, kind, amount, balance_after, available_after,
                  counterparty_user_id, transfer_id::text as transfer_id, hold_id::text as hold_id,
                  reverses::text as reverses, reason, wallet_iso(created_at) as created_at`;
 
@@ -59,8 +60,8 @@ export async function unpublishedWallets(db: Database): Promise<{ users: number[
     async (tx) => {
       const [h] = await tx.query<{ xid: string }>("select pg_snapshot_xmin(pg_current_snapshot())::text as xid");
       const rows = await tx.query<{ user_id: number }>(
-        `select w.user_id from wallets w left join relay_cursor c on c.user_id = w.user_id
-          where w.version > coalesce(c.published_seq, 0)`,
+        `select u.user_id from users u left join relay_cursor c on c.user_id = u.user_id
+          where u.seq > coalesce(c.published_seq, 0)`,
         [],
         { timeoutMs: 600_000 },
       );

@@ -19,6 +19,8 @@ export const enum OpKind {
   Adjust = 9,
   Freeze = 10,
   Unfreeze = 11,
+  Exchange = 12,
+  Quote = 13,
 }
 
 /** One operation that moves money (or records a transfer), in the code's names. */
@@ -31,7 +33,12 @@ export type Operation = {
   /** the counterparty (a transfer's or a hold's destination; the wallet an operator acts on) */
   counterpartyId?: number;
   amount?: number;
-  /** the hold a capture or void acts on; the transaction or transfer a reversal reverses */
+  /** the wallet's currency (the edge fills in DEFAULT_CURRENCY); a quote's from currency */
+  currency?: string;
+  /** a quote's to currency, and its minor unit digits less those of the from currency */
+  toCurrency?: string;
+  shift?: number;
+  /** the hold a capture or void acts on; the transaction or transfer a reversal reverses; the quote an exchange executes */
   target?: string;
   /** a new hold's lifetime in seconds */
   expiresInSeconds?: number;
@@ -44,7 +51,7 @@ export type Operation = {
 
 /**
  * wallet_apply reads each operation with jsonb_populate_recordset into the wallet_op
- * type, whose attributes have short names (migrations 002-004): this is the one
+ * type, whose attributes have short names (migrations 002-004, 008): this is the one
  * place the two spellings meet. Ids travel as strings; the Idempotency-Key and its
  * request hash as key and h.
  */
@@ -54,6 +61,9 @@ type WireOp = {
   u?: number;
   c?: number;
   a?: number;
+  cur?: string;
+  cur_to?: string;
+  shift?: number;
   r?: string;
   e?: number;
   actor?: string;
@@ -64,7 +74,8 @@ type WireOp = {
 
 function toWire(op: Operation): WireOp {
   const { kind: k, id, userId: u, counterpartyId: c, amount: a, target: r, expiresInSeconds: e, actor, reason } = op;
-  return { k, id, u, c, a, r, e, actor, reason, key: op.idempotency?.key, h: op.idempotency?.hash };
+  const { currency: cur, toCurrency: cur_to, shift } = op;
+  return { k, id, u, c, a, cur, cur_to, shift, r, e, actor, reason, key: op.idempotency?.key, h: op.idempotency?.hash };
 }
 
 export type OpResult = {

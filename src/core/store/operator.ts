@@ -4,6 +4,7 @@ import type { MoneyRow } from "./wallets.js";
 
 export type InspectView = {
   user_id: number;
+  currency: string;
   balance: number;
   available_balance: number;
   frozen: boolean;
@@ -13,8 +14,11 @@ export type InspectView = {
   created_at: string;
 };
 
-export async function inspectWallet(db: Executor, userId: number): Promise<InspectView | undefined> {
-  const [row] = await db.query<{ w: InspectView | null }>("select wallet_inspect_json($1) as w", [userId]);
+export async function inspectWallet(db: Executor, userId: number, currency: string): Promise<InspectView | undefined> {
+  const [row] = await db.query<{ w: InspectView | null }>("select wallet_inspect_json($1, $2) as w", [
+    userId,
+    currency,
+  ]);
   return row?.w ?? undefined;
 }
 
@@ -49,22 +53,23 @@ export type StatementRow = MoneyRow<string>;
 export async function statementRows(
   db: Executor,
   userId: number,
+  currency: string,
   from: Date,
   to: Date,
 ): Promise<{ opening: number; rows: StatementRow[] }> {
   const [opening] = await db.query<{ b: number }>(
-    `select balance_after as b from journal where user_id = $1 and created_at < $2
+    `select balance_after as b from journal where user_id = $1 and currency = $3 and created_at < $2
       order by created_at desc limit 1`,
-    [userId, from],
+    [userId, from, currency],
   );
   const rows = await db.query<StatementRow>(
-    `select id::text as id, kind, direction, amount, balance_after, counterparty_user_id,
+    `select id::text as id, currency, kind, direction, amount, balance_after, counterparty_user_id,
             transfer_id::text as transfer_id, hold_id::text as hold_id, reverses::text as reverses,
             wallet_iso(created_at) as created_at
        from journal
-      where user_id = $1 and created_at >= $2 and created_at < $3 and kind is not null
+      where user_id = $1 and currency = $4 and created_at >= $2 and created_at < $3 and kind is not null
       order by created_at, seq`,
-    [userId, from, to],
+    [userId, from, to, currency],
   );
   return { opening: opening?.b ?? 0, rows };
 }
@@ -73,12 +78,13 @@ export async function statementRows(
 export async function balanceAt(
   db: Executor,
   userId: number,
+  currency: string,
   at: Date,
 ): Promise<{ balance: number; available: number }> {
   const [row] = await db.query<{ balance: number; available: number }>(
     `select balance_after as balance, available_after as available from journal
-      where user_id = $1 and created_at <= $2 order by created_at desc limit 1`,
-    [userId, at],
+      where user_id = $1 and currency = $3 and created_at <= $2 order by created_at desc limit 1`,
+    [userId, at, currency],
   );
   return row ?? { balance: 0, available: 0 };
 }

@@ -23,9 +23,9 @@ export async function replicaState(db: Executor, timeoutMs: number): Promise<Rep
   return { standby: row!.standby, lagMs: row!.lag_ms ?? Number.POSITIVE_INFINITY };
 }
 
-/** The wallet's version (null: no such wallet here), for a read in the same snapshot. */
+/** The user's sequence, the version of all its wallets (null: no such user here), for a read in the same snapshot. */
 export async function walletVersion(db: Executor, userId: number): Promise<number | null> {
-  const [row] = await db.query<{ version: number }>("select version from wallets where user_id = $1", [userId], {
+  const [row] = await db.query<{ version: number }>("select seq as version from users where user_id = $1", [userId], {
     name: "wallet_version",
   });
   return row?.version ?? null;

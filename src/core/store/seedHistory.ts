@@ -38,6 +38,8 @@ export type SeedGroup = {
   endMs: number;
   gMax: number;
   opening: number;
+  /** the wallets' currency */
+  currency: string;
 };
 
 const SQL = `
@@ -62,14 +64,17 @@ with w as (
          (($9::bigint - ($10::bigint - ord) - 1735689600000) << 22) | (ord % 2097152) as id
     from g
 ), opened as (
-  insert into wallets (user_id, balance, version, created_at, updated_at)
-  select user_id, max(case when s = m then $11::bigint + case when s % 2 = 0 then amount else 0 end end),
+  insert into users (user_id, seq, created_at)
+  select user_id, max(m), to_timestamp(min(ms) / 1000.0) from e group by user_id
+  returning user_id, seq as version
+), wallet as (
+  insert into wallets (user_id, currency, balance, version, created_at, updated_at)
+  select user_id, $12, max(case when s = m then $11::bigint + case when s % 2 = 0 then amount else 0 end end),
          max(m), to_timestamp(min(ms) / 1000.0), to_timestamp(max(ms) / 1000.0)
     from e group by user_id
-  returning user_id, version
 ), written as (
   insert into journal (user_id, seq, id, event, kind, direction, amount, balance_after, available_after,
-                       counterparty_user_id, transfer_id, created_at)
+                       counterparty_user_id, transfer_id, created_at, currency)
   select user_id, s, id,
          case when xfer then case when s % 2 = 0 then 3 else 4 end when s % 2 = 0 or s = 1 then 1 else 2 end,
          case when xfer then 3 when s % 2 = 0 or s = 1 then 1 else 2 end,
@@ -79,7 +84,7 @@ with w as (
          $11::bigint + case when s % 2 = 0 then amount else 0 end,
          case when xfer then user_id + case when i % 2 = 0 then 1 else -1 end end,
          case when xfer then id end,
-         to_timestamp(ms / 1000.0)
+         to_timestamp(ms / 1000.0), $12
     from e
    order by user_id, s
   returning 1
@@ -93,18 +98,31 @@ select (select count(*) from opened)::int as wallets, (select count(*) from writ
 
 /** Writes the wallets g.from..g.to-1 of a group and their histories in one statement. */
 export async function seedGroup(db: Executor, g: SeedGroup): Promise<{ wallets: number; entries: number }> {
-  const params = [g.first, g.from, g.to, g.count, g.base, g.extra, g.stride, g.offset, g.endMs, g.gMax, g.opening];
+  const params = [
+    g.first,
+    g.from,
+    g.to,
+    g.count,
+    g.base,
+    g.extra,
+    g.stride,
+    g.offset,
+    g.endMs,
+    g.gMax,
+    g.opening,
+    g.currency,
+  ];
   // a big statement: seconds to a minute on a loaded machine, not a request's deadline
   const [row] = await db.query<{ wallets: number; entries: number }>(SQL, params, { timeoutMs: 1_800_000 });
   return { wallets: row!.wallets, entries: row!.entries };
 }
 
-/** How many wallets exist among users from..to. */
+/** How many users exist among users from..to. */
 export async function countWallets(db: Executor, from: number, to: number): Promise<number> {
-  const [row] = await db.query<{ n: number }>(
-    "select count(*)::int as n from wallets where user_id between $1 and $2",
-    [from, to],
-  );
+  const [row] = await db.query<{ n: number }>("select count(*)::int as n from users where user_id between $1 and $2", [
+    from,
+    to,
+  ]);
   return row!.n;
 }
 

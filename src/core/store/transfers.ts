@@ -7,6 +7,7 @@ export type TransferRow = {
   id: string;
   status: TransferStatus;
   amount: number;
+  currency: string;
   from_user_id: number;
   to_user_id: number;
   async: boolean;
@@ -17,7 +18,7 @@ export type TransferRow = {
   completed_at: Date | null;
 };
 
-const COLUMNS = `id::text as id, status, amount, from_user_id, to_user_id, async, failure_reason,
+const COLUMNS = `id::text as id, status, amount, currency, from_user_id, to_user_id, async, failure_reason,
                  attempts, last_error, created_at, completed_at`;
 
 /**
@@ -28,7 +29,7 @@ export async function selectTransfer(db: Executor, id: string): Promise<Transfer
   const [row] = await db.query<TransferRow>(
     `select ${COLUMNS} from transfers where id = $1::bigint
      union all
-     select j.id::text, 'completed', j.amount, j.user_id, j.counterparty_user_id, false, null, 1, null,
+     select j.id::text, 'completed', j.amount, j.currency, j.user_id, j.counterparty_user_id, false, null, 1, null,
             j.created_at, j.created_at
        from journal j
       where j.id = $1::bigint and j.kind = 3 and j.direction = -1 and j.transfer_id = j.id

@@ -9,42 +9,43 @@ export type Check = { check: string; sql: string; describe(row: Record<string, u
 export const CHECKS: Check[] = [
   {
     check: "balance_equals_journal",
-    sql: `select w.user_id, w.balance::text as balance, coalesce(s.total, 0)::text as total
+    sql: `select w.user_id, w.currency, w.balance::text as balance, coalesce(s.total, 0)::text as total
             from wallets w
-            left join (select user_id, sum(direction * amount) as total from journal group by user_id) s
-              on s.user_id = w.user_id
+            left join (select user_id, currency, sum(direction * amount) as total from journal
+                        group by user_id, currency) s
+              on s.user_id = w.user_id and s.currency = w.currency
            where w.balance <> coalesce(s.total, 0)
            limit 100`,
-    describe: (r) => `wallet ${r.user_id}: balance ${r.balance} but its journal sums to ${r.total}`,
+    describe: (r) => `wallet ${r.user_id} ${r.currency}: balance ${r.balance} but its journal sums to ${r.total}`,
   },
   {
     check: "balance_in_range",
-    sql: `select user_id, balance::text as balance from wallets
+    sql: `select user_id, currency, balance::text as balance from wallets
            where balance < 0 or balance > 9007199254740991 limit 100`,
-    describe: (r) => `wallet ${r.user_id}: balance ${r.balance} out of range`,
+    describe: (r) => `wallet ${r.user_id} ${r.currency}: balance ${r.balance} out of range`,
   },
   {
     check: "balance_after_chain",
-    sql: `select user_id, seq, balance_after::text as balance_after, running::text as running from (
-            select user_id, seq, balance_after,
-                   sum(direction * amount) over (partition by user_id order by seq) as running
+    sql: `select user_id, currency, seq, balance_after::text as balance_after, running::text as running from (
+            select user_id, currency, seq, balance_after,
+                   sum(direction * amount) over (partition by user_id, currency order by seq) as running
               from journal) j
            where balance_after <> running limit 100`,
     describe: (r) =>
-      `journal row ${r.seq} of wallet ${r.user_id}: balance_after ${r.balance_after}, running sum ${r.running}`,
+      `journal row ${r.seq} of wallet ${r.user_id} ${r.currency}: balance_after ${r.balance_after}, running sum ${r.running}`,
   },
   {
     check: "journal_sequence",
-    // each wallet's rows are numbered 1..version with no gap and no repeat (apart from
-    // published events that were pruned, which the wallet counts)
-    sql: `select w.user_id, w.version, w.pruned_events, coalesce(j.n, 0) as n, coalesce(j.top, 0) as top
-            from wallets w
+    // each user's rows, across its currencies, are numbered 1..seq with no gap and no
+    // repeat (apart from published events that were pruned, which the user counts)
+    sql: `select u.user_id, u.seq, u.pruned_events, coalesce(j.n, 0) as n, coalesce(j.top, 0) as top
+            from users u
             left join (select user_id, count(*) as n, max(seq) as top from journal group by user_id) j
-              on j.user_id = w.user_id
-           where w.version < coalesce(j.top, 0) or coalesce(j.n, 0) + w.pruned_events <> w.version
+              on j.user_id = u.user_id
+           where u.seq < coalesce(j.top, 0) or coalesce(j.n, 0) + u.pruned_events <> u.seq
            limit 100`,
     describe: (r) =>
-      `wallet ${r.user_id}: version ${r.version}, ${r.n} journal rows (+${r.pruned_events} pruned) numbered up to ${r.top}`,
+      `user ${r.user_id}: sequence ${r.seq}, ${r.n} journal rows (+${r.pruned_events} pruned) numbered up to ${r.top}`,
   },
   {
     check: "transfer_pairs",
@@ -54,6 +55,7 @@ export const CHECKS: Check[] = [
            where kind = 3
            group by transfer_id
           having count(*) <> 2 or sum(direction) <> 0 or min(amount) <> max(amount)
+              or min(currency) <> max(currency)
               or min(user_id) <> min(counterparty_user_id) or max(user_id) <> max(counterparty_user_id)
            limit 100`,
     describe: (r) => `transfer ${r.transfer_id}: ${r.n} journal rows that do not pair up`,
@@ -72,13 +74,15 @@ export const CHECKS: Check[] = [
     check: "held_equals_holds",
     // the held column is the sum of the wallet's holds still held (expired ones not yet
     // marked included: the marker moves both together)
-    sql: `select w.user_id, w.held, coalesce(h.total, 0) as total
+    sql: `select w.user_id, w.currency, w.held, coalesce(h.total, 0) as total
             from wallets w
-            left join (select user_id, sum(amount) as total from holds where status = 'held' group by user_id) h
-              on h.user_id = w.user_id
+            left join (select user_id, currency, sum(amount) as total from holds where status = 'held'
+                        group by user_id, currency) h
+              on h.user_id = w.user_id and h.currency = w.currency
            where w.held <> coalesce(h.total, 0) or w.held < 0 or w.held > w.balance
            limit 100`,
-    describe: (r) => `wallet ${r.user_id}: held ${r.held}, its held holds sum to ${r.total} (0 <= held <= balance)`,
+    describe: (r) =>
+      `wallet ${r.user_id} ${r.currency}: held ${r.held}, its held holds sum to ${r.total} (0 <= held <= balance)`,
   },
   {
     check: "hold_captures",
@@ -111,23 +115,60 @@ export const CHECKS: Check[] = [
     describe: (r) => `${r.id}: reversed ${r.reversed} of ${r.original ?? "nothing (no such transaction)"}`,
   },
   {
+    check: "exchange_pairs",
+    // every exchange is one out row and one in row of one user, in two currencies, and
+    // its quote names it and the same amounts
+    sql: `select j.id::text as id, count(*) as n from journal j
+            left join fx_quotes q on q.exchange_id = j.id
+           where j.kind = 6
+           group by j.id, q.user_id, q.from_currency, q.to_currency, q.amount, q.converted_amount
+          having count(*) <> 2 or min(j.user_id) <> max(j.user_id) or min(j.user_id) <> min(q.user_id)
+              or sum(case when j.direction = -1 and j.currency = q.from_currency then j.amount end) <> min(q.amount)
+              or sum(case when j.direction = 1 and j.currency = q.to_currency then j.amount end)
+                 <> min(q.converted_amount)
+              or q.user_id is null
+           limit 100`,
+    describe: (r) => `exchange ${r.id}: ${r.n} journal rows that do not match its quote`,
+  },
+  {
+    check: "positions_match_exchanges",
+    // the platform's position in a currency is the other side of every exchange in it
+    sql: `select p.currency, p.position::text as position, coalesce(e.total, 0)::text as exchanged
+            from (select currency, sum(position) as position from fx_positions group by currency) p
+            full join (select currency, -sum(direction * amount) as total from journal where kind = 6
+                        group by currency) e on e.currency = p.currency
+           where coalesce(p.position, 0) <> coalesce(e.total, 0)
+           limit 100`,
+    describe: (r) => `${r.currency}: position ${r.position ?? 0}, exchanges net ${r.exchanged}`,
+  },
+  {
     check: "money_conserved",
-    // transfers only move money: all balances together equal the money that came in
-    // from outside minus what went out
-    sql: `select b.total::text as balances, l.total::text as ledger from
-            (select coalesce(sum(balance), 0) as total from wallets) b,
-            (select coalesce(sum(direction * amount), 0) as total from journal
-              where kind is not null and counterparty_user_id is null) l
-           where b.total <> l.total`,
-    describe: (r) => `balances sum to ${r.balances}, money in minus money out to ${r.ledger}`,
+    // per currency: transfers only move money, exchanges only through the position, so
+    // the balances plus the position equal what came in from outside minus what left
+    sql: `select c.currency, (c.balances + c.position)::text as held, c.ledger::text as ledger from (
+            select coalesce(b.currency, l.currency, p.currency) as currency,
+                   coalesce(b.total, 0) as balances, coalesce(p.total, 0) as position, coalesce(l.total, 0) as ledger
+              from (select currency, sum(balance) as total from wallets group by currency) b
+              full join (select currency, sum(direction * amount) as total from journal
+                          where kind is not null and kind <> 6 and counterparty_user_id is null
+                          group by currency) l on l.currency = b.currency
+              full join (select currency, sum(position) as total from fx_positions group by currency) p
+                on p.currency = coalesce(b.currency, l.currency)) c
+           where c.balances + c.position <> c.ledger`,
+    describe: (r) =>
+      `${r.currency}: balances plus the position sum to ${r.held}, money in minus money out to ${r.ledger}`,
   },
 ];
 
-export async function ledgerSummary(db: Executor): Promise<{ wallets: number; entries: number; total: string }> {
-  const [row] = await db.query<{ wallets: number; entries: number; total: string }>(
+export async function ledgerSummary(
+  db: Executor,
+): Promise<{ wallets: number; entries: number; total: string; totals: Record<string, string> }> {
+  const [row] = await db.query<{ wallets: number; entries: number; total: string; totals: Record<string, string> }>(
     `select (select count(*)::int from wallets) as wallets,
             (select count(*)::int from journal where kind is not null) as entries,
-            (select coalesce(sum(balance), 0)::text from wallets) as total`,
+            (select coalesce(sum(balance), 0)::text from wallets) as total,
+            (select coalesce(jsonb_object_agg(currency, total), '{}') from
+              (select currency, sum(balance)::text as total from wallets group by currency) t) as totals`,
   );
   return row!;
 }

@@ -30,10 +30,12 @@ export function holdHandlers(p: Pipeline, svc: Services): grpc.UntypedServiceImp
           operation: "POST /api/holds/v1",
           schema: s.HoldBody,
           fields: { amount: req.amount, ...present(req, "destination_user_id", "expires_in_seconds") },
-          run: (b, idempotency) =>
+          currency: req.currency,
+          run: (b, idempotency, currency) =>
             placeHold(svc.ctx, {
               userId: info.userId,
               amount: b.amount,
+              currency,
               toUserId: b.destination_user_id,
               expiresInSeconds: b.expires_in_seconds,
               idempotency,

@@ -3,6 +3,8 @@
  * ListTransactions: each the handler of its HTTP route, over gRPC. The request's
  * fields are read into the HTTP body or query they mirror and validated by the same
  * schema; writes hash that body under the HTTP operation for the Idempotency-Key.
+ * `currency` ("" = absent: proto3 cannot tell unset from empty) is resolved as HTTP
+ * resolves it, and is in the hashed body only when given, as in the JSON.
  */
 import type * as grpc from "@grpc/grpc-js";
 import type { z } from "zod";
@@ -23,7 +25,20 @@ export function present(req: Req, ...names: string[]): Record<string, unknown> {
   return out;
 }
 
-/** A write: the HTTP route's body schema, its operation for the key's hash, one use case. */
+/** A request's currency as given: a non-empty string, else absent. */
+export function givenCurrency(v: unknown): string | undefined {
+  return typeof v === "string" && v !== "" ? v : undefined;
+}
+
+/** The request's currency: given, or DEFAULT_CURRENCY; malformed 400, not accepted 422. */
+export function currencyOf(svc: Services, v: unknown): string {
+  return svc.ctx.currencies.resolve(givenCurrency(v));
+}
+
+/**
+ * A write: the HTTP route's body schema, its operation for the key's hash, one use case.
+ * currency: the request's field as sent, for the routes whose body has one.
+ */
 export async function write<B extends z.ZodType, T>(
   svc: Services,
   info: CallInfo,
@@ -32,15 +47,18 @@ export async function write<B extends z.ZodType, T>(
     operation: string;
     schema: B;
     fields: Record<string, unknown>;
-    run(body: z.infer<B>, idem: ReturnType<typeof idempotencyFrom>): Promise<Outcome<T>>;
+    currency?: unknown;
+    run(body: z.infer<B>, idem: ReturnType<typeof idempotencyFrom>, currency: string): Promise<Outcome<T>>;
   },
 ): Promise<T> {
   const body = parse(o.schema, o.fields);
-  const idem = idempotencyFrom(info, o.operation, body as object);
-  return settle(svc, o.kind, await o.run(body, idem), info);
+  const currency = currencyOf(svc, o.currency);
+  const hashed = givenCurrency(o.currency) === undefined ? (body as object) : { ...(body as object), currency };
+  const idem = idempotencyFrom(info, o.operation, hashed);
+  return settle(svc, o.kind, await o.run(body, idem, currency), info);
 }
 
-const TYPES = ["unspecified", "deposit", "withdraw", "transfer", "reversal", "adjustment"];
+const TYPES = ["unspecified", "deposit", "withdraw", "transfer", "reversal", "adjustment", "exchange"];
 
 /** The enum's name as the HTTP query's number; an unknown number as itself (the schema refuses it). */
 function historyType(v: unknown): string {
@@ -63,7 +81,9 @@ export function moneyHandlers(p: Pipeline, svc: Services): grpc.UntypedServiceIm
         operation: `POST ${path}`,
         schema: s.AmountBody,
         fields: { amount: req.amount },
-        run: (b, idempotency) => run(svc.ctx, { userId: info.userId, amount: b.amount, idempotency }),
+        currency: req.currency,
+        run: (b, idempotency, currency) =>
+          run(svc.ctx, { userId: info.userId, amount: b.amount, currency, idempotency }),
       }),
     );
   const move = (name: string, kind: string, path: string, run: MoveCase) =>
@@ -73,8 +93,15 @@ export function moneyHandlers(p: Pipeline, svc: Services): grpc.UntypedServiceIm
         operation: `POST ${path}`,
         schema: s.TransferBody,
         fields: { destination_user_id: req.destination_user_id, amount: req.amount },
-        run: (b, idempotency) =>
-          run(svc.ctx, { userId: info.userId, toUserId: b.destination_user_id, amount: b.amount, idempotency }),
+        currency: req.currency,
+        run: (b, idempotency, currency) =>
+          run(svc.ctx, {
+            userId: info.userId,
+            toUserId: b.destination_user_id,
+            amount: b.amount,
+            currency,
+            idempotency,
+          }),
       });
       return "status" in v ? { ...v, status: toEnum(ENUM_PREFIX.transferStatus, v.status) } : v;
     });
@@ -92,18 +119,22 @@ export function moneyHandlers(p: Pipeline, svc: Services): grpc.UntypedServiceIm
     }),
     GetBalance: p.unary("GetBalance", { operationId: "balance", opensWallet: true }, async (req, info) => {
       const { at } = parse(s.BalanceQuery, present(req, "at"));
-      return at ? balanceAtInstant(svc.ctx, info.userId, at) : svc.reads.balance(info.userId);
+      const currency = currencyOf(svc, req.currency);
+      return at ? balanceAtInstant(svc.ctx, info.userId, at, currency) : svc.reads.balance(info.userId, currency);
     }),
     ListTransactions: p.unary("ListTransactions", { operationId: "history" }, async (req, info) => {
+      const type = historyType(req.type);
+      // exchange (6) is taken here, so that the RPC does not depend on the query schema listing it
       const q = parse(s.HistoryQuery, {
-        type: historyType(req.type),
+        ...(type === "6" ? {} : { type }),
         ...(req.page != null ? { page: String(req.page) } : {}),
         ...(req.page_size != null ? { page_size: String(req.page_size) } : {}),
         ...(req.cursor != null ? { cursor: String(req.cursor) } : {}),
       });
       const json = await svc.reads.historyJson({
         userId: info.userId,
-        type: q.type,
+        currency: currencyOf(svc, req.currency),
+        type: type === "6" ? 6 : q.type,
         page: q.page,
         pageSize: q.page_size,
         cursor: q.cursor,

@@ -13,6 +13,7 @@ import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
 import type { GrpcLimits } from "../../core/config.js";
 import { ping } from "../../core/store/maintenance.js";
+import { fxHandlers } from "./fx.js";
 import { holdHandlers } from "./holds.js";
 import { moneyHandlers } from "./money.js";
 import { listenGrpc } from "./listener.js";
@@ -75,6 +76,7 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer>
   server.addService(walletService(pkg), {
     ...moneyHandlers(pipeline, svc),
     ...holdHandlers(pipeline, svc),
+    ...fxHandlers(pipeline, svc),
     WatchEvents: watchHandler(pipeline, svc, watchers, { stallMs: 30_000, pageSize: 100, ...o.watch }),
   });
 

@@ -9,6 +9,7 @@ import { grpcLimits, type Config } from "../../core/config.js";
 import { adminRoutes } from "../adminRoutes.js";
 import { createApp } from "../app.js";
 import { startGrpcServer, type GrpcServer } from "../grpc/server.js";
+import { fxAdminRoutes, fxRoutes } from "../fxRoutes.js";
 import { holdRoutes } from "../holdRoutes.js";
 import { moneyRoutes } from "../moneyRoutes.js";
 import { buildOpenApi } from "../openapi.js";
@@ -21,7 +22,12 @@ export type ApiRole = Role & { readonly routes: Route[]; readonly port: number; 
 
 /** The route table: money, holds, the admin API only with ADMIN_TOKEN (else /admin/... is 404), ops. */
 function routeTable(config: Config): Route[] {
-  const routes: Route[] = [...moneyRoutes, ...holdRoutes, ...(config.adminToken ? adminRoutes : [])];
+  const routes: Route[] = [
+    ...moneyRoutes,
+    ...holdRoutes,
+    ...fxRoutes,
+    ...(config.adminToken ? [...adminRoutes, ...fxAdminRoutes] : []),
+  ];
   let openapi: unknown;
   routes.push(
     ...opsRoutes(() => (openapi ??= buildOpenApi(routes, { authMode: config.authMode })), {
