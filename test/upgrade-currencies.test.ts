@@ -4,40 +4,20 @@
  * wallet, entry, hold and transfer lands in DEFAULT_CURRENCY (here EUR, to show it is
  * the configured one), the event sequences go on where they were, and the ledger verifies.
  */
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { openDatabase, type Database } from "../src/core/db/index.js";
+import type { Database } from "../src/core/db/index.js";
 import { MIGRATIONS_DIR, migrateLatest } from "../src/core/migrate.js";
 import { verifyLedger } from "../src/core/verify.js";
-import { adminQuery } from "./helpers/db.js";
-import { dbUrl, engine } from "./helpers/env.js";
+import { releaseDatabase, type Release } from "./helpers/release.js";
 
+let release: Release;
 let db: Database;
-let drop = async () => undefined as void;
-const oldDir = fs.mkdtempSync(path.join(os.tmpdir(), "wallet-migrations-007-"));
-
+let oldDir: string;
 beforeAll(async () => {
-  for (const f of fs.readdirSync(MIGRATIONS_DIR).filter((f) => /^00[1-7]_.+\.sql$/.test(f))) {
-    fs.copyFileSync(path.join(MIGRATIONS_DIR, f), path.join(oldDir, f));
-  }
-  if (engine === "pglite") {
-    db = await openDatabase({ dataDir: "memory://" });
-  } else {
-    const name = `wallet_upgrade_ccy_${randomBytes(4).toString("hex")}`;
-    await adminQuery(`create database ${name}`);
-    db = await openDatabase({ databaseUrl: dbUrl(name), dataDir: "" });
-    drop = () => adminQuery(`drop database if exists ${name} with (force)`);
-  }
+  release = await releaseDatabase(7);
+  ({ db, dir: oldDir } = release);
 });
-
-afterAll(async () => {
-  await db?.close();
-  await drop();
-  fs.rmSync(oldDir, { recursive: true, force: true });
-});
+afterAll(() => release?.close());
 
 const apply = (ops: object[]) =>
   db.query<{ outcome: string }>("select outcome from wallet_apply($1::jsonb, false)", [JSON.stringify(ops)]);
