@@ -49,7 +49,9 @@ export default defineConfig({
           isolate: false,
         },
       },
-      { test: { ...common, name: "pglite", env: { WALLET_TEST_DB: "pglite" } } },
+      // each CLI call on the embedded database starts PGlite afresh (a second or more on
+      // this machine), so the files that run many CLI calls in one test need more time
+      { test: { ...common, name: "pglite", env: { WALLET_TEST_DB: "pglite" }, testTimeout: 180_000 } },
       { test: { ...common, name: "pg", env: { WALLET_TEST_DB: "pg" } } },
       {
         test: {
