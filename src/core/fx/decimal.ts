@@ -1,7 +1,7 @@
 /**
- * Exact decimal arithmetic for exchange rates: a rate is an integer and a power of ten
- * (BigInt), never a binary float, so that a conversion is exact for every amount up to
- * 2^53-1 and every rate of up to 12 significant digits.
+ * Exchange rates as the operator writes them: validated and made canonical exactly (an
+ * integer and a power of ten, BigInt), never through a binary float. The conversion
+ * itself is done by the database in numeric (wallet_op_quote).
  */
 
 /** A rate as given: "0.9215", "151.237", "1e-3" is not accepted (plain decimals only). */
@@ -32,17 +32,4 @@ export function formatRate(r: Rate): string {
   if (r.scale === 0) return r.units.toString();
   const s = r.units.toString().padStart(r.scale + 1, "0");
   return `${s.slice(0, -r.scale)}.${s.slice(-r.scale)}`;
-}
-
-/**
- * floor(amount x rate x 10^(toDigits - fromDigits)), exactly: amount minor units of
- * the from currency, the rate in major units, the answer in minor units of to.
- */
-export function convert(amount: bigint, rate: Rate, fromDigits: number, toDigits: number): bigint {
-  let numerator = amount * rate.units;
-  let denominator = 10n ** BigInt(rate.scale);
-  const shift = toDigits - fromDigits;
-  if (shift >= 0) numerator *= 10n ** BigInt(shift);
-  else denominator *= 10n ** BigInt(-shift);
-  return numerator / denominator; // both positive: BigInt division rounds toward zero, which is floor
 }
