@@ -6,7 +6,6 @@ import { openDirect, redactUrl } from "./context.js";
 import { createDirectClient } from "./directClient.js";
 import { globals } from "./globals.js";
 import { UsageError } from "./errors.js";
-import { createGrpcClient } from "./grpcClient.js";
 import { createHttpClient } from "./httpClient.js";
 import { actorName, createDirectOperator, createHttpOperator, type OperatorClient } from "./operatorClient.js";
 
@@ -19,7 +18,10 @@ export async function openClient(cmd: Command): Promise<WalletClient> {
       authSecret: config.authSecret,
       token: loadClientConfig().token,
     };
-    return isGrpc(g.api) ? createGrpcClient(g.api, opts) : createHttpClient(g.api, opts);
+    if (!isGrpc(g.api)) return createHttpClient(g.api, opts);
+    // gRPC's runtime and the protobuf loader cost most of a CLI call's start: loaded only when used
+    const { createGrpcClient } = await import("./grpcClient.js");
+    return createGrpcClient(g.api, opts);
   }
   const direct = await openDirect(config);
   const target = config.databaseUrl ? redactUrl(config.databaseUrl) : `embedded database ${config.dataDir}`;

@@ -4,17 +4,14 @@ import type { Command } from "commander";
 import { loadClientConfig, loadConfig } from "../../core/config.js";
 import type { CoreContext } from "../../core/context.js";
 import { createLogger } from "../../server/logger.js";
-import { startServer } from "../../server/index.js";
 import { openDirect } from "../context.js";
 import { UsageError } from "../errors.js";
 import { globals } from "../globals.js";
 import { parseLoadtestArgs, type LoadtestOpts } from "../loadtest/args.js";
 import { awaitCompletion, checkHoldings, checkLedger, fund, total } from "../loadtest/check.js";
 import { fundSecondCurrency, holdings, setExchangeRates } from "../loadtest/exchange.js";
-import { writeHtmlReport } from "../loadtest/html.js";
 import { startLive } from "../loadtest/live.js";
 import { renderReport, renderReportWithCharts, type LoadReport } from "../loadtest/report.js";
-import { runLoad } from "../loadtest/run.js";
 import { SCENARIOS } from "../loadtest/scenarios.js";
 import { createOutput } from "../output.js";
 
@@ -29,6 +26,7 @@ async function openTarget(api: string | undefined, baseline: boolean): Promise<T
   if (!api) {
     // without DATABASE_URL or WALLET_DATA_DIR: a fresh in-memory embedded database
     const config = loadConfig({ PORT: "0", RATE_LIMIT_RPS: "0", HOST: "127.0.0.1" }, { WALLET_DATA_DIR: "memory://" });
+    const { startServer } = await import("../../server/index.js");
     const server = await startServer(config, createLogger("error"));
     return { url: server.url, ctx: server.services.ctx, stop: () => server.close() };
   }
@@ -100,6 +98,7 @@ export function registerLoadtest(program: Command): void {
         out.info(`${a.scenario}: ${a.concurrency} connections for ${a.durationSec} s against ${url}`);
         const started = Date.now();
         const live = watched ? startLive(process.stderr, a.durationSec) : undefined;
+        const { runLoad } = await import("../loadtest/run.js");
         const result = await runLoad({
           url,
           scenario: a.scenario,
@@ -117,7 +116,7 @@ export function registerLoadtest(program: Command): void {
         }
         if (held) report.ledger = await checkHoldings(db, held, await holdings(fx, a.first, a.users));
         else if (checked) report.ledger = await checkLedger(url, db, a.first, a.users, before, result);
-        if (reportFile) writeHtmlReport(reportFile, report);
+        if (reportFile) (await import("../loadtest/html.js")).writeHtmlReport(reportFile, report);
         // charts on a terminal; into a file or a pipe, the table alone, as before
         out.result(report, () =>
           process.stdout.isTTY ? renderReportWithCharts(report, process.stdout.columns || 100) : renderReport(report),

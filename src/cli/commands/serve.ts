@@ -1,11 +1,14 @@
 import type { Command } from "commander";
-import { createLogger } from "../../server/logger.js";
-import { startServer } from "../../server/index.js";
-import { installProcessGuard } from "../../server/processGuard.js";
 import { loadConfig } from "../../core/config.js";
-import { startProcess } from "../../server/process/assemble.js";
+import { createLogger } from "../../server/logger.js";
+import { installProcessGuard } from "../../server/processGuard.js";
 import { planFor } from "../../server/process/roles.js";
 import { UsageError } from "../errors.js";
+
+// The server is loaded by the commands that run it, not by every CLI call (`wallet
+// balance` need not load the HTTP and gRPC edges)
+const server = () => import("../../server/index.js");
+const assembly = () => import("../../server/process/assemble.js");
 
 /** Runs until SIGTERM/SIGINT, then shuts down in order and exits 0. */
 function onSignal(log: ReturnType<typeof createLogger>, stop: () => Promise<void>): void {
@@ -46,14 +49,15 @@ export function registerServe(program: Command): void {
         MIGRATE: opts.migrate ? undefined : "false",
       });
       const log = createLogger(config.logLevel, config.logFormat);
-      const server = await startServer(config, log);
+      const { startServer } = await server();
+      const running = await startServer(config, log);
       // what escapes every request's error boundary is logged with its request id, not a silent exit
       installProcessGuard(log, {
-        count: (kind) => server.services.metrics.unexpectedErrors.inc({ kind }),
-        stop: () => server.close(),
+        count: (kind) => running.services.metrics.unexpectedErrors.inc({ kind }),
+        stop: () => running.close(),
         stopTimeoutMs: config.shutdownTimeoutMs + 2000,
       });
-      onSignal(log, () => server.close());
+      onSignal(log, () => running.close());
     });
 
   program
@@ -64,6 +68,7 @@ export function registerServe(program: Command): void {
     .action(async (opts: { workers?: string }) => {
       const config = loadConfig({ TRANSFER_WORKERS: opts.workers });
       const log = createLogger(config.logLevel, config.logFormat);
+      const { startProcess } = await assembly();
       const worker = await startProcess(config, log, planFor("worker", config));
       installProcessGuard(log, { stop: () => worker.close(), stopTimeoutMs: config.shutdownTimeoutMs + 2000 });
       onSignal(log, () => worker.close());
@@ -81,6 +86,7 @@ export function registerServe(program: Command): void {
       const config = loadConfig();
       const log = createLogger(config.logLevel, config.logFormat);
       if (!config.natsUrl) throw new UsageError("wallet relay needs NATS_URL (nats://host:4222)");
+      const { startProcess } = await assembly();
       const relay = await startProcess(config, log, planFor("relay", config));
       installProcessGuard(log, { stop: () => relay.close(), stopTimeoutMs: config.shutdownTimeoutMs + 2000 });
       onSignal(log, () => relay.close());

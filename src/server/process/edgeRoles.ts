@@ -8,7 +8,7 @@ import type { AddressInfo } from "node:net";
 import { grpcLimits, type Config } from "../../core/config.js";
 import { adminRoutes } from "../adminRoutes.js";
 import { createApp } from "../app.js";
-import { startGrpcServer, type GrpcServer } from "../grpc/server.js";
+import type { GrpcServer } from "../grpc/server.js";
 import { fxAdminRoutes, fxRoutes } from "../fxRoutes.js";
 import { holdRoutes } from "../holdRoutes.js";
 import { moneyRoutes } from "../moneyRoutes.js";
@@ -83,6 +83,8 @@ export function grpcRole(edge: Edge, config: Config): Role {
   return {
     name: "grpc",
     async start() {
+      // loaded with its role: gRPC and the protobuf loader are most of a process's start
+      const { startGrpcServer } = await import("../grpc/server.js");
       server = await startGrpcServer({
         services: edge.services,
         admission: edge.admission,
