@@ -15,16 +15,8 @@ import { selectPositions, selectRates, upsertRate, type QuoteRow, type RateRow }
 
 export type { QuoteRow, RateRow };
 
-export type ExchangeDone = {
-  exchange_id: string;
-  quote_id: string;
-  from_currency: string;
-  to_currency: string;
-  amount: number;
-  converted_amount: number;
-  rate: string;
-  balances: Record<string, number>;
-};
+/** An exchange as wallet_op_exchange answers it: the quote it executed, and both balances after. */
+export type ExchangeDone = Omit<QuoteRow, "expires_at"> & { exchange_id: string; balances: Record<string, number> };
 
 /** Sets the rate of from -> to (audited, action fx_rate). rate: a decimal string > 0, at most 12 significant digits. */
 export async function setRate(

@@ -1,0 +1,235 @@
+#!/usr/bin/env node
+// The CPU a request costs: for each scenario, a fixed number of requests against
+// `wallet serve`, and the CPU (utime + stime from /proc) the serving process and the
+// database's backends for it spent, per request. Next to them, in the same run: a
+// bare node:http server parsing the same JSON body and answering (POST) or answering
+// (GET), and the SQL floor: the minimal transfer function and wallet_apply, batched
+// 100 a call, each on one connection whose backend's CPU is read the same way.
+//   node bench/cpu.mjs [scenario ...]
+// Scenarios: transfer deposit transfer-async balance balance-uncached history exchange batch.
+// Env: REQUESTS (20000), CONCURRENCY (32), USERS (1000), PG_ADMIN_URL. Writes
+// bench/results/cpu-<date>.json. The figures are CPU per request, not throughput: a
+// busy machine stretches the wall clock far more than it changes them.
+import fs from "node:fs";
+import path from "node:path";
+import pg from "pg";
+import { Pool } from "undici";
+import { dbUrl, dropDb, freshDb, log, psql, ROOT, serve, start, stop } from "./lib.mjs";
+
+const ALL = ["transfer", "deposit", "transfer-async", "balance", "balance-uncached", "history", "exchange", "batch"];
+const scenarios = process.argv.slice(2).length ? process.argv.slice(2) : ALL;
+const N = Number(process.env.REQUESTS ?? 20000);
+const C = Number(process.env.CONCURRENCY ?? 32);
+const USERS = Number(process.env.USERS ?? 1000);
+const ADMIN_TOKEN = "cpu-bench-admin-token-0123456789abcdef";
+const DB = process.env.BENCH_DB ?? "wallet_bench_cpu";
+
+const ticks = (pid) => {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return Number(f[11]) + Number(f[12]); // utime + stime, in clock ticks (1/100 s)
+};
+const backends = () =>
+  psql(DB, `select pid from pg_stat_activity where datname = '${DB}' and pid <> pg_backend_pid()`)
+    .split("\n")
+    .filter(Boolean)
+    .map(Number);
+const sumTicks = (pids) =>
+  pids.reduce((s, p) => {
+    try {
+      return s + ticks(p);
+    } catch {
+      return s; // gone
+    }
+  }, 0);
+
+/** CPU of the process pid and of the database's backends while fn runs; µs per unit. */
+async function measure(pid, units, fn) {
+  const pids = backends();
+  const [p0, d0] = [ticks(pid), sumTicks(pids)];
+  await fn();
+  const [p1, d1] = [ticks(pid), sumTicks(pids)];
+  const per = (t) => Math.round((t * 10_000) / units);
+  return { node_us: per(p1 - p0), pg_us: per(d1 - d0) };
+}
+
+/** Sends n requests, c at a time; next(i) gives the i-th. Refuses any status but 2xx. */
+async function drive(url, n, next) {
+  const pool = new Pool(url, { connections: C, pipelining: 1 });
+  let i = 0;
+  const worker = async () => {
+    while (i < n) {
+      const r = await pool.request(next(i++));
+      const text = await r.body.text();
+      if (r.statusCode >= 300) throw new Error(`${r.statusCode} ${text}`);
+    }
+  };
+  await Promise.all(Array.from({ length: C }, worker));
+  await pool.close();
+}
+
+const user = (i) => (i % USERS) + 1;
+const json = (method, p, u, body, extra = {}) => ({
+  method,
+  path: p,
+  headers: { authorization: String(u), "content-type": "application/json", ...extra },
+  body: body === undefined ? undefined : JSON.stringify(body),
+});
+const SCENARIOS = {
+  transfer: (i) => json("POST", "/api/transfer/v1", user(i), { destination_user_id: user(i + 1), amount: 1 }),
+  deposit: (i) => json("POST", "/api/deposit/v1", user(i), { amount: 1 }),
+  "transfer-async": (i) => json("POST", "/api/transfer/v2", user(i), { destination_user_id: user(i + 1), amount: 1 }),
+  balance: (i) => json("GET", "/api/wallet/balance/v1", user(i)),
+  "balance-uncached": (i) => json("GET", "/api/wallet/balance/v1", user(i)),
+  history: (i) => json("GET", "/api/transactions/v1?page_size=20", user(i)),
+  batch: (i) =>
+    json("POST", "/api/batches/v1", user(i), {
+      operations: [
+        { type: "transfer", destination_user_id: user(i + 1), amount: 1 },
+        { type: "transfer", destination_user_id: user(i + 2), amount: 1 },
+      ],
+    }),
+};
+
+async function waitQueueEmpty() {
+  for (;;) {
+    const left = Number(psql(DB, "select count(*) from transfers where status in ('pending', 'processing')"));
+    if (left === 0) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function scenario(name) {
+  const env = { ADMIN_TOKEN, ...(name === "balance-uncached" ? { READ_CACHE: "false" } : {}) };
+  const s = await serve(DB, env);
+  try {
+    const pid = s.child.pid;
+    if (name === "exchange") return await exchange(s);
+    const next = SCENARIOS[name];
+    await drive(s.url, Math.min(N, 2000), next); // warm: JIT, pools, caches
+    if (name === "transfer-async") await waitQueueEmpty();
+    return await measure(pid, N, async () => {
+      await drive(s.url, N, next);
+      if (name === "transfer-async") await waitQueueEmpty();
+    });
+  } finally {
+    await stop(s);
+  }
+}
+
+/** A quote and its exchange per unit (two requests). */
+async function exchange(s) {
+  const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, "x-actor": "bench" };
+  for (const [from, to, rate] of [
+    ["USD", "EUR", "0.9"],
+    ["EUR", "USD", "1.1"],
+  ])
+    await drive(s.url, 1, () => json("PUT", `/admin/v1/fx/rates/${from}/${to}`, 0, { rate }, admin));
+  const pool = new Pool(s.url, { connections: C });
+  const one = async (i) => {
+    const q = await pool.request(
+      json("POST", "/api/fx/quotes/v1", user(i), { from_currency: "USD", to_currency: "EUR", amount: 100 }),
+    );
+    const quote = await q.body.json();
+    if (q.statusCode >= 300) throw new Error(JSON.stringify(quote));
+    const e = await pool.request(json("POST", "/api/fx/exchanges/v1", user(i), { quote_id: quote.quote_id }));
+    await e.body.text();
+    if (e.statusCode >= 300) throw new Error(`exchange ${e.statusCode}`);
+  };
+  const run = async (n) => {
+    let i = 0;
+    await Promise.all(
+      Array.from({ length: C }, async () => {
+        while (i < n) await one(i++);
+      }),
+    );
+  };
+  await run(500);
+  const units = Math.round(N / 2);
+  const r = await measure(s.child.pid, units, () => run(units));
+  await pool.close();
+  return r;
+}
+
+/** The bare server: the same body parsed (POST), or a small answer (GET). */
+async function bare() {
+  const b = await start([path.join(ROOT, "bench/bare-server.mjs")], {}, "bare listening");
+  try {
+    const out = {};
+    for (const [k, next] of Object.entries({ post: SCENARIOS.transfer, get: SCENARIOS.balance })) {
+      await drive(b.url, 2000, next);
+      out[k] = (await measure(b.child.pid, N, () => drive(b.url, N, next))).node_us;
+    }
+    return out;
+  } finally {
+    await stop(b);
+  }
+}
+
+/** The database's floor: 100 transfers a call on one connection, its backend's CPU per transfer. */
+async function sqlFloor() {
+  psql(DB, fs.readFileSync(path.join(ROOT, "bench/sql/minimal.sql"), "utf8"));
+  const client = new pg.Client({ connectionString: dbUrl(DB) });
+  await client.connect();
+  const { rows } = await client.query("select pg_backend_pid() as pid");
+  const pid = rows[0].pid;
+  const pairs = () => {
+    const from = Array.from({ length: 100 }, () => Math.floor(Math.random() * USERS) + 1);
+    return { from, to: from.map((x) => (x % USERS) + 1) };
+  };
+  const calls = Math.max(20, Math.round(N / 100));
+  const minimal = async () => {
+    const { from, to } = pairs();
+    await client.query({ name: "min", text: "select minimal_transfer($1, $2, 1)", values: [from, to] });
+  };
+  const apply = async () => {
+    const { from, to } = pairs();
+    const ops = from.map((u, k) => ({ k: 3, cur: "USD", id: null, u, c: to[k], a: 1 }));
+    await client.query({
+      name: "apply",
+      text: "select count(*) from wallet_apply((select jsonb_agg(x || jsonb_build_object('id', wallet_next_id()::text)) from jsonb_array_elements($1::jsonb) x), false)",
+      values: [JSON.stringify(ops)],
+    });
+  };
+  const out = {};
+  for (const [k, fn] of Object.entries({ minimal_batched: minimal, wallet_apply_batched: apply })) {
+    for (let i = 0; i < 5; i++) await fn();
+    const t0 = ticks(pid);
+    for (let i = 0; i < calls; i++) await fn();
+    out[k] = Math.round(((ticks(pid) - t0) * 10_000) / (calls * 100));
+  }
+  await client.end();
+  return out;
+}
+
+const results = { date: new Date().toISOString(), settings: { N, C, USERS }, scenarios: {} };
+log(`fresh database ${DB} with ${USERS} wallets`);
+freshDb(DB, USERS);
+psql(DB, "select 1");
+results.bare_us = await bare();
+log("bare node:http:", JSON.stringify(results.bare_us));
+results.sql_pg_us_per_transfer = await sqlFloor();
+log("sql floor (backend CPU per transfer):", JSON.stringify(results.sql_pg_us_per_transfer));
+for (const sc of scenarios) {
+  try {
+    results.scenarios[sc] = await scenario(sc);
+  } catch (err) {
+    results.scenarios[sc] = { error: String(err.message ?? err).slice(0, 200) };
+  }
+  log(`${sc}:`, JSON.stringify(results.scenarios[sc]));
+}
+const r = results.scenarios;
+const x = (a, b) => (a && b ? Math.round((a / b) * 100) / 100 : null);
+results.ratios = {
+  node_transfer_vs_bare_post: x(r.transfer?.node_us, results.bare_us.post),
+  node_deposit_vs_bare_post: x(r.deposit?.node_us, results.bare_us.post),
+  node_balance_vs_bare_get: x(r.balance?.node_us, results.bare_us.get),
+  pg_wallet_apply_vs_minimal_batched: x(
+    results.sql_pg_us_per_transfer.wallet_apply_batched,
+    results.sql_pg_us_per_transfer.minimal_batched,
+  ),
+};
+log("ratios:", JSON.stringify(results.ratios));
+dropDb(DB);
+const file = path.join(ROOT, "bench/results", `cpu-${results.date.slice(0, 10)}.json`);
+fs.writeFileSync(file, JSON.stringify(results, null, 2) + "\n");
+log(`written ${path.relative(ROOT, file)}`);
