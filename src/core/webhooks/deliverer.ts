@@ -20,7 +20,7 @@ import { attempt, ATTEMPT_TIMEOUT_MS, webhookAgent, type AttemptResult } from ".
 import { loadTargets, oldestPending, type Target } from "./store.js";
 
 /** a claimed user's lease: longer than one attempt, so two never overlap */
-const LEASE_MS = ATTEMPT_TIMEOUT_MS + 10_000;
+const LEASE_MS = ATTEMPT_TIMEOUT_MS + 5_000;
 const CAP_MS = 3_600_000;
 
 export type DelivererOptions = {
