@@ -105,9 +105,9 @@ describe("webhook endpoints", () => {
     for (const x of r.received) expect(signedWith(String(x.headers["wallet-signature"]), x.body, h.secret)).toBe(true);
     expect(r.received[1]!.at - r.received[0]!.at).toBeGreaterThanOrEqual(40);
     expect(r.received[2]!.at - r.received[1]!.at).toBeGreaterThanOrEqual(90);
-    const [failed] = await waitFor("failed", async () => {
+    const failed = await waitFor("failed", async () => {
       const l = await deliveries(h.id, "?status=failed");
-      return l.length === 1 ? l : undefined;
+      return l.length === 1 ? l[0] : undefined;
     });
     expect(failed).toMatchObject({ event_id: "2:1", attempts: 3, last_status_code: 503, status: "failed" });
     // the next event of the user went out after the failed one
