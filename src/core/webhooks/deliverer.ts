@@ -111,7 +111,7 @@ export class WebhookDeliverer {
     await this.refreshTargets();
     let claimed = 0;
     for (const t of this.targets.values()) claimed += await this.pump(t);
-    if (this.opts.onOldest && Date.now() - this.measuredAt > 15_000) {
+    if (this.opts.onOldest && Date.now() - this.measuredAt > 5_000) {
       this.measuredAt = Date.now();
       this.opts.onOldest(await oldestPending(this.db));
     }

@@ -11,6 +11,8 @@ import type { Metrics } from "../metrics.js";
 import type { Role } from "./roles.js";
 
 export function deliverRole(ctx: LiveContext, config: Config, log: Logger, metrics: Metrics): Role {
+  // every outcome is a series from the start (a rate of 0, not no data)
+  for (const outcome of ["delivered", "retry", "failed"]) metrics.webhookDeliveries.inc({ outcome }, 0);
   const deliverer = new WebhookDeliverer(
     ctx.db,
     {
