@@ -1397,6 +1397,12 @@ declare
   v_last_id bigint;
   v_n integer;
 begin
+  -- nothing new below the horizon: no lock taken, no transaction id used (a writer in a
+  -- loop would hold back every reader of the log while it runs)
+  select s.xid, s.change_id into v_xid, v_id from webhook_state s where s.id = 1;
+  if not exists (select 1 from wallet_changes c where (c.xid, c.id) > (v_xid, v_id) and c.xid < v_top) then
+    return 0;
+  end if;
   select s.xid, s.change_id into v_xid, v_id from webhook_state s where s.id = 1 for update skip locked;
   if not found then return -1; end if;
   with page as (
@@ -1427,7 +1433,7 @@ begin
     into v_rows, v_n, v_last_xid, v_last_id;
   if v_rows = p_limit then
     update webhook_state set xid = v_last_xid, change_id = v_last_id, updated_at = now() where id = 1;
-  elsif v_top > v_xid or v_rows > 0 then
+  else
     update webhook_state set xid = greatest(v_top, v_xid), change_id = 0, updated_at = now() where id = 1;
   end if;
   return v_n;
