@@ -173,20 +173,23 @@ end
 $$;
 
 -- An attempt's outcome: delivered; or tried again after base * 2^(attempts - 1) ms
--- (capped); or failed after the last attempt. Then the user's queue is released: its
--- next pending delivery may go at once (the queue row is locked first, so an event
--- enqueued meanwhile is seen). Returns the delivery's status, or 'retry', or null if
--- it is gone (its endpoint deleted).
+-- (capped); or failed after the last attempt. Then the user's queue goes on: with
+-- p_lease_ms > 0 the sender keeps it and gets the user's next pending delivery at once
+-- (its attempt counted), else it is released (its next delivery due now). The queue row
+-- is locked first, so an event enqueued meanwhile is seen. status: 'delivered', 'retry',
+-- 'failed', or null if the delivery is gone (its endpoint deleted).
 create function wallet_webhook_done(p_delivery bigint, p_ok boolean, p_status integer, p_error text,
-                                    p_max_attempts integer, p_base_ms double precision, p_cap_ms double precision)
-returns text
+                                    p_max_attempts integer, p_base_ms double precision, p_cap_ms double precision,
+                                    p_lease_ms integer default 0)
+returns table (status text, next_id bigint, next_seq bigint, next_attempts integer)
 language plpgsql as $$
 declare
   d webhook_deliveries;
   v_at timestamptz;
+  v_next bigint;
 begin
   select * into d from webhook_deliveries x where x.id = p_delivery;
-  if not found then return null; end if;
+  if not found then return; end if;
   perform 1 from webhook_queues q where q.endpoint_id = d.endpoint_id and q.user_id = d.user_id for update;
   if not p_ok and d.attempts < p_max_attempts then
     v_at := now() + least(p_cap_ms, p_base_ms * power(2, greatest(d.attempts - 1, 0))) * interval '1 millisecond';
@@ -194,20 +197,28 @@ begin
      where x.id = p_delivery and x.status = 'pending';
     update webhook_queues q set next_attempt_at = v_at, lease_until = null
      where q.endpoint_id = d.endpoint_id and q.user_id = d.user_id;
-    return 'retry';
+    return query select 'retry'::text, null::bigint, null::bigint, null::integer;
+    return;
   end if;
   update webhook_deliveries x
      set status = case when p_ok then 'delivered' else 'failed' end,
          delivered_at = case when p_ok then now() end,
          last_status_code = p_status, last_error = p_error, next_attempt_at = null
    where x.id = p_delivery and x.status = 'pending';
+  select x.id into v_next from webhook_deliveries x
+   where x.endpoint_id = d.endpoint_id and x.user_id = d.user_id and x.status = 'pending' order by x.seq limit 1;
+  if v_next is not null and p_lease_ms > 0 then
+    update webhook_queues q set next_attempt_at = now(), lease_until = now() + p_lease_ms * interval '1 millisecond'
+     where q.endpoint_id = d.endpoint_id and q.user_id = d.user_id;
+    return query
+    update webhook_deliveries x set attempts = x.attempts + 1 where x.id = v_next
+    returning case when p_ok then 'delivered' else 'failed' end, x.id, x.seq, x.attempts;
+    return;
+  end if;
   update webhook_queues q
-     set lease_until = null,
-         next_attempt_at = case when exists (select 1 from webhook_deliveries x
-                                              where x.endpoint_id = d.endpoint_id and x.user_id = d.user_id
-                                                and x.status = 'pending') then now() end
+     set lease_until = null, next_attempt_at = case when v_next is not null then now() end
    where q.endpoint_id = d.endpoint_id and q.user_id = d.user_id;
-  return case when p_ok then 'delivered' else 'failed' end;
+  return query select case when p_ok then 'delivered' else 'failed' end, null::bigint, null::bigint, null::integer;
 end
 $$;
 
@@ -350,7 +361,7 @@ drop function wallet_monitor_holds(text, text, bigint, bigint, bigint);
 alter table users drop column monitors;
 drop table wallet_monitors;
 drop function wallet_webhook_retry(bigint, bigint);
-drop function wallet_webhook_done(bigint, boolean, integer, text, integer, double precision, double precision);
+drop function wallet_webhook_done(bigint, boolean, integer, text, integer, double precision, double precision, integer);
 drop function wallet_webhook_claim(bigint, integer, integer);
 drop function wallet_webhook_enqueue(integer);
 drop table webhook_state;

@@ -1345,18 +1345,19 @@ end
 $$;
 
 --
--- Name: wallet_webhook_done(bigint, boolean, integer, text, integer, double precision, double precision); Type: FUNCTION; Schema: public; Owner: -
+-- Name: wallet_webhook_done(bigint, boolean, integer, text, integer, double precision, double precision, integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.wallet_webhook_done(p_delivery bigint, p_ok boolean, p_status integer, p_error text, p_max_attempts integer, p_base_ms double precision, p_cap_ms double precision) RETURNS text
+CREATE FUNCTION public.wallet_webhook_done(p_delivery bigint, p_ok boolean, p_status integer, p_error text, p_max_attempts integer, p_base_ms double precision, p_cap_ms double precision, p_lease_ms integer DEFAULT 0) RETURNS TABLE(status text, next_id bigint, next_seq bigint, next_attempts integer)
     LANGUAGE plpgsql
     AS $$
 declare
   d webhook_deliveries;
   v_at timestamptz;
+  v_next bigint;
 begin
   select * into d from webhook_deliveries x where x.id = p_delivery;
-  if not found then return null; end if;
+  if not found then return; end if;
   perform 1 from webhook_queues q where q.endpoint_id = d.endpoint_id and q.user_id = d.user_id for update;
   if not p_ok and d.attempts < p_max_attempts then
     v_at := now() + least(p_cap_ms, p_base_ms * power(2, greatest(d.attempts - 1, 0))) * interval '1 millisecond';
@@ -1364,20 +1365,28 @@ begin
      where x.id = p_delivery and x.status = 'pending';
     update webhook_queues q set next_attempt_at = v_at, lease_until = null
      where q.endpoint_id = d.endpoint_id and q.user_id = d.user_id;
-    return 'retry';
+    return query select 'retry'::text, null::bigint, null::bigint, null::integer;
+    return;
   end if;
   update webhook_deliveries x
      set status = case when p_ok then 'delivered' else 'failed' end,
          delivered_at = case when p_ok then now() end,
          last_status_code = p_status, last_error = p_error, next_attempt_at = null
    where x.id = p_delivery and x.status = 'pending';
+  select x.id into v_next from webhook_deliveries x
+   where x.endpoint_id = d.endpoint_id and x.user_id = d.user_id and x.status = 'pending' order by x.seq limit 1;
+  if v_next is not null and p_lease_ms > 0 then
+    update webhook_queues q set next_attempt_at = now(), lease_until = now() + p_lease_ms * interval '1 millisecond'
+     where q.endpoint_id = d.endpoint_id and q.user_id = d.user_id;
+    return query
+    update webhook_deliveries x set attempts = x.attempts + 1 where x.id = v_next
+    returning case when p_ok then 'delivered' else 'failed' end, x.id, x.seq, x.attempts;
+    return;
+  end if;
   update webhook_queues q
-     set lease_until = null,
-         next_attempt_at = case when exists (select 1 from webhook_deliveries x
-                                              where x.endpoint_id = d.endpoint_id and x.user_id = d.user_id
-                                                and x.status = 'pending') then now() end
+     set lease_until = null, next_attempt_at = case when v_next is not null then now() end
    where q.endpoint_id = d.endpoint_id and q.user_id = d.user_id;
-  return case when p_ok then 'delivered' else 'failed' end;
+  return query select case when p_ok then 'delivered' else 'failed' end, null::bigint, null::bigint, null::integer;
 end
 $$;
 

@@ -22,6 +22,8 @@ import { loadTargets, oldestPending, type Target } from "./store.js";
 /** a claimed user's lease: longer than one attempt, so two never overlap */
 const LEASE_MS = ATTEMPT_TIMEOUT_MS + 5_000;
 const CAP_MS = 3_600_000;
+/** deliveries of one user sent in a row on one claim before its slot goes back to the others */
+const FOLLOW_ON = 16;
 
 export type DelivererOptions = {
   allowPrivate: boolean;
@@ -35,7 +37,14 @@ export type DelivererOptions = {
   onError?: (err: unknown) => void;
 };
 
-type Claimed = { id: string; user_id: number; seq: number; attempts: number };
+/** a claimed delivery and its event's journal row (null columns: the event is gone) */
+type Claimed = { delivery_id: string; delivery_attempts: number; d_user: number; d_seq: number } & {
+  [K in keyof EventRow]: EventRow[K] | null;
+};
+
+const EVENT_COLUMNS = `j.user_id, j.seq, j.id::text as id, j.currency, j.event, j.kind, j.amount, j.balance_after,
+  j.available_after, j.counterparty_user_id, j.transfer_id::text as transfer_id, j.hold_id::text as hold_id,
+  j.reverses::text as reverses, j.reason, wallet_iso(j.created_at) as created_at`;
 
 export class WebhookDeliverer {
   private running = false;
@@ -142,18 +151,18 @@ export class WebhookDeliverer {
     const free = this.opts.concurrency - (this.inFlight.get(t.id) ?? 0);
     if (free <= 0 || !this.running) return 0;
     const claimed = await this.db.query<Claimed>(
-      "select id::text as id, user_id, seq, attempts from wallet_webhook_claim($1, $2, $3)",
+      `select c.id::text as delivery_id, c.attempts as delivery_attempts, c.user_id as d_user, c.seq as d_seq,
+              ${EVENT_COLUMNS}
+         from wallet_webhook_claim($1, $2, $3) c left join journal j on j.user_id = c.user_id and j.seq = c.seq`,
       [t.id, free, LEASE_MS],
       { name: "webhook_claim" },
     );
-    if (claimed.length === 0) return 0;
-    const events = await this.events(claimed);
     for (const c of claimed) {
       this.inFlight.set(t.id, (this.inFlight.get(t.id) ?? 0) + 1);
-      const p = this.send(t, c, events.get(`${c.user_id}:${c.seq}`)).finally(() => {
+      const p = this.sendAll(t, c).finally(() => {
         this.attempts.delete(p);
         this.inFlight.set(t.id, (this.inFlight.get(t.id) ?? 1) - 1);
-        // the user's next event may be due at once
+        // the slot is free: others of the endpoint's users may be due
         if (this.running) void this.pump(this.targets.get(t.id) ?? t).catch((err) => this.opts.onError?.(err));
       });
       this.attempts.add(p);
@@ -161,26 +170,23 @@ export class WebhookDeliverer {
     return claimed.length;
   }
 
-  private async events(claimed: Claimed[]): Promise<Map<string, string>> {
-    const rows = await this.db.query<EventRow>(
-      `select j.user_id, j.seq, j.id::text as id, j.currency, j.event, j.kind, j.amount, j.balance_after,
-              j.available_after, j.counterparty_user_id, j.transfer_id::text as transfer_id,
-              j.hold_id::text as hold_id, j.reverses::text as reverses, j.reason, wallet_iso(j.created_at) as created_at
-         from journal j join unnest($1::bigint[], $2::bigint[]) k(u, s) on j.user_id = k.u and j.seq = k.s`,
-      [claimed.map((c) => c.user_id), claimed.map((c) => c.seq)],
-    );
-    return new Map(rows.map((r) => [`${r.user_id}:${r.seq}`, JSON.stringify(toEvent(r))]));
+  /** A user's due deliveries one after another, up to FOLLOW_ON in a row (then the slot is released). */
+  private async sendAll(t: Target, first: Claimed): Promise<void> {
+    let c: Claimed | undefined = first;
+    for (let n = 1; c; n++) c = await this.send(t, c, this.running && n < FOLLOW_ON ? LEASE_MS : 0);
   }
 
-  private async send(t: Target, c: Claimed, body: string | undefined): Promise<void> {
+  /** One attempt and its outcome recorded; the user's next delivery when the lease is kept. */
+  private async send(t: Target, c: Claimed, keepLeaseMs: number): Promise<Claimed | undefined> {
     const started = performance.now();
+    const body = c.id === null ? undefined : JSON.stringify(toEvent(c as EventRow));
     const result: AttemptResult =
       body === undefined
         ? { ok: false, status: null, error: "the event is no longer in the journal" }
         : await attempt(this.agent!, {
             url: t.url,
             endpointId: t.id,
-            eventId: `${c.user_id}:${c.seq}`,
+            eventId: `${c.d_user}:${c.d_seq}`,
             body,
             secrets: t.secrets,
             allowPrivate: this.opts.allowPrivate,
@@ -188,30 +194,34 @@ export class WebhookDeliverer {
     const seconds = (performance.now() - started) / 1000;
     for (let tries = 0; ; tries++) {
       try {
-        const [r] = await this.db.query<{ s: "delivered" | "retry" | "failed" | null }>(
-          "select wallet_webhook_done($1, $2, $3, $4, $5, $6, $7) as s",
+        const [r] = await this.db.query<Claimed & { status: "delivered" | "retry" | "failed" }>(
+          `select d.status, d.next_id::text as delivery_id, d.next_attempts as delivery_attempts,
+                  $9::bigint as d_user, d.next_seq as d_seq, ${EVENT_COLUMNS}
+             from wallet_webhook_done($1, $2, $3, $4, $5, $6, $7, $8) d
+             left join journal j on j.user_id = $9 and j.seq = d.next_seq`,
           [
-            c.id,
+            c.delivery_id,
             result.ok,
             result.status,
             result.error,
             body === undefined ? 0 : this.opts.maxAttempts,
             this.opts.retryBaseMs,
             CAP_MS,
+            keepLeaseMs,
+            c.d_user,
           ],
           { name: "webhook_done" },
         );
-        if (r!.s) {
-          this.opts.onAttempt?.(r!.s, seconds);
-          if (r!.s === "delivered") this.counts.delivered++;
-          else if (r!.s === "retry") this.counts.retried++;
-          else this.counts.failed++;
-        }
-        return;
+        if (!r) return undefined; // gone with its endpoint
+        this.opts.onAttempt?.(r.status, seconds);
+        if (r.status === "delivered") this.counts.delivered++;
+        else if (r.status === "retry") this.counts.retried++;
+        else this.counts.failed++;
+        return r.delivery_id === null ? undefined : r;
       } catch (err) {
         // not recorded: the lease runs out and the delivery is tried again (at least once)
         this.opts.onError?.(err);
-        if (tries >= 2 || !this.running) return;
+        if (tries >= 2 || !this.running) return undefined;
         await sleep(200 * (tries + 1));
       }
     }
