@@ -17,13 +17,15 @@ import { toEvent } from "../events/format.js";
 import type { EventRow } from "../store/events.js";
 import { backoffMs, sleep } from "../retry.js";
 import { attempt, ATTEMPT_TIMEOUT_MS, webhookAgent, type AttemptResult } from "./send.js";
-import { loadTargets, oldestPending, type Target } from "./store.js";
+import { loadTargets, oldestPending, purgeDelivered, type Target } from "./store.js";
 
 /** a claimed user's lease: longer than one attempt, so two never overlap */
 const LEASE_MS = ATTEMPT_TIMEOUT_MS + 5_000;
 const CAP_MS = 3_600_000;
 /** deliveries of one user sent in a row on one claim before its slot goes back to the others */
 const FOLLOW_ON = 16;
+/** delivered deliveries are listed this long, then purged (pending and failed ones stay) */
+const KEEP_DELIVERED_DAYS = 7;
 
 export type DelivererOptions = {
   allowPrivate: boolean;
@@ -57,6 +59,7 @@ export class WebhookDeliverer {
   private readonly pumping = new Set<string>();
   private readonly again = new Set<string>();
   private measuredAt = 0;
+  private purgedAt = 0;
   readonly counts = { enqueued: 0, delivered: 0, retried: 0, failed: 0 };
 
   constructor(
@@ -120,6 +123,10 @@ export class WebhookDeliverer {
     await this.refreshTargets();
     let claimed = 0;
     for (const t of this.targets.values()) claimed += await this.pump(t);
+    if (Date.now() - this.purgedAt > 3_600_000) {
+      this.purgedAt = Date.now();
+      await purgeDelivered(this.db, KEEP_DELIVERED_DAYS);
+    }
     if (this.opts.onOldest && Date.now() - this.measuredAt > 5_000) {
       this.measuredAt = Date.now();
       this.opts.onOldest(await oldestPending(this.db));

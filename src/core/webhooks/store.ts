@@ -160,3 +160,15 @@ export async function oldestPending(db: Executor): Promise<Map<string, number>> 
   );
   return new Map(rows.map((r) => [r.id, r.age ?? 0]));
 }
+
+/** Delivered deliveries older than the days go (a batch at a time); pending and failed ones stay. */
+export async function purgeDelivered(db: Executor, days: number): Promise<number> {
+  const rows = await db.query(
+    `delete from webhook_deliveries where id in (
+       select id from webhook_deliveries
+        where status = 'delivered' and delivered_at < now() - make_interval(days => $1) limit 10000)
+     returning 1`,
+    [days],
+  );
+  return rows.length;
+}
