@@ -186,6 +186,18 @@ describe("webhook endpoints", () => {
   });
 });
 
+describe("the OpenAPI document", () => {
+  it("describes the webhook and monitor routes", async () => {
+    const doc = (await get(s.url, "/openapi.json")).body;
+    expect(Object.keys(doc.paths["/admin/v1/webhooks/{id}"]).sort()).toEqual(["delete", "get"]);
+    expect(doc.paths["/admin/v1/webhooks"].post.responses["201"]).toBeTruthy();
+    expect(
+      doc.paths["/admin/v1/webhooks/{id}/deliveries/{delivery_id}/retry"].post.responses["409"].description,
+    ).toMatch(/delivery_not_failed/);
+    expect(Object.keys(doc.paths["/admin/v1/monitors/{id}"])).toEqual(["delete"]);
+  });
+});
+
 describe("balance monitors", () => {
   it("emit one event per crossing, right after the change, in every feed", async () => {
     const r = await receiver();
