@@ -59,7 +59,7 @@ describe("wallet webhooks / monitors --api", () => {
     expect((await api(["monitors", "remove", m.json.id])).code).toBe(0);
     expect((await api(["webhooks", "remove", id])).code).toBe(0);
     expect((await api(["webhooks", "list"])).json.webhooks).toEqual([]);
-  });
+  }, 120_000); // eight CLI processes, a few seconds each on a busy machine
 });
 
 describe("wallet webhooks / monitors on the database", () => {
