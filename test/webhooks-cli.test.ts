@@ -1,10 +1,11 @@
 /**
  * `wallet webhooks` and `wallet monitors`: against a live server with --api (the
- * admin API), and one direct-mode pass on the database.
+ * admin API; pg project), and one direct-mode pass on the embedded database (pglite).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "./helpers/cli.js";
 import { processDatabase } from "./helpers/db.js";
+import { engine } from "./helpers/env.js";
 import { startReceiver, waitFor, type Receiver } from "./helpers/receiver.js";
 import { post, startTestServer, type TestServer } from "./helpers/server.js";
 
@@ -12,19 +13,21 @@ const TOKEN = "c".repeat(40);
 let s: TestServer;
 let receiver: Receiver;
 
-beforeAll(async () => {
-  s = await startTestServer({ ADMIN_TOKEN: TOKEN, WEBHOOK_ALLOW_PRIVATE: "true" });
-  receiver = await startReceiver();
-});
-afterAll(async () => {
-  await receiver?.close();
-  await s?.stop();
-});
-
 const api = (args: string[]) =>
   runCli([...args, "--api", s.url, "--json", "--actor", "cli-test"], { WALLET_ADMIN_TOKEN: TOKEN });
 
-describe("wallet webhooks / monitors --api", () => {
+// the CLI over the admin API does not depend on the server's engine: on pg only; the
+// direct mode once, on the embedded database (each CLI process starts PGlite afresh)
+describe.skipIf(engine !== "pg")("wallet webhooks / monitors --api", () => {
+  beforeAll(async () => {
+    s = await startTestServer({ ADMIN_TOKEN: TOKEN, WEBHOOK_ALLOW_PRIVATE: "true" });
+    receiver = await startReceiver();
+  });
+  afterAll(async () => {
+    await receiver?.close();
+    await s?.stop();
+  });
+
   it("adds, lists, rotates, shows deliveries and removes", async () => {
     const add = await api(["webhooks", "add", receiver.url, "--events", "deposit,monitor_triggered"]);
     expect(add.code, add.stderr).toBe(0);
@@ -62,7 +65,7 @@ describe("wallet webhooks / monitors --api", () => {
   }, 120_000); // eight CLI processes, a few seconds each on a busy machine
 });
 
-describe("wallet webhooks / monitors on the database", () => {
+describe.skipIf(engine !== "pglite")("wallet webhooks / monitors on the database", () => {
   let env: Record<string, string>;
   let drop: () => Promise<void>;
   beforeAll(async () => {
