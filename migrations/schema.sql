@@ -571,6 +571,126 @@ end
 $$;
 
 --
+-- Name: wallet_monitors; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.wallet_monitors (
+    id bigint NOT NULL,
+    user_id bigint NOT NULL,
+    currency text NOT NULL,
+    field text NOT NULL,
+    operator text NOT NULL,
+    value bigint NOT NULL,
+    triggered boolean NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT wallet_monitors_currency_check CHECK ((currency ~ '^[A-Z]{3}$'::text)),
+    CONSTRAINT wallet_monitors_field_check CHECK ((field = ANY (ARRAY['balance'::text, 'available_balance'::text]))),
+    CONSTRAINT wallet_monitors_operator_check CHECK ((operator = ANY (ARRAY['lt'::text, 'lte'::text, 'gt'::text, 'gte'::text])))
+);
+
+--
+-- Name: wallet_monitor_create(bigint, text, text, text, bigint, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_monitor_create(p_user bigint, p_currency text, p_field text, p_operator text, p_value bigint, p_actor text) RETURNS public.wallet_monitors
+    LANGUAGE plpgsql
+    AS $$
+declare
+  m wallet_monitors;
+  v_bal bigint;
+  v_avail bigint;
+begin
+  perform 1 from users u where u.user_id = p_user for update;
+  if not found then return null; end if;
+  select w.balance, w.balance - w.held into v_bal, v_avail from wallets w
+   where w.user_id = p_user and w.currency = p_currency;
+  insert into wallet_monitors (id, user_id, currency, field, operator, value, triggered)
+  values (wallet_next_id(), p_user, p_currency, p_field, p_operator, p_value,
+          wallet_monitor_holds(p_field, p_operator, p_value, coalesce(v_bal, 0), coalesce(v_avail, 0)))
+  returning * into m;
+  update users set monitors = monitors + 1 where user_id = p_user;
+  insert into audit_log (id, actor, action, target, details)
+  values (wallet_next_id(), p_actor, 'monitor', 'monitor:' || m.id,
+          jsonb_build_object('op', 'add', 'user_id', p_user, 'currency', p_currency, 'field', p_field,
+                             'operator', p_operator, 'value', p_value));
+  return m;
+end
+$$;
+
+--
+-- Name: wallet_monitor_holds(text, text, bigint, bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_monitor_holds(p_field text, p_operator text, p_value bigint, p_balance bigint, p_available bigint) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select case p_operator when 'lt' then v < p_value when 'lte' then v <= p_value
+                         when 'gt' then v > p_value else v >= p_value end
+    from (select case p_field when 'balance' then p_balance else p_available end as v) x
+$$;
+
+--
+-- Name: wallet_monitor_judge(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_monitor_judge() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+declare
+  m record;
+  j journal;
+  v_rows journal[] := '{}';
+  v_seq bigint := new.seq;
+  v_now boolean;
+begin
+  for m in select x.id, x.currency, x.field, x.operator, x.value, x.triggered,
+                  coalesce(w.balance, 0) as bal, coalesce(w.balance - w.held, 0) as avail
+             from wallet_monitors x left join wallets w on w.user_id = x.user_id and w.currency = x.currency
+            where x.user_id = new.user_id order by x.id loop
+    v_now := wallet_monitor_holds(m.field, m.operator, m.value, m.bal, m.avail);
+    continue when v_now = m.triggered;
+    update wallet_monitors set triggered = v_now where id = m.id;
+    v_seq := v_seq + 1;
+    j := null;
+    j.user_id := new.user_id; j.seq := v_seq; j.id := wallet_next_id(); j.currency := m.currency;
+    j.event := case when v_now then 16 else 17 end; j.direction := 0; j.amount := 0;
+    j.balance_after := m.bal; j.available_after := m.avail;
+    j.reason := m.id || ' ' || m.field || ' ' || m.operator || ' ' || m.value;
+    j.created_at := clock_timestamp();
+    v_rows := v_rows || j;
+  end loop;
+  if cardinality(v_rows) > 0 then
+    update users set seq = v_seq where user_id = new.user_id;
+    insert into journal select (r).* from unnest(v_rows) r;
+    perform wallet_log_changes(v_rows);
+  end if;
+  return null;
+end
+$$;
+
+--
+-- Name: wallet_monitor_remove(bigint, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_monitor_remove(p_id bigint, p_actor text) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_user bigint;
+begin
+  select m.user_id into v_user from wallet_monitors m where m.id = p_id;
+  if not found then return false; end if;
+  perform 1 from users u where u.user_id = v_user for update;
+  delete from wallet_monitors m where m.id = p_id;
+  if not found then return false; end if;
+  update users set monitors = monitors - 1 where user_id = v_user;
+  insert into audit_log (id, actor, action, target, details)
+  values (wallet_next_id(), p_actor, 'monitor', 'monitor:' || p_id, jsonb_build_object('op', 'remove'));
+  return true;
+end
+$$;
+
+--
 -- Name: wallet_next_id(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1187,6 +1307,171 @@ CREATE FUNCTION public.wallet_reversal_json(p_id bigint, p_target bigint, p_reas
 $$;
 
 --
+-- Name: wallet_webhook_claim(bigint, integer, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_webhook_claim(p_endpoint bigint, p_limit integer, p_lease_ms integer) RETURNS TABLE(id bigint, user_id bigint, seq bigint, attempts integer)
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_users bigint[];
+begin
+  with ready as (
+    select q.user_id from webhook_queues q
+     where q.endpoint_id = p_endpoint and q.next_attempt_at <= now()
+       and (q.lease_until is null or q.lease_until < now())
+     order by q.next_attempt_at limit p_limit
+       for update skip locked),
+  leased as (
+    update webhook_queues q set lease_until = now() + p_lease_ms * interval '1 millisecond'
+      from ready r where q.endpoint_id = p_endpoint and q.user_id = r.user_id
+    returning q.user_id)
+  select coalesce(array_agg(l.user_id), '{}') into v_users from leased l;
+  if cardinality(v_users) = 0 then return; end if;
+  return query
+  update webhook_deliveries d set attempts = d.attempts + 1
+    from (select h.id from unnest(v_users) u(user_id), lateral (
+            select x.id from webhook_deliveries x
+             where x.endpoint_id = p_endpoint and x.user_id = u.user_id and x.status = 'pending'
+             order by x.seq limit 1) h) heads
+   where d.id = heads.id
+  returning d.id, d.user_id, d.seq, d.attempts;
+  -- a queue found empty rests
+  update webhook_queues q set next_attempt_at = null, lease_until = null
+   where q.endpoint_id = p_endpoint and q.user_id = any (v_users)
+     and not exists (select 1 from webhook_deliveries x
+                      where x.endpoint_id = p_endpoint and x.user_id = q.user_id and x.status = 'pending');
+end
+$$;
+
+--
+-- Name: wallet_webhook_done(bigint, boolean, integer, text, integer, double precision, double precision, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_webhook_done(p_delivery bigint, p_ok boolean, p_status integer, p_error text, p_max_attempts integer, p_base_ms double precision, p_cap_ms double precision, p_lease_ms integer DEFAULT 0) RETURNS TABLE(status text, next_id bigint, next_seq bigint, next_attempts integer)
+    LANGUAGE plpgsql
+    AS $$
+declare
+  d webhook_deliveries;
+  v_at timestamptz;
+  v_next bigint;
+begin
+  select * into d from webhook_deliveries x where x.id = p_delivery;
+  if not found then return; end if;
+  perform 1 from webhook_queues q where q.endpoint_id = d.endpoint_id and q.user_id = d.user_id for update;
+  if not p_ok and d.attempts < p_max_attempts then
+    v_at := now() + least(p_cap_ms, p_base_ms * power(2, greatest(d.attempts - 1, 0))) * interval '1 millisecond';
+    update webhook_deliveries x set last_status_code = p_status, last_error = p_error, next_attempt_at = v_at
+     where x.id = p_delivery and x.status = 'pending';
+    update webhook_queues q set next_attempt_at = v_at, lease_until = null
+     where q.endpoint_id = d.endpoint_id and q.user_id = d.user_id;
+    return query select 'retry'::text, null::bigint, null::bigint, null::integer;
+    return;
+  end if;
+  update webhook_deliveries x
+     set status = case when p_ok then 'delivered' else 'failed' end,
+         delivered_at = case when p_ok then now() end,
+         last_status_code = p_status, last_error = p_error, next_attempt_at = null
+   where x.id = p_delivery and x.status = 'pending';
+  select x.id into v_next from webhook_deliveries x
+   where x.endpoint_id = d.endpoint_id and x.user_id = d.user_id and x.status = 'pending' order by x.seq limit 1;
+  if v_next is not null and p_lease_ms > 0 then
+    update webhook_queues q set next_attempt_at = now(), lease_until = now() + p_lease_ms * interval '1 millisecond'
+     where q.endpoint_id = d.endpoint_id and q.user_id = d.user_id;
+    return query
+    update webhook_deliveries x set attempts = x.attempts + 1 where x.id = v_next
+    returning case when p_ok then 'delivered' else 'failed' end, x.id, x.seq, x.attempts;
+    return;
+  end if;
+  update webhook_queues q
+     set lease_until = null, next_attempt_at = case when v_next is not null then now() end
+   where q.endpoint_id = d.endpoint_id and q.user_id = d.user_id;
+  return query select case when p_ok then 'delivered' else 'failed' end, null::bigint, null::bigint, null::integer;
+end
+$$;
+
+--
+-- Name: wallet_webhook_enqueue(integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_webhook_enqueue(p_limit integer) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_xid xid8;
+  v_id bigint;
+  v_top xid8 := pg_snapshot_xmin(pg_current_snapshot());
+  v_rows integer;
+  v_last_xid xid8;
+  v_last_id bigint;
+  v_n integer;
+begin
+  -- nothing new below the horizon: no lock taken, no transaction id used (a writer in a
+  -- loop would hold back every reader of the log while it runs)
+  select s.xid, s.change_id into v_xid, v_id from webhook_state s where s.id = 1;
+  if not exists (select 1 from wallet_changes c where (c.xid, c.id) > (v_xid, v_id) and c.xid < v_top) then
+    return 0;
+  end if;
+  select s.xid, s.change_id into v_xid, v_id from webhook_state s where s.id = 1 for update skip locked;
+  if not found then return -1; end if;
+  with page as (
+    select c.xid, c.id, c.changes from wallet_changes c
+     where (c.xid, c.id) > (v_xid, v_id) and c.xid < v_top order by c.xid, c.id limit p_limit),
+  pairs as (
+    select p.xid, p.changes[2 * i - 1] as user_id, p.changes[2 * i] as seq
+      from page p, generate_series(1, cardinality(p.changes) / 2) i),
+  ins as (
+    insert into webhook_deliveries (endpoint_id, user_id, seq)
+    select e.id, x.user_id, x.seq
+      from pairs x
+      join journal j on j.user_id = x.user_id and j.seq = x.seq
+      join webhook_endpoints e on (e.event_types is null or j.event = any (e.event_types))
+                              and not pg_visible_in_snapshot(x.xid, e.snapshot)
+     order by e.id, x.user_id, x.seq
+    on conflict do nothing
+    returning endpoint_id, user_id),
+  queued as (
+    insert into webhook_queues (endpoint_id, user_id, next_attempt_at)
+    select distinct i.endpoint_id, i.user_id, now() from ins i order by 1, 2
+    on conflict (endpoint_id, user_id) do update
+      set next_attempt_at = coalesce(webhook_queues.next_attempt_at, excluded.next_attempt_at)
+    returning 1)
+  select (select count(*) from page), (select count(*) from ins),
+         (select p.xid from page p order by p.xid desc, p.id desc limit 1),
+         (select p.id from page p order by p.xid desc, p.id desc limit 1)
+    into v_rows, v_n, v_last_xid, v_last_id;
+  if v_rows = p_limit then
+    update webhook_state set xid = v_last_xid, change_id = v_last_id, updated_at = now() where id = 1;
+  else
+    update webhook_state set xid = greatest(v_top, v_xid), change_id = 0, updated_at = now() where id = 1;
+  end if;
+  return v_n;
+end
+$$;
+
+--
+-- Name: wallet_webhook_retry(bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_webhook_retry(p_endpoint bigint, p_delivery bigint) RETURNS text
+    LANGUAGE plpgsql
+    AS $$
+declare
+  d webhook_deliveries;
+begin
+  select * into d from webhook_deliveries x where x.id = p_delivery and x.endpoint_id = p_endpoint;
+  if not found then return 'not_found'; end if;
+  perform 1 from webhook_queues q where q.endpoint_id = d.endpoint_id and q.user_id = d.user_id for update;
+  update webhook_deliveries x set status = 'pending', next_attempt_at = now()
+   where x.id = p_delivery and x.status = 'failed';
+  if not found then return 'not_failed'; end if;
+  update webhook_queues q set next_attempt_at = now()
+   where q.endpoint_id = d.endpoint_id and q.user_id = d.user_id;
+  return 'ok';
+end
+$$;
+
+--
 -- Name: audit_log; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1198,7 +1483,7 @@ CREATE TABLE public.audit_log (
     target text NOT NULL,
     reason text,
     details jsonb DEFAULT '{}'::jsonb NOT NULL,
-    CONSTRAINT audit_log_action_check CHECK ((action = ANY (ARRAY['freeze'::text, 'unfreeze'::text, 'reversal'::text, 'adjustment'::text, 'transfer_retry'::text, 'fx_rate'::text]))),
+    CONSTRAINT audit_log_action_check CHECK ((action = ANY (ARRAY['freeze'::text, 'unfreeze'::text, 'reversal'::text, 'adjustment'::text, 'transfer_retry'::text, 'fx_rate'::text, 'webhook'::text, 'monitor'::text]))),
     CONSTRAINT audit_log_actor_check CHECK (((length(actor) >= 1) AND (length(actor) <= 200)))
 );
 
@@ -1298,6 +1583,7 @@ CREATE TABLE public.users (
     frozen_reason text,
     pruned_events bigint DEFAULT 0 NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    monitors integer DEFAULT 0 NOT NULL,
     CONSTRAINT users_user_id_check CHECK ((user_id > 0))
 );
 
@@ -1428,6 +1714,89 @@ CREATE TABLE public.wallets (
 );
 
 --
+-- Name: webhook_deliveries; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.webhook_deliveries (
+    id bigint NOT NULL,
+    endpoint_id bigint NOT NULL,
+    user_id bigint NOT NULL,
+    seq bigint NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    last_status_code integer,
+    last_error text,
+    next_attempt_at timestamp with time zone,
+    delivered_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT webhook_deliveries_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'delivered'::text, 'failed'::text])))
+);
+
+--
+-- Name: webhook_deliveries_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE SEQUENCE public.webhook_deliveries_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+--
+-- Name: webhook_deliveries_id_seq; Type: SEQUENCE OWNED BY; Schema: public; Owner: -
+--
+
+ALTER SEQUENCE public.webhook_deliveries_id_seq OWNED BY public.webhook_deliveries.id;
+
+--
+-- Name: webhook_endpoints; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.webhook_endpoints (
+    id bigint NOT NULL,
+    url text NOT NULL,
+    event_types smallint[],
+    description text,
+    snapshot pg_snapshot DEFAULT pg_current_snapshot() NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: webhook_queues; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.webhook_queues (
+    endpoint_id bigint NOT NULL,
+    user_id bigint NOT NULL,
+    next_attempt_at timestamp with time zone,
+    lease_until timestamp with time zone
+);
+
+--
+-- Name: webhook_secrets; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.webhook_secrets (
+    endpoint_id bigint NOT NULL,
+    secret text NOT NULL,
+    created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    retired_at timestamp with time zone
+);
+
+--
+-- Name: webhook_state; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.webhook_state (
+    id integer DEFAULT 1 NOT NULL,
+    xid xid8 NOT NULL,
+    change_id bigint NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT webhook_state_id_check CHECK ((id = 1))
+);
+
+--
 -- Name: wallet_changes id; Type: DEFAULT; Schema: public; Owner: -
 --
 
@@ -1444,6 +1813,12 @@ ALTER TABLE ONLY public.wallet_migrations ALTER COLUMN id SET DEFAULT nextval('p
 --
 
 ALTER TABLE ONLY public.wallet_migrations_lock ALTER COLUMN index SET DEFAULT nextval('public.wallet_migrations_lock_index_seq'::regclass);
+
+--
+-- Name: webhook_deliveries id; Type: DEFAULT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_deliveries ALTER COLUMN id SET DEFAULT nextval('public.webhook_deliveries_id_seq'::regclass);
 
 --
 -- Name: audit_log audit_log_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1544,11 +1919,60 @@ ALTER TABLE ONLY public.wallet_migrations
     ADD CONSTRAINT wallet_migrations_pkey PRIMARY KEY (id);
 
 --
+-- Name: wallet_monitors wallet_monitors_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.wallet_monitors
+    ADD CONSTRAINT wallet_monitors_pkey PRIMARY KEY (id);
+
+--
 -- Name: wallets wallets_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.wallets
     ADD CONSTRAINT wallets_pkey PRIMARY KEY (user_id, currency);
+
+--
+-- Name: webhook_deliveries webhook_deliveries_endpoint_id_user_id_seq_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_endpoint_id_user_id_seq_key UNIQUE (endpoint_id, user_id, seq);
+
+--
+-- Name: webhook_deliveries webhook_deliveries_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_pkey PRIMARY KEY (id);
+
+--
+-- Name: webhook_endpoints webhook_endpoints_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_endpoints
+    ADD CONSTRAINT webhook_endpoints_pkey PRIMARY KEY (id);
+
+--
+-- Name: webhook_queues webhook_queues_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_queues
+    ADD CONSTRAINT webhook_queues_pkey PRIMARY KEY (endpoint_id, user_id);
+
+--
+-- Name: webhook_secrets webhook_secrets_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_secrets
+    ADD CONSTRAINT webhook_secrets_pkey PRIMARY KEY (endpoint_id, created_at);
+
+--
+-- Name: webhook_state webhook_state_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_state
+    ADD CONSTRAINT webhook_state_pkey PRIMARY KEY (id);
 
 --
 -- Name: holds_active_idx; Type: INDEX; Schema: public; Owner: -
@@ -1623,6 +2047,36 @@ CREATE INDEX transfers_status_idx ON public.transfers USING btree (status, id);
 CREATE INDEX wallet_changes_xid_idx ON public.wallet_changes USING btree (xid);
 
 --
+-- Name: wallet_monitors_user_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX wallet_monitors_user_idx ON public.wallet_monitors USING btree (user_id, id);
+
+--
+-- Name: webhook_deliveries_list_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX webhook_deliveries_list_idx ON public.webhook_deliveries USING btree (endpoint_id, id);
+
+--
+-- Name: webhook_deliveries_oldest_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX webhook_deliveries_oldest_idx ON public.webhook_deliveries USING btree (endpoint_id, id) WHERE (status = 'pending'::text);
+
+--
+-- Name: webhook_deliveries_pending_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX webhook_deliveries_pending_idx ON public.webhook_deliveries USING btree (endpoint_id, user_id, seq) WHERE (status = 'pending'::text);
+
+--
+-- Name: webhook_queues_ready_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX webhook_queues_ready_idx ON public.webhook_queues USING btree (endpoint_id, next_attempt_at) WHERE (next_attempt_at IS NOT NULL);
+
+--
 -- Name: audit_log audit_log_append_only; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -1633,6 +2087,12 @@ CREATE TRIGGER audit_log_append_only BEFORE DELETE OR UPDATE ON public.audit_log
 --
 
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON public.audit_log FOR EACH STATEMENT EXECUTE FUNCTION public.wallet_audit_append_only();
+
+--
+-- Name: users users_monitors; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER users_monitors AFTER UPDATE OF seq ON public.users FOR EACH ROW WHEN (((new.monitors > 0) AND (new.seq > old.seq) AND (pg_trigger_depth() = 0))) EXECUTE FUNCTION public.wallet_monitor_judge();
 
 --
 -- Name: fx_quotes fx_quotes_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -1663,11 +2123,39 @@ ALTER TABLE ONLY public.journal
     ADD CONSTRAINT journal_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(user_id);
 
 --
+-- Name: wallet_monitors wallet_monitors_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.wallet_monitors
+    ADD CONSTRAINT wallet_monitors_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(user_id);
+
+--
 -- Name: wallets wallets_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.wallets
     ADD CONSTRAINT wallets_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(user_id);
+
+--
+-- Name: webhook_deliveries webhook_deliveries_endpoint_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_endpoint_id_fkey FOREIGN KEY (endpoint_id) REFERENCES public.webhook_endpoints(id) ON DELETE CASCADE;
+
+--
+-- Name: webhook_queues webhook_queues_endpoint_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_queues
+    ADD CONSTRAINT webhook_queues_endpoint_id_fkey FOREIGN KEY (endpoint_id) REFERENCES public.webhook_endpoints(id) ON DELETE CASCADE;
+
+--
+-- Name: webhook_secrets webhook_secrets_endpoint_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_secrets
+    ADD CONSTRAINT webhook_secrets_endpoint_id_fkey FOREIGN KEY (endpoint_id) REFERENCES public.webhook_endpoints(id) ON DELETE CASCADE;
 
 --
 -- PostgreSQL database dump complete

@@ -28,7 +28,8 @@ import {
   type PrivatePrometheus,
 } from "./helpers/prometheus.js";
 import { PrivateRedis } from "./helpers/redis.js";
-import { get, post } from "./helpers/server.js";
+import { startReceiver, type Receiver } from "./helpers/receiver.js";
+import { call, get, post } from "./helpers/server.js";
 
 type Rule = { alert: string; expr: string; labels?: Record<string, string>; annotations?: Record<string, string> };
 const read = (file: string) => fs.readFileSync(path.join(ROOT, file), "utf8");
@@ -45,6 +46,7 @@ const ALERTS = [
   "WalletAsyncBacklogOld",
   "WalletDeadLetters",
   "WalletEventsBacklogOld",
+  "WalletWebhookBacklogOld",
   "WalletRedisDegraded",
   "WalletDbPoolSaturated",
   "WalletEventLoopLag",
@@ -159,6 +161,7 @@ describe.skipIf(engine !== "pg")("Prometheus scraping a live API and worker", ()
   let worker: ServeProcess | undefined;
   let prom: PrivatePrometheus;
   let from: number;
+  let receiver: Receiver | undefined;
 
   beforeAll(async () => {
     expect(fs.existsSync(PROMETHEUS), `Prometheus is needed at ${PROMETHEUS} (apt-get install prometheus)`).toBe(true);
@@ -167,7 +170,14 @@ describe.skipIf(engine !== "pg")("Prometheus scraping a live API and worker", ()
     drop = db.drop;
     redis = await PrivateRedis.create();
     const [apiMetrics, workerMetrics] = await freePorts(2);
-    const env = { ...db.env, REDIS_URL: redis.url, LOG_LEVEL: "info" };
+    const admin = "m".repeat(40);
+    const env = {
+      ...db.env,
+      REDIS_URL: redis.url,
+      LOG_LEVEL: "info",
+      ADMIN_TOKEN: admin,
+      WEBHOOK_ALLOW_PRIVATE: "true",
+    };
     api = await startProcess("serve", {
       ...env,
       METRICS_PORT: String(apiMetrics),
@@ -179,6 +189,13 @@ describe.skipIf(engine !== "pg")("Prometheus scraping a live API and worker", ()
     prom = await startPrometheus(
       localConfig({ "wallet-api": [`127.0.0.1:${apiMetrics}`], "wallet-worker": [`127.0.0.1:${workerMetrics}`] }),
     );
+    // a webhook endpoint on loopback: the load's events are delivered to it
+    receiver = await startReceiver();
+    const hook = await call(api.url, "POST", "/admin/v1/webhooks", {
+      headers: { authorization: `Bearer ${admin}`, "x-actor": "monitoring" },
+      body: { url: receiver.url },
+    });
+    expect(hook.status).toBe(201);
     // a rate needs a series seen twice: load once the targets are scraped, and again after some scrapes
     await prom.waitFor('sum(up{job=~"wallet-.*"}) == 2');
     await load(api.url);
@@ -193,6 +210,7 @@ describe.skipIf(engine !== "pg")("Prometheus scraping a live API and worker", ()
   afterAll(async () => {
     await prom?.stop();
     const codes = await Promise.all([worker?.stop(), api?.stop()]);
+    await receiver?.close();
     await redis?.stop();
     await drop?.();
     expect(codes).toEqual([0, 0]);

@@ -10,7 +10,12 @@ import { ConnectionError } from "./errors.js";
 
 export type Transport = {
   origin: string;
-  call<T>(method: "GET" | "POST" | "PUT", path: string, headers: Record<string, string>, body?: unknown): Promise<T>;
+  call<T>(
+    method: "GET" | "POST" | "PUT" | "DELETE",
+    path: string,
+    headers: Record<string, string>,
+    body?: unknown,
+  ): Promise<T>;
   close(): Promise<void>;
 };
 
@@ -24,7 +29,7 @@ export function createTransport(baseUrl: string, retries = 3): Transport {
   const pool = new Pool(origin.origin, { connections: 4, headersTimeout: 30_000, bodyTimeout: 30_000 });
 
   async function call<T>(
-    method: "GET" | "POST" | "PUT",
+    method: "GET" | "POST" | "PUT" | "DELETE",
     path: string,
     extra: Record<string, string>,
     body?: unknown,
@@ -60,6 +65,7 @@ export function createTransport(baseUrl: string, retries = 3): Transport {
         );
         continue;
       }
+      if (res.statusCode === 204) return undefined as T;
       let json: unknown;
       try {
         json = JSON.parse(text);

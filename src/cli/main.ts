@@ -14,6 +14,7 @@ import { registerSeed } from "./commands/seed.js";
 import { registerServe } from "./commands/serve.js";
 import { registerToken } from "./commands/token.js";
 import { registerTransfers } from "./commands/transfers.js";
+import { registerWebhooks } from "./commands/webhooks.js";
 import { EXIT, exitCodeOf, UsageError } from "./errors.js";
 
 export function buildProgram(): Command {
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerStatement(program);
   registerFx(program);
   registerAdmin(program);
+  registerWebhooks(program);
   registerLoadtest(program);
   return program;
 }

@@ -98,6 +98,14 @@ const SETTINGS = {
   fxQuoteTtlS: from("FX_QUOTE_TTL_S", int(1, 86_400).default(30)),
   /** NATS with JetStream: the relay publishes every event there */
   natsUrl: from("NATS_URL", url("nats|tls|wss?", "nats").optional()),
+  /** webhook URLs on loopback and private networks are allowed (tests, private deployments) */
+  webhookAllowPrivate: from("WEBHOOK_ALLOW_PRIVATE", bool.default(false)),
+  /** a failed delivery's first retry after this (doubling, capped at 1 h) */
+  webhookRetryBaseMs: from("WEBHOOK_RETRY_BASE_MS", int(1, 3_600_000).default(1000)),
+  /** attempts before a delivery is failed */
+  webhookMaxAttempts: from("WEBHOOK_MAX_ATTEMPTS", int(1, 1000).default(15)),
+  /** deliveries in flight at once per endpoint in one process */
+  webhookConcurrency: from("WEBHOOK_CONCURRENCY", int(1, 256).default(8)),
 };
 
 type Settings = typeof SETTINGS;

@@ -78,6 +78,7 @@ export const ERROR_CODES = {
     exit: 1,
     message: "The amount converts to less than one minor unit of the target currency.",
   },
+  delivery_not_failed: { status: 409, exit: 1, message: "Only a failed webhook delivery can be sent again." },
   quote_used: { status: 409, exit: 1, message: "This quote has already been executed." },
   quote_expired: { status: 409, exit: 1, message: "This quote has expired; ask for a new one." },
   rate_limited: { status: 429, exit: 1, message: "Too many requests; slow down." },

@@ -79,6 +79,24 @@ export function createMetrics() {
       help: "Events this process's relay published to NATS JetStream",
       registers: [registry],
     }),
+    webhookDeliveries: new client.Counter({
+      name: "wallet_webhook_deliveries_total",
+      help: "Webhook delivery attempts by this process, by outcome: delivered, retry (failed, tried again later), failed (the last attempt)",
+      labelNames: ["outcome"] as const,
+      registers: [registry],
+    }),
+    webhookAttemptSeconds: new client.Histogram({
+      name: "wallet_webhook_attempt_duration_seconds",
+      help: "Webhook delivery attempts' duration (until the receiver's answer, a timeout or an error)",
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    webhookOldestPending: new client.Gauge({
+      name: "wallet_webhook_oldest_pending_seconds",
+      help: "Age of the oldest undelivered (pending) event per webhook endpoint, as this process last measured it",
+      labelNames: ["endpoint"] as const,
+      registers: [registry],
+    }),
     idempotentReplays: new client.Counter({
       name: "wallet_idempotent_replays_total",
       help: "Requests answered from a stored idempotent response",

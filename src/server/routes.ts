@@ -32,7 +32,7 @@ export type Reply = {
 };
 
 export type Route = {
-  method: "GET" | "POST" | "PUT";
+  method: "GET" | "POST" | "PUT" | "DELETE";
   path: string;
   operationId: string;
   summary: string;

@@ -12,7 +12,7 @@ export type ServeProcess = {
 
 /** Starts a real `wallet serve` (or `wallet worker`) process and waits until it says it is up. */
 export async function startProcess(
-  command: "serve" | "worker" | "relay",
+  command: "serve" | "worker" | "relay" | "deliver",
   env: Record<string, string>,
   readyMessage = command === "serve" ? "wallet listening" : `wallet ${command} running`,
 ): Promise<ServeProcess> {

@@ -91,4 +91,20 @@ export function registerServe(program: Command): void {
       installProcessGuard(log, { stop: () => relay.close(), stopTimeoutMs: config.shutdownTimeoutMs + 2000 });
       onSignal(log, () => relay.close());
     });
+
+  program
+    .command("deliver")
+    .description("Deliver webhooks alone: what is waiting, then as it happens")
+    .addHelpText(
+      "after",
+      "\nAny number may run beside `wallet serve` (which delivers too): each delivery is in flight in one at a time.\n\n" +
+        "Example:\n  $ DATABASE_URL=postgres://localhost/wallet wallet deliver",
+    )
+    .action(async () => {
+      const config = loadConfig();
+      const log = createLogger(config.logLevel, config.logFormat);
+      const deliverer = await startProcess(config, log, planFor("deliver", config));
+      installProcessGuard(log, { stop: () => deliverer.close(), stopTimeoutMs: config.shutdownTimeoutMs + 12_000 });
+      onSignal(log, () => deliverer.close());
+    });
 }

@@ -17,6 +17,8 @@ export const EVENT_TYPES = [
   "unfrozen",
   "exchange_out",
   "exchange_in",
+  "monitor_triggered",
+  "monitor_resolved",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -33,6 +35,11 @@ export type EventData = {
   hold_id?: string;
   reverses?: string;
   reason?: string;
+  /** a balance monitor's events: the monitor and its condition */
+  monitor_id?: string;
+  field?: string;
+  operator?: string;
+  value?: number;
 };
 
 export type WalletEvent = {
@@ -62,6 +69,10 @@ export function toEvent(r: EventRow): WalletEvent {
   if (r.counterparty_user_id !== null) data.counterparty_user_id = r.counterparty_user_id;
   if (r.hold_id !== null) data.hold_id = r.hold_id;
   if (r.reverses !== null) data.reverses = r.reverses;
-  if (r.reason !== null) data.reason = r.reason;
+  if (type === "monitor_triggered" || type === "monitor_resolved") {
+    // the journal row's reason is "<monitor id> <field> <operator> <value>" (migration 011)
+    const [id, field, operator, value] = (r.reason ?? "").split(" ");
+    Object.assign(data, { monitor_id: id, field, operator, value: Number(value) });
+  } else if (r.reason !== null) data.reason = r.reason;
   return { id: `${r.user_id}:${r.seq}`, user_id: r.user_id, sequence: r.seq, type, occurred_at: r.created_at, data };
 }

@@ -45,7 +45,7 @@ export async function readChanges(
 
 /**
  * Trims the log: rows older than the age, and behind the relay's position when a
- * relay has one. A relay that finds rows it never read trimmed catches up by scanning
+ * relay has one (and the webhook enqueuer's when there are endpoints). A relay that finds rows it never read trimmed catches up by scanning
  * the wallets instead.
  */
 export async function trimChanges(db: Executor, olderThanSeconds: number, hardLimitSeconds: number): Promise<number> {
@@ -56,6 +56,10 @@ export async function trimChanges(db: Executor, olderThanSeconds: number, hardLi
           and (c.created_at < now() - make_interval(secs => $2)
                or not exists (select 1 from relay_state)
                or (c.xid, c.id) <= (select s.xid, s.change_id from relay_state s))
+          -- and behind the webhook enqueuer's, while there are endpoints (migration 011)
+          and (c.created_at < now() - make_interval(secs => $2)
+               or not exists (select 1 from webhook_endpoints)
+               or (c.xid, c.id) <= (select s.xid, s.change_id from webhook_state s))
        returning 1)
      select count(*)::int as n from gone`,
     [olderThanSeconds, hardLimitSeconds],

@@ -15,11 +15,12 @@ import { createMetrics, type Metrics } from "../metrics.js";
 import { startMetricsServer, type MetricsServer } from "../metricsServer.js";
 import { observeQueue } from "../queueMetrics.js";
 import { createWorkers, relayRole, sweepJobs, sweepsRole, workersRole, type WorkersRole } from "./backgroundRoles.js";
+import { deliverRole } from "./deliverRole.js";
 import { openEdge, type Edge } from "./edge.js";
 import { apiRole, grpcRole, type ApiRole } from "./edgeRoles.js";
 import { processMessages, STOP_STAGES, type ProcessPlan, type Role, type RoleName } from "./roles.js";
 
-type Roles = { api: ApiRole; grpc: Role; workers: WorkersRole; relay: Role; sweeps: Role };
+type Roles = { api: ApiRole; grpc: Role; workers: WorkersRole; relay: Role; deliver: Role; sweeps: Role };
 
 export type RunningProcess = {
   ctx: LiveContext;
@@ -114,6 +115,9 @@ function makeRoles(k: Kit): Partial<Roles> {
       case "relay":
         if (!k.config.natsUrl) throw new Error("the relay role needs NATS_URL");
         roles.relay = relayRole(k.ctx, k.config.natsUrl, k.log, k.metrics);
+        break;
+      case "deliver":
+        roles.deliver = deliverRole(k.ctx, k.config, k.log, k.metrics);
         break;
       case "sweeps":
         roles.sweeps = sweepsRole(sweepJobs(k.ctx, k.config, k.log));

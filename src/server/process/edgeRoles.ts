@@ -15,6 +15,7 @@ import { moneyRoutes } from "../moneyRoutes.js";
 import { buildOpenApi } from "../openapi.js";
 import { opsRoutes } from "../opsRoutes.js";
 import type { Route } from "../routes.js";
+import { webhookRoutes } from "../webhookRoutes.js";
 import type { Edge } from "./edge.js";
 import type { Role } from "./roles.js";
 
@@ -26,7 +27,7 @@ function routeTable(config: Config): Route[] {
     ...moneyRoutes,
     ...holdRoutes,
     ...fxRoutes,
-    ...(config.adminToken ? [...adminRoutes, ...fxAdminRoutes] : []),
+    ...(config.adminToken ? [...adminRoutes, ...fxAdminRoutes, ...webhookRoutes] : []),
   ];
   let openapi: unknown;
   routes.push(
