@@ -103,6 +103,7 @@ export function registerServe(program: Command): void {
     .action(async () => {
       const config = loadConfig();
       const log = createLogger(config.logLevel, config.logFormat);
+      const { startProcess } = await assembly();
       const deliverer = await startProcess(config, log, planFor("deliver", config));
       installProcessGuard(log, { stop: () => deliverer.close(), stopTimeoutMs: config.shutdownTimeoutMs + 12_000 });
       onSignal(log, () => deliverer.close());
