@@ -9,6 +9,7 @@ import { isPrintableText, PRINTABLE_ERROR } from "../core/freeText.js";
 import { parseInstant } from "../core/isoDate.js";
 import { MAX_CENTS } from "../core/money.js";
 import { Currency } from "./fxSchemas.js";
+import { Reference, TagFields } from "./tagSchemas.js";
 import { HOLD_DEFAULT_SECONDS, HOLD_MAX_SECONDS } from "../core/operations.js";
 
 export * from "./responses.js";
@@ -25,12 +26,13 @@ export const UserId = z
   .min(1, { error: "must be a positive integer user id" })
   .max(MAX_CENTS, { error: "must be a positive integer user id" });
 
-export const AmountBody = z.strictObject({ amount: Amount, currency: Currency.optional() });
+export const AmountBody = z.strictObject({ amount: Amount, currency: Currency.optional(), ...TagFields });
 
 export const TransferBody = z.strictObject({
   destination_user_id: UserId.meta({ description: "The receiving user's id", example: 2 }),
   amount: Amount,
   currency: Currency.optional(),
+  ...TagFields,
 });
 
 const positiveIntString = (name: string, max: number) =>
@@ -62,6 +64,9 @@ export const HistoryQuery = z
       .meta({ description: "page number from 1, counted from the newest entry (offset paging); 1 with a cursor" }),
     page_size: positiveIntString("page_size", 100).default(30),
     currency: Currency.optional(),
+    reference: Reference.optional().meta({
+      description: "only your entries with this reference (in every currency unless currency is given)",
+    }),
     cursor: z
       .string()
       .transform((v, c) => {
@@ -93,10 +98,12 @@ export const HoldBody = z.strictObject({
     .optional()
     .meta({ description: `Lifetime, 1..${HOLD_MAX_SECONDS} s; default ${HOLD_DEFAULT_SECONDS}`, example: 900 }),
   currency: Currency.optional(),
+  ...TagFields,
 });
 
 export const CaptureBody = z.strictObject({
   amount: Amount.optional().meta({ description: "How much to move (default: the whole hold); the rest is released" }),
+  ...TagFields,
 });
 
 const Reason = z
