@@ -276,9 +276,11 @@ describe("reference and metadata", () => {
     await db.query(
       `insert into journal (user_id, seq, id, event, kind, direction, amount, balance_after, available_after,
                             currency, reference)
-       select 24, 1000 + g, wallet_next_id(), 1, 1, 1, 1, 1, 1, 'USD', 'other-' || g from generate_series(1, 100000) g`,
+       select 24, 1000 + g, (1::bigint << 50) + g, 1, 1, 1, 1, 1, 1, 'USD', 'other-' || g from generate_series(1, 100000) g`,
     );
     await db.query("analyze journal");
+    // the embedded database held the event loop: let the server's idle keep-alive sockets close first
+    await new Promise((r) => setTimeout(r, 300));
     const time = async (user: number) => {
       const t0 = performance.now();
       for (let i = 0; i < 5; i++) expect(await history(user, `&reference=needle&page=${1 + (i % 2)}`)).toBeDefined();
@@ -290,6 +292,7 @@ describe("reference and metadata", () => {
       "explain select * from journal j where j.user_id = 24 and j.kind is not null and j.reference = 'needle' order by seq desc limit 31",
     );
     expect(plan.map((r) => Object.values(r)[0]).join("\n")).toContain("journal_reference_idx");
+    console.info(`?reference= on 100,000 entries: ${big.toFixed(1)} ms a page; on 1 entry: ${small.toFixed(1)} ms`);
     expect(big).toBeLessThan(small * 3 + 20);
   });
 });
