@@ -102,11 +102,25 @@ describe("a batch", () => {
   it("turns any status of a refusal into batch_refused with its code", async () => {
     await deposit(12, 100);
     const cases: Array<[unknown[], number, string]> = [
-      [[{ type: "deposit", amount: 1 }, { type: "capture", hold_id: "123456" }], 1, "not_found"],
+      [
+        [
+          { type: "deposit", amount: 1 },
+          { type: "capture", hold_id: "123456" },
+        ],
+        1,
+        "not_found",
+      ],
       [[{ type: "transfer", destination_user_id: 999_999, amount: 1 }], 0, "wallet_not_found"],
       [[{ type: "transfer", destination_user_id: 12, amount: 1 }], 0, "same_wallet"],
       [[{ type: "deposit", amount: 1, expected_version: 999 }], 0, "version_mismatch"],
-      [[{ type: "deposit", amount: 1, currency: "EUR" }, { type: "exchange", quote_id: "1" }], 1, "not_found"],
+      [
+        [
+          { type: "deposit", amount: 1, currency: "EUR" },
+          { type: "exchange", quote_id: "1" },
+        ],
+        1,
+        "not_found",
+      ],
     ];
     for (const [ops, index, code] of cases) {
       const r = await batch(12, ops);
@@ -129,13 +143,34 @@ describe("a batch", () => {
     expect((await batch(13, many)).status).toBe(400);
     expect((await batch(13, many.slice(0, 100))).status).toBe(200);
     const malformed: unknown[][] = [
-      [{ type: "deposit", amount: 1 }, { type: "deposit", amount: 0 }],
-      [{ type: "deposit", amount: 1 }, { type: "teleport", amount: 1 }],
-      [{ type: "deposit", amount: 1 }, { type: "deposit", amount: 1, extra: true }],
-      [{ type: "deposit", amount: 1 }, { type: "capture", hold_id: "$1" }], // itself
-      [{ type: "deposit", amount: 1 }, { type: "capture", hold_id: "$0" }], // not a hold
-      [{ type: "deposit", amount: 1 }, { type: "capture", hold_id: "$7" }], // later
-      [{ type: "deposit", amount: 1 }, { type: "void", hold_id: "abc" }],
+      [
+        { type: "deposit", amount: 1 },
+        { type: "deposit", amount: 0 },
+      ],
+      [
+        { type: "deposit", amount: 1 },
+        { type: "teleport", amount: 1 },
+      ],
+      [
+        { type: "deposit", amount: 1 },
+        { type: "deposit", amount: 1, extra: true },
+      ],
+      [
+        { type: "deposit", amount: 1 },
+        { type: "capture", hold_id: "$1" },
+      ], // itself
+      [
+        { type: "deposit", amount: 1 },
+        { type: "capture", hold_id: "$0" },
+      ], // not a hold
+      [
+        { type: "deposit", amount: 1 },
+        { type: "capture", hold_id: "$7" },
+      ], // later
+      [
+        { type: "deposit", amount: 1 },
+        { type: "void", hold_id: "abc" },
+      ],
     ];
     for (const ops of malformed) {
       const r = await batch(13, ops);
@@ -189,9 +224,9 @@ describe("a batch", () => {
   });
 
   it("can spend what an exchange before it brought", async () => {
-    expect((await call(s.url, "PUT", "/admin/v1/fx/rates/USD/EUR", { headers: admin, body: { rate: "0.5" } })).status).toBe(
-      200,
-    );
+    expect(
+      (await call(s.url, "PUT", "/admin/v1/fx/rates/USD/EUR", { headers: admin, body: { rate: "0.5" } })).status,
+    ).toBe(200);
     await deposit(17, 1000);
     await deposit(18, 1);
     const q = await post(s.url, "/api/fx/quotes/v1", 17, { from_currency: "USD", to_currency: "EUR", amount: 1000 });
@@ -237,7 +272,10 @@ describe("reference and metadata", () => {
     });
     const cap = await post(s.url, `/api/holds/v1/${hold.body.hold_id}/capture`, 20, { reference: "own" });
     expect(cap.status).toBe(200);
-    expect((await history(20, "&reference=own"))[0]).toMatchObject({ hold_id: hold.body.hold_id, metadata: { k: "v" } });
+    expect((await history(20, "&reference=own"))[0]).toMatchObject({
+      hold_id: hold.body.hold_id,
+      metadata: { k: "v" },
+    });
   });
 
   it("are refused past their bounds (400) and taken up to them", async () => {

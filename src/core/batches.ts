@@ -19,8 +19,7 @@ export type BatchItem = Omit<Operation, "id" | "idempotency" | "batch" | "userId
 export type BatchDone = { batch_id: string; results: unknown[] };
 export type BatchRefusal = { index: number; code: ErrorCode };
 export type BatchOutcome =
-  | (Outcome<BatchDone> & { ok: true })
-  | { ok: false; code: ErrorCode; replayed: boolean; details?: BatchRefusal };
+  (Outcome<BatchDone> & { ok: true }) | { ok: false; code: ErrorCode; replayed: boolean; details?: BatchRefusal };
 
 const HOLD_REF = /^\$(0|[1-9][0-9]{0,2})$/;
 
