@@ -64,9 +64,6 @@ export const HistoryQuery = z
       .meta({ description: "page number from 1, counted from the newest entry (offset paging); 1 with a cursor" }),
     page_size: positiveIntString("page_size", 100).default(30),
     currency: Currency.optional(),
-    reference: Reference.optional().meta({
-      description: "only your entries with this reference (in every currency unless currency is given)",
-    }),
     cursor: z
       .string()
       .transform((v, c) => {
@@ -80,6 +77,9 @@ export const HistoryQuery = z
         description:
           "Start below the last entry of a previous page: its next_cursor, passed back as it came (opaque). Not with page > 1.",
       }),
+    reference: Reference.optional().meta({
+      description: "only your entries with this reference (in every currency unless currency is given)",
+    }),
   })
   .refine((q) => q.cursor === undefined || q.page === 1, { error: CURSOR_WITH_PAGE, path: ["page"] });
 
