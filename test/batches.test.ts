@@ -9,8 +9,8 @@ let s: TestServer;
 
 const batch = (user: number, operations: unknown[], headers?: Record<string, string>) =>
   post(s.url, "/api/batches/v1", user, { operations }, headers);
-const deposit = (user: number, amount: number, extra: object = {}) =>
-  post(s.url, "/api/deposit/v1", user, { amount, ...extra });
+const deposit = (user: number, amount: number, extra: object = {}, headers?: Record<string, string>) =>
+  post(s.url, "/api/deposit/v1", user, { amount, ...extra }, headers);
 const balance = async (user: number, currency = "USD") =>
   (await get(s.url, `/api/wallet/balance/v1?currency=${currency}`, user)).body as {
     balance: number;
@@ -196,9 +196,22 @@ describe("a batch", () => {
     expect((await balance(14)).balance).toBe(10);
     expect((await balance(15)).balance).toBe(31);
     expect((await batch(14, ops.slice(0, 1), key)).body.error.code).toBe("idempotency_key_reused");
+    // the hash covers every operation's fields, nested metadata included
+    const changed = [ops[0], { ...ops[1], amount: 31 }];
+    expect((await batch(14, changed, key)).body.error.code).toBe("idempotency_key_reused");
+    const labelled = [{ ...ops[0], metadata: { a: "1" } }, ops[1]];
+    const k3 = { "idempotency-key": "batch-key-3" };
+    expect((await batch(14, labelled, k3)).status).toBe(200);
+    const relabelled = [{ ...ops[0], metadata: { a: "2" } }, ops[1]];
+    expect((await batch(14, relabelled, k3)).body.error.code).toBe("idempotency_key_reused");
+    expect((await deposit(14, 1, { metadata: { a: "1" } }, k3)).body.error.code).toBe("idempotency_key_reused");
+    const k4 = { "idempotency-key": "deposit-key-4" };
+    expect((await deposit(14, 1, { metadata: { a: "1" } }, k4)).status).toBe(200);
+    expect((await deposit(14, 1, { metadata: { a: "2" } }, k4)).body.error.code).toBe("idempotency_key_reused");
+    expect((await balance(14)).balance).toBe(10 + 40 - 30 + 1);
 
     const refusedKey = { "idempotency-key": "batch-key-2" };
-    const tooMuch = [{ type: "withdraw", amount: 11 }];
+    const tooMuch = [{ type: "withdraw", amount: 22 }];
     const r1 = await batch(14, tooMuch, refusedKey);
     await deposit(14, 100); // now it would pass, but the key answers what it answered
     const r2 = await batch(14, tooMuch, refusedKey);

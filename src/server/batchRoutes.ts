@@ -1,8 +1,9 @@
 /** POST /api/batches/v1: several operations of the caller, applied in order, all or none. */
 import type { z } from "zod";
-import { applyBatch, type BatchItem } from "../core/batches.js";
+import { applyBatch, type BatchItem, type BatchOutcome } from "../core/batches.js";
 import { ERROR_CODES, WalletError } from "../core/errors.js";
 import { isId } from "../core/ids.js";
+import type { Idempotency } from "../core/outcome.js";
 import { HOLD_DEFAULT_SECONDS, OpKind } from "../core/operations.js";
 import { countOutcome } from "./admission.js";
 import { BatchBody, BatchOperation, BatchResponse, type BatchOperationBody } from "./batchSchemas.js";
@@ -71,6 +72,21 @@ function itemsOf(svc: Services, raw: unknown[]): BatchItem[] | { index: number; 
   return items;
 }
 
+/**
+ * A batch's outcome: its operations validated (400 naming the index of a malformed
+ * one), then applied. HTTP and gRPC both answer it.
+ */
+export async function batchOutcome(
+  svc: Services,
+  userId: number,
+  operations: unknown[],
+  idempotency: Idempotency | undefined,
+): Promise<BatchOutcome> {
+  const items = itemsOf(svc, operations);
+  if (!Array.isArray(items)) return { ok: false, code: "batch_refused", replayed: false, details: items };
+  return applyBatch(svc.ctx, { userId, items, idempotency });
+}
+
 export const batchRoutes: Route[] = [
   {
     ...user,
@@ -89,12 +105,7 @@ export const batchRoutes: Route[] = [
     refusals: ["batch_refused"],
     handler: async (r, svc) => {
       const body = r.body as z.infer<typeof BatchBody>;
-      const items = itemsOf(svc, body.operations);
-      if (!Array.isArray(items)) {
-        const e = ERROR_CODES.batch_refused;
-        return { status: e.status, body: { error: { code: "batch_refused", message: e.message, details: items } } };
-      }
-      const outcome = await applyBatch(svc.ctx, { userId: r.userId, items, idempotency: r.idempotency });
+      const outcome = await batchOutcome(svc, r.userId, body.operations, r.idempotency);
       if (outcome.ok || !outcome.details) return outcomeReply(svc, "batch", outcome, 200);
       const headers: Record<string, string> = {};
       if (countOutcome(svc.metrics, "batch", outcome)) headers["Idempotent-Replayed"] = "true";
