@@ -1,6 +1,9 @@
 /** Batches (all or none, in order, $i, limits, idempotency, concurrency) and conditional writes. */
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyLedger } from "../src/core/verify.js";
+import { freePort } from "./helpers/privatePostgres.js";
 import { call, get, post, startTestServer, type TestServer } from "./helpers/server.js";
 
 const TOKEN = "b".repeat(40);
@@ -35,7 +38,7 @@ const snapshot = async (user: number) => ({
 });
 
 beforeAll(async () => {
-  s = await startTestServer({ ADMIN_TOKEN: TOKEN });
+  s = await startTestServer({ ADMIN_TOKEN: TOKEN, GRPC_PORT: String(await freePort()) });
 });
 afterAll(() => s?.stop());
 
@@ -399,5 +402,82 @@ describe("expected_version", () => {
     ]);
     expect(stale.body.error.details).toEqual({ index: 1, code: "version_mismatch" });
     expect(await balance(33)).toMatchObject({ balance: 100, version: v + 2 });
+  });
+});
+
+describe("over gRPC", () => {
+  const opts = { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: false };
+  const rpc = (method: string, user: number, req: object, key?: string) => {
+    const pkg = grpc.loadPackageDefinition(protoLoader.loadSync("proto/wallet/v1/wallet.proto", opts)) as any;
+    const c = new pkg.wallet.v1.WalletService(`127.0.0.1:${s.config.grpcPort}`, grpc.credentials.createInsecure());
+    const md = new grpc.Metadata();
+    md.set("authorization", String(user));
+    if (key) md.set("idempotency-key", key);
+    return new Promise<{
+      code: number;
+      value: any;
+      trailers: Record<string, unknown>;
+      headers: Record<string, unknown>;
+    }>((resolve) => {
+      let value: any;
+      let headers: Record<string, unknown> = {};
+      const call = c[method](req, md, (_e: unknown, v: any) => (value = v));
+      call.on("metadata", (m: grpc.Metadata) => (headers = m.getMap()));
+      call.on("status", (st: grpc.StatusObject) => {
+        resolve({ code: st.code, value, trailers: st.metadata.getMap(), headers });
+        c.close();
+      });
+    });
+  };
+
+  it("SubmitBatch applies a batch, refuses one as a whole, and shares its Idempotency-Key with HTTP", async () => {
+    await deposit(41, 1);
+    const r = await rpc("SubmitBatch", 40, {
+      operations: [
+        { type: "deposit", amount: 100, reference: "g-1", metadata: { via: "grpc" } },
+        { type: "hold", amount: 30 },
+        { type: "capture", hold_id: "$1" },
+        { type: "transfer", destination_user_id: 41, amount: 20, currency: "USD" },
+      ],
+    });
+    expect(r.code).toBe(grpc.status.OK);
+    expect(r.value.batch_id).toMatch(/^[0-9]+$/);
+    expect(r.value.results.map((x: string) => JSON.parse(x))).toMatchObject([
+      { balance: 100 },
+      { status: "held" },
+      { status: "captured" },
+      { balance: 50 },
+    ]);
+    const h = await rpc("ListTransactions", 40, { reference: "g-1" });
+    expect(h.value.transactions).toMatchObject([
+      { reference: "g-1", metadata: { via: "grpc" }, batch_id: r.value.batch_id },
+    ]);
+    const b = await rpc("GetBalance", 40, {});
+    expect(b.value).toMatchObject({ balance: 50, version: (await balance(40)).version });
+
+    const refused = await rpc("SubmitBatch", 40, {
+      operations: [
+        { type: "deposit", amount: 5 },
+        { type: "withdraw", amount: 1000 },
+      ],
+    });
+    expect(refused.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(refused.trailers["wallet-error-code"]).toBe("batch_refused");
+    expect(JSON.parse(String(refused.trailers["wallet-error-details"]))).toEqual({
+      index: 1,
+      code: "insufficient_funds",
+    });
+    expect((await balance(40)).balance).toBe(50);
+
+    const ops = [{ type: "deposit", amount: 7, metadata: { a: "b" } }];
+    const viaHttp = await batch(40, ops, { "idempotency-key": "cross-1" });
+    const viaGrpc = await rpc("SubmitBatch", 40, { operations: ops }, "cross-1");
+    expect(viaGrpc.code).toBe(grpc.status.OK);
+    expect(viaGrpc.headers["idempotent-replayed"]).toBe("true");
+    expect(viaGrpc.value.batch_id).toBe(viaHttp.body.batch_id);
+    expect((await balance(40)).balance).toBe(57);
+
+    const stale = await rpc("Withdraw", 40, { amount: 1, expected_version: 1 });
+    expect([stale.code, stale.trailers["wallet-error-code"]]).toEqual([grpc.status.ABORTED, "version_mismatch"]);
   });
 });
