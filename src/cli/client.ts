@@ -21,7 +21,8 @@ import type { ExchangeDone, QuoteRow, RateRow } from "../core/fx.js";
 export type TransferStatusView = PublicTransferView;
 
 /** One currency's balances, as /balance/v1 and each entry of /balances/v1 answer them. */
-export type CurrencyBalance = { currency: string; balance: number; available_balance: number };
+/** version: the wallet's (absent for a past balance), what expected_version compares with */
+export type CurrencyBalance = { currency: string; balance: number; available_balance: number; version?: number };
 
 /**
  * currency, wherever it is optional: an ISO 4217 code; absent, the server's (or in
