@@ -7,7 +7,7 @@
  */
 import type * as grpc from "@grpc/grpc-js";
 import { WalletError } from "../../core/errors.js";
-import { batchOutcome } from "../batchRoutes.js";
+import { batchOutcome } from "../batchOperations.js";
 import { countOutcome } from "../admission.js";
 import type { Services } from "../services.js";
 import { givenCurrency, present, tagFields } from "./money.js";
@@ -33,7 +33,7 @@ export function batchHandlers(p: Pipeline, svc: Services): grpc.UntypedServiceIm
         throw new WalletError("invalid_request", "operations: a batch has 1 to 100 operations");
       }
       const idem = idempotencyFrom(info, "POST /api/batches/v1", { operations });
-      const outcome = await batchOutcome(svc, info.userId, operations, idem);
+      const outcome = await batchOutcome(svc.ctx, info.userId, operations, idem);
       if (countOutcome(svc.metrics, "batch", outcome)) info.headers.set(MD.replayed, "true");
       if (!outcome.ok) throw new WalletError(outcome.code, undefined, outcome.details);
       return { batch_id: outcome.value.batch_id, results: outcome.value.results.map((r) => JSON.stringify(r)) };
