@@ -32,9 +32,9 @@ describe("--currency in direct mode", () => {
     expect(d.code).toBe(0);
     expect(d.json).toEqual({ balance: 500, currency: "EUR", transaction_id: ID });
     const eur = await cli(["balance", "--user", "1200", "--currency", "EUR", "--json"]);
-    expect(eur.json).toEqual({ currency: "EUR", balance: 500, available_balance: 500 });
+    expect(eur.json).toEqual({ currency: "EUR", balance: 500, available_balance: 500, version: 1 });
     const usd = await cli(["balance", "--user", "1200", "--json"]);
-    expect(usd.json).toEqual({ currency: "USD", balance: 10000, available_balance: 10000 });
+    expect(usd.json).toEqual({ currency: "USD", balance: 10000, available_balance: 10000, version: 1 });
   });
 
   it("lists the history of the currency named, and the default currency's without --currency", async () => {
@@ -92,9 +92,9 @@ describe("--currency in direct mode", () => {
     expect(r.code).toBe(0);
     expect(r.json).toEqual({
       balances: [
-        { currency: "EUR", balance: 410, available_balance: 410 },
-        { currency: "JPY", balance: 900, available_balance: 900 },
-        { currency: "USD", balance: 2500, available_balance: 2500 },
+        { currency: "EUR", balance: 410, available_balance: 410, version: 1 },
+        { currency: "JPY", balance: 900, available_balance: 900, version: expect.any(Number) },
+        { currency: "USD", balance: 2500, available_balance: 2500, version: expect.any(Number) },
       ],
     });
     const table = await cli(["balances", "--user", "1204"]);
