@@ -294,6 +294,24 @@ describe("reference and metadata", () => {
     });
   });
 
+  it("are taken by the operator's adjustments and reversals", async () => {
+    const d = await deposit(26, 300);
+    const adj = await call(s.url, "POST", "/admin/v1/adjustments", {
+      headers: admin,
+      body: { user_id: 26, amount: 500, reason: "goodwill", reference: "case-12", metadata: { ticket: "12" } },
+    });
+    expect(adj.status).toBe(200);
+    const rev = await call(s.url, "POST", "/admin/v1/reversals", {
+      headers: admin,
+      body: { transaction_id: d.body.transaction_id, amount: 100, reason: "partly", reference: "case-12" },
+    });
+    expect(rev.status).toBe(200);
+    expect((await history(26, "&reference=case-12")).map((e) => [e.type, e.metadata])).toEqual([
+      ["reversal", {}],
+      ["adjustment", { ticket: "12" }],
+    ]);
+  });
+
   it("are refused past their bounds (400) and taken up to them", async () => {
     const key = (i: number) => `k${i}`;
     const obj = (n: number, value = "v") => Object.fromEntries(Array.from({ length: n }, (_, i) => [key(i), value]));

@@ -9,7 +9,7 @@ import { isPrintableText, PRINTABLE_ERROR } from "../core/freeText.js";
 import { parseInstant } from "../core/isoDate.js";
 import { MAX_CENTS } from "../core/money.js";
 import { Currency } from "./fxSchemas.js";
-import { Reference, TagFields } from "./tagSchemas.js";
+import { Metadata, Reference, TagFields } from "./tagSchemas.js";
 import { HOLD_DEFAULT_SECONDS, HOLD_MAX_SECONDS } from "../core/operations.js";
 
 export * from "./responses.js";
@@ -125,6 +125,8 @@ export const ReversalBody = z
     transfer_id: IdString.optional(),
     amount: Amount.optional().meta({ description: "How much to reverse (default: all not yet reversed)" }),
     reason: Reason,
+    reference: Reference.optional(),
+    metadata: Metadata.optional(),
   })
   .refine((b) => (b.transaction_id === undefined) !== (b.transfer_id === undefined), {
     error: "give exactly one of transaction_id and transfer_id",
@@ -139,6 +141,8 @@ export const AdjustmentBody = z.strictObject({
     .meta({ description: "Minor units to credit (positive) or debit (negative)", example: -250 }),
   currency: Currency.optional(),
   reason: Reason,
+  reference: Reference.optional(),
+  metadata: Metadata.optional(),
 });
 export const AuditQuery = z.strictObject({
   after: z
