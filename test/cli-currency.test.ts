@@ -107,7 +107,9 @@ describe("--currency in direct mode", () => {
     await seed(1205, 1, 100);
     await cli(["balance", "--user", "1205", "--currency", "EUR"]); // a read opens no wallet
     const r = await cli(["balances", "--user", "1205", "--json"]);
-    expect(r.json).toEqual({ balances: [{ currency: "USD", balance: 100, available_balance: 100 }] });
+    expect(r.json).toEqual({
+      balances: [{ currency: "USD", balance: 100, available_balance: 100, version: expect.any(Number) }],
+    });
   });
 
   it.each([
@@ -183,8 +185,8 @@ describe("exchange in direct mode", () => {
 
     const balances = await cli(["balances", "--user", "1220", "--json"]);
     expect(balances.json.balances).toEqual([
-      { currency: "EUR", balance: 921, available_balance: 921 },
-      { currency: "USD", balance: 9000, available_balance: 9000 },
+      { currency: "EUR", balance: 921, available_balance: 921, version: 1 },
+      { currency: "USD", balance: 9000, available_balance: 9000, version: expect.any(Number) },
     ]);
     const eur = await cli(["history", "--user", "1220", "--currency", "EUR", "--type", "exchange", "--json"]);
     expect(eur.json.transactions).toEqual([
