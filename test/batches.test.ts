@@ -3,6 +3,7 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyLedger } from "../src/core/verify.js";
+import { engine } from "./helpers/env.js";
 import { freePort } from "./helpers/privatePostgres.js";
 import { call, get, post, startTestServer, type TestServer } from "./helpers/server.js";
 
@@ -341,14 +342,17 @@ describe("reference and metadata", () => {
     expect((await balance(23)).balance).toBe(good.length);
   });
 
-  it("?reference= reads an index: as fast on 100,000 entries as on a few", async () => {
+  // 100,000 entries on PostgreSQL; the embedded engine writes them slowly (25 s), so 20,000 there
+  const N = engine === "pg" ? 100_000 : 20_000;
+  it(`?reference= reads an index: as fast on ${N} entries as on a few`, async () => {
     const db = s.services.ctx.db;
     await deposit(24, 1, { reference: "needle" });
     await deposit(25, 1, { reference: "needle" });
     await db.query(
       `insert into journal (user_id, seq, id, event, kind, direction, amount, balance_after, available_after,
                             currency, reference)
-       select 24, 1000 + g, (1::bigint << 50) + g, 1, 1, 1, 1, 1, 1, 'USD', 'other-' || g from generate_series(1, 100000) g`,
+       select 24, 1000 + g, (1::bigint << 50) + g, 1, 1, 1, 1, 1, 1, 'USD', 'other-' || g from generate_series(1, $1::int) g`,
+      [N],
     );
     await db.query("analyze journal");
     // the embedded database held the event loop: let the server's idle keep-alive sockets close first
@@ -364,7 +368,7 @@ describe("reference and metadata", () => {
       "explain select * from journal j where j.user_id = 24 and j.kind is not null and j.reference = 'needle' order by seq desc limit 31",
     );
     expect(plan.map((r) => Object.values(r)[0]).join("\n")).toContain("journal_reference_idx");
-    console.info(`?reference= on 100,000 entries: ${big.toFixed(1)} ms a page; on 1 entry: ${small.toFixed(1)} ms`);
+    console.info(`?reference= on ${N} entries: ${big.toFixed(1)} ms a page; on 1 entry: ${small.toFixed(1)} ms`);
     expect(big).toBeLessThan(small * 3 + 20);
   });
 });
