@@ -277,6 +277,10 @@ describe("reference and metadata", () => {
     expect(theirs[0]).toMatchObject({ direction: "in", metadata: { invoice: "INV-9" }, batch_id: null });
     expect(await history(22, "&reference=shared-ref")).toHaveLength(1);
     expect(await history(20, "&reference=nothing")).toEqual([]);
+    const from = new Date(Date.now() - 60_000).toISOString();
+    const to = new Date(Date.now() + 60_000).toISOString();
+    const st = await get(s.url, `/api/statements/v1?from=${from}&to=${to}`, 21);
+    expect(st.body.entries.at(-1)).toMatchObject({ reference: "shared-ref", metadata: { invoice: "INV-9" } });
 
     const v2 = await post(s.url, "/api/transfer/v2", 20, { destination_user_id: 21, amount: 1, reference: "v2 ✓" });
     expect(v2.status).toBe(202);
