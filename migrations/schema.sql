@@ -24,7 +24,11 @@ CREATE TYPE public.wallet_op AS (
 	reason text,
 	cur text,
 	cur_to text,
-	shift integer
+	shift integer,
+	ref text,
+	meta jsonb,
+	ev bigint,
+	ops jsonb
 );
 
 --
@@ -48,6 +52,9 @@ CREATE TABLE public.journal (
     reason text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     currency text NOT NULL,
+    reference text,
+    metadata jsonb,
+    batch_id bigint,
     CONSTRAINT journal_amount_check CHECK (((amount > 0) OR ((kind IS NULL) AND (amount = 0)))),
     CONSTRAINT journal_balance_after_check CHECK ((balance_after >= 0)),
     CONSTRAINT journal_check CHECK (((kind IS NULL) = (direction = 0))),
@@ -87,6 +94,8 @@ CREATE FUNCTION public.wallet_apply(p_ops jsonb, p_retry boolean DEFAULT false) 
     AS $$
 declare
   v_ops wallet_op[] := array(select x from jsonb_populate_recordset(null::wallet_op, p_ops) x);
+  -- the operations with those of every batch among them: what the locks must cover
+  v_all wallet_op[];
   v_actors bigint[] := array(select distinct x.u from unnest(v_ops) x where x.u is not null order by 1);
   v_lock record;
   v_rows journal[];
@@ -97,12 +106,17 @@ declare
   v_hash text;
   v_op bigint;
 begin
-  v_lock := wallet_lock(wallet_batch_users(v_ops));
+  v_all := v_ops;
+  if exists (select 1 from unnest(v_ops) x where x.k = 14) then
+    v_all := v_all || array(select y from unnest(v_ops) x, jsonb_populate_recordset(null::wallet_op, x.ops) y
+                             where x.k = 14);
+  end if;
+  v_lock := wallet_lock(wallet_batch_users(v_all));
   if not v_actors <@ v_lock.locked then
     insert into users (user_id) select u from unnest(v_actors) u order by 1 on conflict do nothing;
   end if;
-  if exists (select 1 from unnest(v_ops) x where x.k = 12) then
-    perform wallet_lock_positions(array(select x.r from unnest(v_ops) x where x.k = 12));
+  if exists (select 1 from unnest(v_all) x where x.k = 12) then
+    perform wallet_lock_positions(array(select x.r from unnest(v_all) x where x.k = 12));
   end if;
   v_rows := v_lock.rows;
 
@@ -130,7 +144,7 @@ begin
         continue;
       end if;
     elsif p_retry then
-      s := wallet_dispatch(o, true);
+      s := case when o.k = 14 then wallet_replay_batch(o) else wallet_dispatch(o, true) end;
       if s.outcome is not null then
         outcome := s.outcome;
         result := s.result;
@@ -143,7 +157,7 @@ begin
       perform wallet_flush(v_rows[v_flushed + 1 :]);
       v_flushed := cardinality(v_rows);
     end if;
-    s := wallet_dispatch(o, false);
+    s := case when o.k = 14 then wallet_apply_batch(o) else wallet_apply_one(o, null) end;
     if not wallet_known_outcome(s.outcome) then
       raise exception 'wallet_apply: operation kind % returned unknown outcome %', o.k, s.outcome;
     end if;
@@ -166,6 +180,83 @@ end
 $$;
 
 --
+-- Name: wallet_apply_batch(public.wallet_op); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_apply_batch(o public.wallet_op) RETURNS public.wallet_step
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_ops wallet_op[] := array(select x from jsonb_populate_recordset(null::wallet_op, o.ops) x);
+  x wallet_op;
+  s wallet_step;
+  v_rows journal[] := '{}';
+  v_results jsonb := '[]';
+  v_index integer := 0;
+  v_code text;
+  v_result jsonb;
+begin
+  begin
+    foreach x in array v_ops loop
+      if x.k not in (1, 2, 3, 5, 6, 7, 12) or x.u is distinct from o.u then
+        raise exception 'wallet_apply_batch: operation kind % of user % cannot be in a batch of user %', x.k, x.u, o.u;
+      end if;
+      s := wallet_apply_one(x, o.id);
+      if s.outcome <> 'ok' then
+        v_code := s.outcome;
+        raise exception using errcode = 'WB001', message = 'batch refused';
+      end if;
+      if s.rows is not null then v_rows := v_rows || s.rows; end if;
+      v_results := v_results || jsonb_build_array(s.result);
+      v_index := v_index + 1;
+    end loop;
+    v_result := jsonb_build_object('batch_id', o.id::text, 'results', v_results);
+    insert into batches (id, user_id, result) values (o.id, o.u, v_result);
+  exception when sqlstate 'WB001' then
+    -- everything the batch did is undone; its buffered rows are dropped with v_rows
+    return ('batch_refused', jsonb_build_object('index', v_index, 'code', v_code), null)::wallet_step;
+  end;
+  return ('ok', v_result, v_rows)::wallet_step;
+end
+$$;
+
+--
+-- Name: wallet_apply_one(public.wallet_op, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_apply_one(o public.wallet_op, p_batch bigint) RETURNS public.wallet_step
+    LANGUAGE plpgsql
+    AS $$
+declare
+  s wallet_step;
+  v_ref text := o.ref;
+  v_meta jsonb := o.meta;
+  v_version bigint;
+begin
+  if o.ev is not null then
+    v_version := wallet_payer_version(o);
+    if v_version is not null and v_version <> o.ev then return wallet_refuse('version_mismatch'); end if;
+  end if;
+  s := wallet_dispatch(o, false);
+  if s.outcome not in ('ok', 'accepted') then return s; end if;
+  if o.k in (6, 7) and (v_ref is null or v_meta is null) then
+    -- a capture's (or void's) entries carry its own reference, else the hold's
+    select coalesce(v_ref, h.reference), coalesce(v_meta, h.metadata) into v_ref, v_meta from holds h where h.id = o.r;
+  end if;
+  s.rows := wallet_tag_rows(s.rows, v_ref, v_meta, p_batch);
+  if v_ref is not null or v_meta is not null or p_batch is not null then
+    if o.k = 5 then
+      update holds set reference = v_ref, metadata = v_meta, batch_id = p_batch where id = o.id;
+      s.result := s.result || jsonb_build_object('reference', v_ref, 'metadata', coalesce(v_meta, '{}'::jsonb));
+    elsif o.k = 4 then
+      update transfers set reference = v_ref, metadata = v_meta, batch_id = p_batch where id = o.id;
+    end if;
+  end if;
+  return s;
+end
+$$;
+
+--
 -- Name: wallet_apply_transfers(bigint[]); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -182,13 +273,15 @@ begin
     union select c.to_user_id from transfers c where c.id = any (p_ids)))).rows;
   -- row locks make the apply safe on its own: a transfer another transaction has
   -- meanwhile applied is re-checked, found no longer pending, and skipped
-  for t in select c.id, c.from_user_id, c.to_user_id, c.currency, c.amount from transfers c
+  for t in select c.id, c.from_user_id, c.to_user_id, c.currency, c.amount, c.reference, c.metadata, c.batch_id
+             from transfers c
             where c.id = any (p_ids) and c.status = 'pending' order by c.id for update loop
     s := wallet_op_transfer(t.id, t.from_user_id, t.to_user_id, t.currency, t.amount);
     if s.outcome <> 'ok' then
       s.rows := array[wallet_record(t.from_user_id, t.currency, 5::smallint, null, 0::smallint, t.amount, t.id,
                                     t.to_user_id, t.id, p_reason => s.outcome)];
     end if;
+    s.rows := wallet_tag_rows(s.rows, t.reference, t.metadata, t.batch_id);
     v_rows := v_rows || s.rows;
     changes := array(select x from unnest(s.rows) r, lateral (values (r.user_id), (r.seq)) v(x));
     update transfers c set status = case when s.outcome = 'ok' then 'completed' else 'failed' end,
@@ -419,6 +512,9 @@ CREATE TABLE public.holds (
     closed_at timestamp with time zone,
     closed_by bigint,
     currency text NOT NULL,
+    reference text,
+    metadata jsonb,
+    batch_id bigint,
     CONSTRAINT holds_amount_check CHECK ((amount > 0)),
     CONSTRAINT holds_check CHECK (((captured_amount > 0) AND (captured_amount <= amount))),
     CONSTRAINT holds_check1 CHECK (((status = 'captured'::text) = (captured_amount IS NOT NULL))),
@@ -441,7 +537,9 @@ CREATE FUNCTION public.wallet_hold_json(h public.holds) RETURNS jsonb
     'user_id', h.user_id,
     'destination_user_id', h.destination_user_id,
     'expires_at', wallet_iso(h.expires_at),
-    'created_at', wallet_iso(h.created_at))
+    'created_at', wallet_iso(h.created_at),
+    'reference', h.reference,
+    'metadata', coalesce(h.metadata, '{}'::jsonb))
 $$;
 
 --
@@ -517,7 +615,7 @@ CREATE FUNCTION public.wallet_known_outcome(p_outcome text) RETURNS boolean
   select p_outcome in ('ok', 'accepted', 'insufficient_funds', 'same_wallet', 'wallet_not_found',
                        'balance_limit_exceeded', 'not_found', 'forbidden', 'hold_not_active', 'amount_exceeds_hold',
                        'wallet_frozen', 'reversal_exceeds_original', 'not_reversible', 'quote_used', 'quote_expired',
-                       'rate_unavailable', 'amount_too_small')
+                       'rate_unavailable', 'amount_too_small', 'version_mismatch', 'batch_refused')
 $$;
 
 --
@@ -1029,6 +1127,26 @@ end
 $$;
 
 --
+-- Name: wallet_payer_version(public.wallet_op); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_payer_version(o public.wallet_op) RETURNS bigint
+    LANGUAGE sql STABLE
+    AS $$
+  select case
+    when o.k in (1, 2, 3, 4, 5) then
+      coalesce((select w.version from wallets w where w.user_id = o.u and w.currency = o.cur), 0)
+    when o.k in (6, 7) then
+      (select coalesce(w.version, 0) from holds h
+         left join wallets w on w.user_id = h.user_id and w.currency = h.currency where h.id = o.r)
+    when o.k = 12 then
+      (select coalesce(w.version, 0) from fx_quotes q
+         left join wallets w on w.user_id = q.user_id and w.currency = q.from_currency
+        where q.id = o.r and q.user_id = o.u)
+  end
+$$;
+
+--
 -- Name: wallet_process_transfers(integer, integer, double precision, double precision); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1200,6 +1318,16 @@ CREATE FUNCTION public.wallet_replay_accept(o public.wallet_op) RETURNS public.w
 $$;
 
 --
+-- Name: wallet_replay_batch(public.wallet_op); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_replay_batch(o public.wallet_op) RETURNS public.wallet_step
+    LANGUAGE sql STABLE
+    AS $$
+  select ('ok', b.result, null)::wallet_step from batches b where b.id = o.id
+$$;
+
+--
 -- Name: wallet_replay_exchange(public.wallet_op); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1304,6 +1432,28 @@ CREATE FUNCTION public.wallet_reversal_json(p_id bigint, p_target bigint, p_reas
     AS $$
   select jsonb_build_object('reversal_id', p_id::text, 'reverses', p_target::text, 'reason', p_reason)
          || (p_details - 'original_amount')
+$$;
+
+--
+-- Name: wallet_tag_rows(public.journal[], text, jsonb, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_tag_rows(p_rows public.journal[], p_ref text, p_meta jsonb, p_batch bigint) RETURNS public.journal[]
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+declare
+  j journal;
+  v journal[] := '{}';
+begin
+  if p_rows is null or (p_ref is null and p_meta is null and p_batch is null) then return p_rows; end if;
+  foreach j in array p_rows loop
+    j.reference := p_ref;
+    j.metadata := p_meta;
+    j.batch_id := p_batch;
+    v := v || j;
+  end loop;
+  return v;
+end
 $$;
 
 --
@@ -1488,6 +1638,17 @@ CREATE TABLE public.audit_log (
 );
 
 --
+-- Name: batches; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.batches (
+    id bigint NOT NULL,
+    user_id bigint NOT NULL,
+    result jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
 -- Name: fx_positions; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1568,6 +1729,9 @@ CREATE TABLE public.transfers (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     completed_at timestamp with time zone,
     currency text NOT NULL,
+    reference text,
+    metadata jsonb,
+    batch_id bigint,
     CONSTRAINT transfers_amount_check CHECK ((amount > 0)),
     CONSTRAINT transfers_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'completed'::text, 'failed'::text, 'dead'::text])))
 );
@@ -1828,6 +1992,13 @@ ALTER TABLE ONLY public.audit_log
     ADD CONSTRAINT audit_log_pkey PRIMARY KEY (id);
 
 --
+-- Name: batches batches_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.batches
+    ADD CONSTRAINT batches_pkey PRIMARY KEY (id);
+
+--
 -- Name: fx_positions fx_positions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -2009,6 +2180,12 @@ CREATE INDEX journal_kind_idx ON public.journal USING btree (user_id, currency, 
 --
 
 CREATE INDEX journal_money_idx ON public.journal USING btree (user_id, currency, seq DESC) WHERE (kind IS NOT NULL);
+
+--
+-- Name: journal_reference_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX journal_reference_idx ON public.journal USING btree (user_id, reference, seq DESC) WHERE ((reference IS NOT NULL) AND (kind IS NOT NULL));
 
 --
 -- Name: journal_reverses_idx; Type: INDEX; Schema: public; Owner: -

@@ -270,6 +270,9 @@ describe("history", () => {
       hold_id: null,
       reverses: null,
       exchange_id: null,
+      reference: null,
+      metadata: {},
+      batch_id: null,
     });
     const signed = all.body.transactions.reduce(
       (sum: number, t: { direction: string; amount: number }) => sum + (t.direction === "in" ? t.amount : -t.amount),

@@ -79,6 +79,9 @@ describe("events", () => {
         balance_after: 1000,
         available_balance_after: 1000,
         transaction_id: d.transaction_id,
+        reference: null,
+        metadata: {},
+        batch_id: null,
       },
     });
     expect(wd.data).toMatchObject({ amount: 100, balance_after: 900, transaction_id: w.transaction_id });

@@ -92,7 +92,7 @@ it("every RPC moves money and reads it back as HTTP does", async () => {
   expect(a).toMatchObject({ success: true, status: "TRANSFER_STATUS_PENDING" });
   const g = await ok(c, "GetTransfer", 12, { transfer_id: a.transfer_id });
   const http = (await get(s.url, `/api/transfer/v2/${a.transfer_id}`, 12)).body;
-  expect({ ...g, status: "pending", completed_at: null }).toEqual(http);
+  expect({ ...g, status: "pending", completed_at: null, reference: null }).toEqual(http);
   expect(await ok(c, "GetBalance", 11)).toEqual((await get(s.url, "/api/wallet/balance/v1", 11)).body);
   const past = { currency: "USD", balance: 0, available_balance: 0, at: "2000-01-01T00:00:00.000Z" };
   expect(await ok(c, "GetBalance", 11, { at: "2000-01-01" })).toEqual(past);
@@ -105,7 +105,9 @@ it("every RPC moves money and reads it back as HTTP does", async () => {
   expect(own.destination_user_id).toBeUndefined();
   expect(await ok(c, "VoidHold", 11, { hold_id: own.hold_id })).toMatchObject({ status: "HOLD_STATUS_VOIDED" });
   const got = await ok(c, "GetHold", 12, { hold_id: h.hold_id });
-  expect({ ...got, status: "captured" }).toEqual((await get(s.url, `/api/holds/v1/${h.hold_id}`, 11)).body);
+  expect({ ...got, status: "captured", reference: null }).toEqual(
+    (await get(s.url, `/api/holds/v1/${h.hold_id}`, 11)).body,
+  );
   const page = await ok(c, "ListTransactions", 11, { type: "TRANSACTION_TYPE_TRANSFER", page_size: 1 });
   const httpPage = (await get(s.url, "/api/transactions/v1?type=3&page_size=1", 11)).body;
   expect(page.transactions.map((e: any) => [e.id, e.amount, e.direction])).toEqual(
@@ -287,7 +289,7 @@ it("runs the CLI over grpc://, printing what it prints over HTTP", async () => {
   const balance = (api: string) => runCli(["balance", "--user", "61", "--api", api, "--json"]);
   const [viaGrpc, viaHttp] = [await balance(G), await balance(s.url)];
   expect([viaGrpc.code, viaGrpc.stdout]).toEqual([0, viaHttp.stdout]);
-  expect(viaGrpc.json).toEqual({ currency: "USD", balance: 1234, available_balance: 1234 });
+  expect(viaGrpc.json).toEqual({ currency: "USD", balance: 1234, available_balance: 1234, version: 1 });
   const refused = await runCli(["withdraw", "99999", "--user", "61", "--api", G]);
   expect([refused.code, refused.stderr]).toEqual([1, expect.stringContaining("insufficient_funds")]);
 });

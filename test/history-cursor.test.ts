@@ -144,6 +144,7 @@ describe("over HTTP", () => {
       "page_size",
       "currency",
       "cursor",
+      "reference",
     ]);
     expect(op.description).toMatch(/next_cursor/);
     const body = op.responses["200"].content["application/json"].schema;

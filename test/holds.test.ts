@@ -46,6 +46,8 @@ describe("placing a hold", () => {
       destination_user_id: dest,
       expires_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       created_at: expect.any(String),
+      reference: null,
+      metadata: {},
       balance: 1000,
       available_balance: 700,
     });

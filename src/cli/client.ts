@@ -17,11 +17,14 @@ import type {
 } from "../core/operations.js";
 import type { PublicTransferView } from "../core/transfers.js";
 import type { ExchangeDone, QuoteRow, RateRow } from "../core/fx.js";
+import type { BatchDone } from "../core/batches.js";
+import type { Tags } from "../core/operations.js";
 
 export type TransferStatusView = PublicTransferView;
 
 /** One currency's balances, as /balance/v1 and each entry of /balances/v1 answer them. */
-export type CurrencyBalance = { currency: string; balance: number; available_balance: number };
+/** version: the wallet's (absent for a past balance), what expected_version compares with */
+export type CurrencyBalance = { currency: string; balance: number; available_balance: number; version?: number };
 
 /**
  * currency, wherever it is optional: an ISO 4217 code; absent, the server's (or in
@@ -29,10 +32,18 @@ export type CurrencyBalance = { currency: string; balance: number; available_bal
  */
 export interface WalletClient {
   readonly target: string;
-  deposit(userId: number, amount: number, currency?: string): Promise<BalanceChange>;
-  withdraw(userId: number, amount: number, currency?: string): Promise<BalanceChange>;
-  transfer(fromUserId: number, toUserId: number, amount: number, currency?: string): Promise<TransferDone>;
-  transferAsync(fromUserId: number, toUserId: number, amount: number, currency?: string): Promise<TransferAccepted>;
+  deposit(userId: number, amount: number, currency?: string, tags?: Tags): Promise<BalanceChange>;
+  withdraw(userId: number, amount: number, currency?: string, tags?: Tags): Promise<BalanceChange>;
+  transfer(fromUserId: number, toUserId: number, amount: number, currency?: string, tags?: Tags): Promise<TransferDone>;
+  transferAsync(
+    fromUserId: number,
+    toUserId: number,
+    amount: number,
+    currency?: string,
+    tags?: Tags,
+  ): Promise<TransferAccepted>;
+  /** the user's operations (the API's JSON), all applied in order or none: batch_refused with details {index, code} */
+  batch(userId: number, operations: unknown[]): Promise<BatchDone>;
   /** the transfer as its sender sees it; in direct mode this also lends a hand applying it */
   transferStatus(userId: number, transferId: string): Promise<TransferStatusView>;
   balance(userId: number, currency?: string): Promise<CurrencyBalance>;
@@ -56,7 +67,14 @@ export interface WalletClient {
   /** cursor: a page's next_cursor, as it came (opaque); with it, page is 1 */
   history(
     userId: number,
-    q: { type: EntryTypeFilter; page: number; pageSize: number; cursor?: string; currency?: string },
+    q: {
+      type: EntryTypeFilter;
+      page: number;
+      pageSize: number;
+      cursor?: string;
+      currency?: string;
+      reference?: string;
+    },
   ): Promise<HistoryPage>;
   /** the exchange rates the operator has set; viewerId: who asks, over an API that wants a user */
   fxRates(viewerId?: number): Promise<{ rates: RateRow[] }>;

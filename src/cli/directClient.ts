@@ -1,5 +1,5 @@
 /** The direct client: the core on the database, no server in between. */
-import { WalletError } from "../core/errors.js";
+import { ERROR_CODES, WalletError } from "../core/errors.js";
 import { createQuote, exchange, listRates } from "../core/fx.js";
 import { BAD_CURSOR, decodeCursor, getHistory } from "../core/history.js";
 import { unwrap } from "../core/outcome.js";
@@ -10,6 +10,7 @@ import { acceptTransfer, captureHold, deposit, placeHold, transfer, voidHold, wi
 import { routedBalances } from "../core/reads/reads.js";
 import { walletIn } from "../core/store/wallets.js";
 import { getTransfer, publicView } from "../core/transfers.js";
+import { batchOutcome } from "../server/batchOperations.js";
 import type { DirectProcess } from "../server/process/assemble.js";
 import type { CurrencyBalance, WalletClient } from "./client.js";
 
@@ -25,19 +26,25 @@ export function createDirectClient(
 
   async function balanceIn(userId: number, currency: string): Promise<CurrencyBalance> {
     const b = walletIn(await routedBalances(ctx, userId), currency);
-    return { currency, balance: b.balance, available_balance: b.available };
+    return { currency, balance: b.balance, available_balance: b.available, version: b.walletVersion };
   }
 
   return {
     target,
-    deposit: async (userId, amount, currency) =>
-      unwrap(await deposit(ctx, { userId, amount, currency: resolve(currency) })),
-    withdraw: async (userId, amount, currency) =>
-      unwrap(await withdraw(ctx, { userId, amount, currency: resolve(currency) })),
-    transfer: async (userId, toUserId, amount, currency) =>
-      unwrap(await transfer(ctx, { userId, toUserId, amount, currency: resolve(currency) })),
-    transferAsync: async (userId, toUserId, amount, currency) =>
-      unwrap(await acceptTransfer(ctx, { userId, toUserId, amount, currency: resolve(currency) })),
+    deposit: async (userId, amount, currency, tags) =>
+      unwrap(await deposit(ctx, { userId, amount, currency: resolve(currency), tags })),
+    withdraw: async (userId, amount, currency, tags) =>
+      unwrap(await withdraw(ctx, { userId, amount, currency: resolve(currency), tags })),
+    transfer: async (userId, toUserId, amount, currency, tags) =>
+      unwrap(await transfer(ctx, { userId, toUserId, amount, currency: resolve(currency), tags })),
+    transferAsync: async (userId, toUserId, amount, currency, tags) =>
+      unwrap(await acceptTransfer(ctx, { userId, toUserId, amount, currency: resolve(currency), tags })),
+    batch: async (userId, operations) => {
+      // validated as the API validates a batch's operations (a malformed one: exit 2)
+      const r = await batchOutcome(ctx, userId, operations, undefined);
+      if (r.ok) return r.value;
+      throw new WalletError(r.code, ERROR_CODES[r.code].message, r.details);
+    },
     transferStatus: async (userId, transferId) => {
       let t = await getTransfer(ctx, { transferId, viewerUserId: userId });
       if (t.status === "pending") {
@@ -54,7 +61,7 @@ export function createDirectClient(
       const codes = new Set([ctx.currencies.defaultCurrency, ...u.wallets.map((w) => w.currency)]);
       const balances = [...codes].sort().map((code) => {
         const w = walletIn(u, code);
-        return { currency: code, balance: w.balance, available_balance: w.available };
+        return { currency: code, balance: w.balance, available_balance: w.available, version: w.walletVersion };
       });
       return { balances };
     },
@@ -75,12 +82,14 @@ export function createDirectClient(
         await new Promise((r) => setTimeout(r, 1000));
       }
     },
-    history: async (userId, { cursor, currency, ...q }) => {
+    history: async (userId, { cursor, currency, reference, ...q }) => {
       const before = cursor === undefined ? undefined : (decodeCursor(cursor) ?? undefined);
       if (cursor !== undefined && before === undefined) throw new WalletError("invalid_request", BAD_CURSOR);
       const { version: _v, ...page } = await getHistory(ctx, {
         userId,
-        currency: resolve(currency),
+        // a reference is looked up in every currency unless one is named, as over the API
+        currency: reference !== undefined && currency === undefined ? undefined : resolve(currency),
+        reference,
         ...q,
         cursor: before,
       });

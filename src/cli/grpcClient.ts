@@ -17,6 +17,7 @@ import { ENUM_PREFIX, loadWalletPackage, MD, SERVICE_NAME } from "../server/grpc
 import type { CurrencyBalance, WalletClient } from "./client.js";
 import { ConnectionError, UsageError } from "./errors.js";
 import type { HttpClientOptions } from "./httpClient.js";
+import { tagBody } from "./tags.js";
 
 type Msg = Record<string, unknown>;
 type Unary = (
@@ -51,7 +52,15 @@ const HOLD = { status: ENUM_PREFIX.holdStatus };
 const HOLD_NULLABLE = ["captured_amount", "destination_user_id"];
 const TRANSFER = { status: ENUM_PREFIX.transferStatus };
 const ENTRY = { type: ENUM_PREFIX.transactionType, direction: ENUM_PREFIX.direction };
-const ENTRY_NULLABLE = ["counterparty_user_id", "transfer_id", "hold_id", "reverses", "exchange_id"];
+const ENTRY_NULLABLE = [
+  "counterparty_user_id",
+  "transfer_id",
+  "hold_id",
+  "reverses",
+  "exchange_id",
+  "reference",
+  "batch_id",
+];
 
 export function createGrpcClient(apiUrl: string, opts: HttpClientOptions): WalletClient {
   let url: URL;
@@ -80,7 +89,9 @@ export function createGrpcClient(apiUrl: string, opts: HttpClientOptions): Walle
 
   function refusal(err: grpc.ServiceError): Error {
     const code = err.metadata?.get(MD.errorCode)[0];
-    if (typeof code === "string" && isErrorCode(code)) return new WalletError(code, err.details);
+    const details = err.metadata?.get(MD.errorDetails)[0];
+    if (typeof code === "string" && isErrorCode(code))
+      return new WalletError(code, err.details, typeof details === "string" ? JSON.parse(details) : undefined);
     return new ConnectionError(`could not reach the wallet server at ${target}: ${err.details || err.message}`);
   }
 
@@ -112,21 +123,25 @@ export function createGrpcClient(apiUrl: string, opts: HttpClientOptions): Walle
 
   return {
     target,
-    deposit: async (userId, amount, currency) =>
-      json("DepositResponse", await call("Deposit", userId, { amount, ...ccy(currency) }, true)),
-    withdraw: async (userId, amount, currency) =>
-      json("WithdrawResponse", await call("Withdraw", userId, { amount, ...ccy(currency) }, true)),
-    transfer: async (from, to, amount, currency) =>
+    deposit: async (userId, amount, currency, t) =>
+      json("DepositResponse", await call("Deposit", userId, { amount, ...ccy(currency), ...tagBody(t) }, true)),
+    withdraw: async (userId, amount, currency, t) =>
+      json("WithdrawResponse", await call("Withdraw", userId, { amount, ...ccy(currency), ...tagBody(t) }, true)),
+    transfer: async (from, to, amount, currency, t) =>
       json(
         "TransferResponse",
-        await call("Transfer", from, { destination_user_id: to, amount, ...ccy(currency) }, true),
+        await call("Transfer", from, { destination_user_id: to, amount, ...ccy(currency), ...tagBody(t) }, true),
       ),
-    transferAsync: async (from, to, amount, currency) =>
+    transferAsync: async (from, to, amount, currency, t) =>
       json(
         "TransferAsyncResponse",
-        await call("TransferAsync", from, { destination_user_id: to, amount, ...ccy(currency) }, true),
+        await call("TransferAsync", from, { destination_user_id: to, amount, ...ccy(currency), ...tagBody(t) }, true),
         TRANSFER,
       ),
+    batch: async (userId, operations) => {
+      const r = await call<{ batch_id: string; results: string[] }>("SubmitBatch", userId, { operations }, true);
+      return { batch_id: r.batch_id, results: r.results.map((x) => JSON.parse(x) as unknown) };
+    },
     transferStatus: async (userId, id) =>
       json("GetTransferResponse", await call("GetTransfer", userId, { transfer_id: id }), TRANSFER, ["completed_at"]),
     balance: async (userId, currency) =>
@@ -173,7 +188,14 @@ export function createGrpcClient(apiUrl: string, opts: HttpClientOptions): Walle
     listHolds: notInApi("holds list"),
     statement: notInApi("statement"),
     history: async (userId, q) => {
-      const req = { type: q.type, page: q.page, page_size: q.pageSize, cursor: q.cursor, ...ccy(q.currency) };
+      const req = {
+        type: q.type,
+        page: q.page,
+        page_size: q.pageSize,
+        cursor: q.cursor,
+        reference: q.reference,
+        ...ccy(q.currency),
+      };
       const page = await call<HistoryPage & { transactions: Msg[] }>("ListTransactions", userId, req);
       return {
         ...page,
@@ -203,7 +225,7 @@ export function createGrpcClient(apiUrl: string, opts: HttpClientOptions): Walle
         const first = setTimeout(finish, Math.max(q.waitSeconds * 1000, 1000));
         stream.on("data", (m: Msg) => {
           const e = json<WalletEvent>("WatchEventsResponse", m, { type: ENUM_PREFIX.eventType });
-          events.push(m.data ? { ...e, data: json("EventData", m.data as Msg) } : e);
+          events.push(m.data ? { ...e, data: json("EventData", m.data as Msg, {}, ["reference", "batch_id"]) } : e);
           clearTimeout(quiet);
           if (events.length >= q.limit) finish();
           else quiet = setTimeout(finish, QUIET_MS);

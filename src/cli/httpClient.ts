@@ -3,6 +3,7 @@ import { signToken } from "../server/auth.js";
 import type { WalletClient } from "./client.js";
 import { UsageError } from "./errors.js";
 import { createTransport } from "./http.js";
+import { tagBody } from "./tags.js";
 
 export type HttpClientOptions = { authMode: "userid" | "token"; authSecret?: string; token?: string; retries?: number };
 
@@ -31,12 +32,13 @@ export function createHttpClient(baseUrl: string, opts: HttpClientOptions): Wall
 
   return {
     target: transport.origin,
-    deposit: (userId, amount, c) => call("POST", "/api/deposit/v1", userId, { amount, ...cur(c) }),
-    withdraw: (userId, amount, c) => call("POST", "/api/withdraw/v1", userId, { amount, ...cur(c) }),
-    transfer: (from, to, amount, c) =>
-      call("POST", "/api/transfer/v1", from, { destination_user_id: to, amount, ...cur(c) }),
-    transferAsync: (from, to, amount, c) =>
-      call("POST", "/api/transfer/v2", from, { destination_user_id: to, amount, ...cur(c) }),
+    deposit: (userId, amount, c, t) => call("POST", "/api/deposit/v1", userId, { amount, ...cur(c), ...tagBody(t) }),
+    withdraw: (userId, amount, c, t) => call("POST", "/api/withdraw/v1", userId, { amount, ...cur(c), ...tagBody(t) }),
+    transfer: (from, to, amount, c, t) =>
+      call("POST", "/api/transfer/v1", from, { destination_user_id: to, amount, ...cur(c), ...tagBody(t) }),
+    transferAsync: (from, to, amount, c, t) =>
+      call("POST", "/api/transfer/v2", from, { destination_user_id: to, amount, ...cur(c), ...tagBody(t) }),
+    batch: (userId, operations) => call("POST", "/api/batches/v1", userId, { operations }),
     transferStatus: (userId, id) => call("GET", `/api/transfer/v2/${encodeURIComponent(id)}`, userId),
     balance: (userId, c) =>
       call("GET", `/api/wallet/balance/v1${c === undefined ? "" : `?currency=${encodeURIComponent(c)}`}`, userId),
@@ -75,7 +77,7 @@ export function createHttpClient(baseUrl: string, opts: HttpClientOptions): Wall
         "GET",
         `/api/transactions/v1?type=${h.type}&page=${h.page}&page_size=${h.pageSize}${
           h.cursor !== undefined ? `&cursor=${encodeURIComponent(h.cursor)}` : ""
-        }${q(h.currency)}`,
+        }${q(h.currency)}${h.reference === undefined ? "" : `&reference=${encodeURIComponent(h.reference)}`}`,
         userId,
       ),
     // the same rates for every user: asked as --user when given, else without credentials

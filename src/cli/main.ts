@@ -5,6 +5,7 @@ import { WalletError } from "../core/errors.js";
 import { registerAdmin } from "./commands/admin.js";
 import { registerEvents } from "./commands/events.js";
 import { registerFx } from "./commands/fx.js";
+import { registerBatch } from "./commands/batch.js";
 import { registerHolds } from "./commands/holds.js";
 import { registerLoadtest } from "./commands/loadtest.js";
 import { registerMoney } from "./commands/money.js";
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerOperator(program);
   registerStatement(program);
   registerFx(program);
+  registerBatch(program);
   registerAdmin(program);
   registerWebhooks(program);
   registerLoadtest(program);
@@ -50,8 +52,14 @@ function report(err: unknown, json: boolean): void {
   const code =
     err instanceof WalletError ? err.code : err instanceof UsageError || err instanceof ConfigError ? "usage" : "error";
   const message = err instanceof Error ? err.message : String(err);
-  if (json) process.stdout.write(JSON.stringify({ error: { code, message } }) + "\n");
-  process.stderr.write(`wallet: ${code === "usage" || code === "error" ? "" : code + ": "}${message}\n`);
+  const details = err instanceof WalletError ? err.details : undefined;
+  if (json) process.stdout.write(JSON.stringify({ error: { code, message, ...(details ? { details } : {}) } }) + "\n");
+  // a refused batch names the operation and its code
+  const which =
+    details && "index" in details
+      ? ` (operation ${String(details.index)}: ${String(details.code ?? "malformed")})`
+      : "";
+  process.stderr.write(`wallet: ${code === "usage" || code === "error" ? "" : code + ": "}${message}${which}\n`);
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -79,6 +79,16 @@ export const ERROR_CODES = {
     message: "The amount converts to less than one minor unit of the target currency.",
   },
   delivery_not_failed: { status: 409, exit: 1, message: "Only a failed webhook delivery can be sent again." },
+  batch_refused: {
+    status: 422,
+    exit: 1,
+    message: "An operation of the batch was refused, so none of them was applied (details name it).",
+  },
+  version_mismatch: {
+    status: 409,
+    exit: 1,
+    message: "The wallet is no longer at expected_version: read its balance again and decide anew.",
+  },
   quote_used: { status: 409, exit: 1, message: "This quote has already been executed." },
   quote_expired: { status: 409, exit: 1, message: "This quote has expired; ask for a new one." },
   rate_limited: { status: 429, exit: 1, message: "Too many requests; slow down." },
@@ -104,10 +114,13 @@ export function isErrorCode(code: string): code is ErrorCode {
 
 export class WalletError extends Error {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message?: string) {
+  /** more about the refusal, answered as error.details (a batch's refused index, ...) */
+  readonly details?: Record<string, unknown>;
+  constructor(code: ErrorCode, message?: string, details?: Record<string, unknown>) {
     super(message ?? ERROR_CODES[code].message);
     this.name = "WalletError";
     this.code = code;
+    if (details) this.details = details;
   }
 
   get status(): number {

@@ -8,7 +8,7 @@ import type { CoreContext } from "./context.js";
 import { minorDigits } from "./currency.js";
 import { WalletError } from "./errors.js";
 import { formatRate, parseRate } from "./fx/decimal.js";
-import { run } from "./operations.js";
+import { run, type Tags } from "./operations.js";
 import type { Idempotency, Outcome } from "./outcome.js";
 import { OpKind } from "./store/ledger.js";
 import { selectPositions, selectRates, upsertRate, type QuoteRow, type RateRow } from "./store/fx.js";
@@ -67,9 +67,9 @@ export function createQuote(
 /** Executes the caller's quote: once, before it expires, judged like a withdrawal on the from wallet. */
 export function exchange(
   ctx: CoreContext,
-  e: { userId: number; quoteId: string; idempotency?: Idempotency },
+  e: { userId: number; quoteId: string; idempotency?: Idempotency; tags?: Tags },
 ): Promise<Outcome<ExchangeDone>> {
-  return run(ctx, { kind: OpKind.Exchange, userId: e.userId, target: e.quoteId }, e.idempotency);
+  return run(ctx, { kind: OpKind.Exchange, userId: e.userId, target: e.quoteId }, e.idempotency, e.tags);
 }
 
 export async function positions(

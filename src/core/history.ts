@@ -21,6 +21,9 @@ export type HistoryEntry = {
   reverses: string | null;
   /** an exchange's id (its entries' own id): null unless an exchange */
   exchange_id: string | null;
+  reference: string | null;
+  metadata: Record<string, string>;
+  batch_id: string | null;
 };
 
 export type HistoryPage = {
@@ -38,7 +41,10 @@ export type HistoryPage = {
  */
 export type HistoryQuery = {
   userId: number;
-  currency: string;
+  /** absent: every currency (only with a reference) */
+  currency?: string;
+  /** only the entries with this reference */
+  reference?: string;
   type: EntryTypeFilter;
   page: number;
   pageSize: number;
@@ -80,6 +86,9 @@ export function toHistoryEntry(r: MoneyRow<Date | string>): HistoryEntry {
     hold_id: r.hold_id,
     reverses: r.reverses,
     exchange_id: r.kind === 6 ? r.id : null,
+    reference: r.reference,
+    metadata: r.metadata ?? {},
+    batch_id: r.batch_id,
   };
 }
 
@@ -93,6 +102,7 @@ export async function getHistory(ctx: CoreContext, q: HistoryQuery): Promise<His
     limit: q.pageSize + 1,
     offset: q.cursor === undefined ? (q.page - 1) * q.pageSize : 0,
     before: q.cursor,
+    reference: q.reference,
   });
   const page = rows.slice(0, q.pageSize);
   const hasMore = rows.length > q.pageSize;

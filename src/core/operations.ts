@@ -38,8 +38,11 @@ export const HOLD_MAX_SECONDS = 604_800;
 export type TransferDone = { success: true; transfer_id: string; balance: number; currency: string };
 export type TransferAccepted = { success: true; transfer_id: string; status: "pending" };
 
+/** What a client may attach to any money-moving request: stored with what it makes; a condition on its version. */
+export type Tags = { reference?: string; metadata?: Record<string, string>; expectedVersion?: number };
+
 /** currency: the wallet's (absent: DEFAULT_CURRENCY); the edges have checked that it is accepted */
-type Input = { userId: number; amount: number; currency?: string; idempotency?: Idempotency };
+type Input = { userId: number; amount: number; currency?: string; idempotency?: Idempotency; tags?: Tags };
 type TransferInput = Input & { toUserId: number };
 
 /** Gives the operation its id and sends it through group commit: the one way a wallet changes. */
@@ -47,21 +50,24 @@ export async function run<T>(
   ctx: CoreContext,
   op: Omit<Operation, "id" | "idempotency">,
   idempotency?: Idempotency,
+  tags?: Tags,
 ): Promise<Outcome<T>> {
   const id = await ctx.ids.take();
   const currency = op.currency ?? ctx.currencies.defaultCurrency;
-  const r = await ctx.commits.submit({ ...op, currency, id, idempotency });
+  const r = await ctx.commits.submit({ ...op, ...tags, currency, id, idempotency });
   return toOutcome<T>(r.outcome, r.result, r.replayed);
 }
 
 /** Adds amount cents to the user's wallet (opened if new); refused past 2^53-1. */
 export function deposit(ctx: CoreContext, i: Input): Promise<Outcome<BalanceChange>> {
-  return run(ctx, { kind: OpKind.Deposit, userId: i.userId, amount: i.amount, currency: i.currency }, i.idempotency);
+  const op = { kind: OpKind.Deposit, userId: i.userId, amount: i.amount, currency: i.currency };
+  return run(ctx, op, i.idempotency, i.tags);
 }
 
 /** Takes amount cents from the user's wallet; refused (insufficient_funds) below 0. */
 export function withdraw(ctx: CoreContext, i: Input): Promise<Outcome<BalanceChange>> {
-  return run(ctx, { kind: OpKind.Withdraw, userId: i.userId, amount: i.amount, currency: i.currency }, i.idempotency);
+  const op = { kind: OpKind.Withdraw, userId: i.userId, amount: i.amount, currency: i.currency };
+  return run(ctx, op, i.idempotency, i.tags);
 }
 
 /** Transfer v1: both wallets locked in user-id order, both journal rows written in one transaction. */
@@ -70,6 +76,7 @@ export function transfer(ctx: CoreContext, i: TransferInput): Promise<Outcome<Tr
     ctx,
     { kind: OpKind.Transfer, userId: i.userId, counterpartyId: i.toUserId, amount: i.amount, currency: i.currency },
     i.idempotency,
+    i.tags,
   );
 }
 
@@ -89,6 +96,7 @@ export function acceptTransfer(ctx: CoreContext, i: TransferInput): Promise<Outc
       currency: i.currency,
     },
     i.idempotency,
+    i.tags,
   );
 }
 
@@ -108,6 +116,7 @@ export function placeHold(
       expiresInSeconds: i.expiresInSeconds ?? HOLD_DEFAULT_SECONDS,
     },
     i.idempotency,
+    i.tags,
   );
 }
 
@@ -117,26 +126,34 @@ export function placeHold(
  */
 export function captureHold(
   ctx: CoreContext,
-  i: { holdId: string; actorId?: number; amount?: number; idempotency?: Idempotency },
+  i: { holdId: string; actorId?: number; amount?: number; idempotency?: Idempotency; tags?: Tags },
 ): Promise<Outcome<HoldChange>> {
-  return run(ctx, { kind: OpKind.CaptureHold, userId: i.actorId, target: i.holdId, amount: i.amount }, i.idempotency);
+  const op = { kind: OpKind.CaptureHold, userId: i.actorId, target: i.holdId, amount: i.amount };
+  return run(ctx, op, i.idempotency, i.tags);
 }
 
 /** Releases a hold. actorId as for captureHold. */
 export function voidHold(
   ctx: CoreContext,
-  i: { holdId: string; actorId?: number; idempotency?: Idempotency },
+  i: { holdId: string; actorId?: number; idempotency?: Idempotency; tags?: Tags },
 ): Promise<Outcome<HoldChange>> {
-  return run(ctx, { kind: OpKind.VoidHold, userId: i.actorId, target: i.holdId }, i.idempotency);
+  return run(ctx, { kind: OpKind.VoidHold, userId: i.actorId, target: i.holdId }, i.idempotency, i.tags);
 }
 
 /** What each operation may refuse with (declared once: the routes and the OpenAPI document read it). */
 export const REFUSALS = {
-  deposit: ["balance_limit_exceeded"],
-  withdraw: ["insufficient_funds", "wallet_frozen"],
-  transfer: ["wallet_not_found", "insufficient_funds", "same_wallet", "balance_limit_exceeded", "wallet_frozen"],
-  acceptTransfer: ["wallet_not_found", "same_wallet", "wallet_frozen"],
-  placeHold: ["insufficient_funds", "same_wallet", "wallet_not_found", "wallet_frozen"],
+  deposit: ["balance_limit_exceeded", "version_mismatch"],
+  withdraw: ["insufficient_funds", "wallet_frozen", "version_mismatch"],
+  transfer: [
+    "wallet_not_found",
+    "insufficient_funds",
+    "same_wallet",
+    "balance_limit_exceeded",
+    "wallet_frozen",
+    "version_mismatch",
+  ],
+  acceptTransfer: ["wallet_not_found", "same_wallet", "wallet_frozen", "version_mismatch"],
+  placeHold: ["insufficient_funds", "same_wallet", "wallet_not_found", "wallet_frozen", "version_mismatch"],
   captureHold: [
     "not_found",
     "forbidden",
@@ -144,6 +161,7 @@ export const REFUSALS = {
     "amount_exceeds_hold",
     "balance_limit_exceeded",
     "wallet_frozen",
+    "version_mismatch",
   ],
   voidHold: ["not_found", "forbidden", "hold_not_active"],
   createQuote: ["rate_unavailable", "amount_too_small", "balance_limit_exceeded"],
@@ -154,5 +172,6 @@ export const REFUSALS = {
     "insufficient_funds",
     "wallet_frozen",
     "balance_limit_exceeded",
+    "version_mismatch",
   ],
 } as const satisfies Record<string, readonly ErrorCode[]>;

@@ -6,7 +6,7 @@
 import type { CoreContext } from "./context.js";
 import type { ErrorCode } from "./errors.js";
 import { WalletError } from "./errors.js";
-import { run } from "./operations.js";
+import { run, type Tags } from "./operations.js";
 import type { Idempotency, Outcome } from "./outcome.js";
 import { OpKind } from "./store/ledger.js";
 import { routedBalanceAt, routedStatement } from "./reads/reads.js";
@@ -16,7 +16,8 @@ import { toHistoryEntry, type HistoryEntry } from "./history.js";
 export type { AuditEntry, InspectView };
 
 /** Who acts and why. */
-export type Acting = { actor: string; reason: string; idempotency?: Idempotency };
+/** tags: the operator's reference and metadata, stored with the entries it makes */
+export type Acting = { actor: string; reason: string; idempotency?: Idempotency; tags?: Tags };
 
 export type ReversalView = {
   reversal_id: string;
@@ -61,6 +62,7 @@ export function reverse(
     ctx,
     { kind: OpKind.Reverse, target: i.targetId, amount: i.amount, actor: i.actor, reason: i.reason },
     i.idempotency,
+    i.tags,
   );
 }
 
@@ -80,6 +82,7 @@ export function adjust(
       reason: i.reason,
     },
     i.idempotency,
+    i.tags,
   );
 }
 

@@ -19,6 +19,8 @@ export type TransferView = {
   last_error?: string;
   created_at: string;
   completed_at: string | null;
+  reference: string | null;
+  metadata: Record<string, string>;
 };
 
 function view(r: TransferRow): TransferView {
@@ -35,6 +37,8 @@ function view(r: TransferRow): TransferView {
     ...(r.last_error ? { last_error: r.last_error } : {}),
     created_at: new Date(r.created_at).toISOString(),
     completed_at: r.completed_at ? new Date(r.completed_at).toISOString() : null,
+    reference: r.reference,
+    metadata: r.metadata ?? {},
   };
 }
 
@@ -51,6 +55,8 @@ export type PublicTransferView = {
   dead_lettered?: boolean;
   created_at: string;
   completed_at: string | null;
+  reference: string | null;
+  metadata: Record<string, string>;
 };
 
 export function publicView(t: TransferView): PublicTransferView {
@@ -65,6 +71,8 @@ export function publicView(t: TransferView): PublicTransferView {
     ...(t.status === "dead" ? { dead_lettered: true } : {}),
     created_at: t.created_at,
     completed_at: t.completed_at,
+    reference: t.reference,
+    metadata: t.metadata,
   };
 }
 

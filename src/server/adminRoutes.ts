@@ -67,7 +67,8 @@ export const adminRoutes: Route[] = [
     handler: async (r, svc) => {
       const b = r.body as z.infer<typeof s.ReversalBody>;
       const targetId = (b.transaction_id ?? b.transfer_id)!;
-      const o = await reverse(svc.ctx, { targetId, amount: b.amount, ...acting(r, b.reason) });
+      const tags = { reference: b.reference, metadata: b.metadata };
+      const o = await reverse(svc.ctx, { targetId, amount: b.amount, ...acting(r, b.reason), tags });
       return outcomeReply(svc, "reversal", o, 200);
     },
   },
@@ -84,7 +85,8 @@ export const adminRoutes: Route[] = [
     handler: async (r, svc) => {
       const b = r.body as z.infer<typeof s.AdjustmentBody>;
       const currency = currencyOf(svc, b.currency);
-      const o = await adjust(svc.ctx, { userId: b.user_id, amount: b.amount, currency, ...acting(r, b.reason) });
+      const tags = { reference: b.reference, metadata: b.metadata };
+      const o = await adjust(svc.ctx, { userId: b.user_id, amount: b.amount, currency, ...acting(r, b.reason), tags });
       return outcomeReply(svc, "adjustment", o, 200);
     },
   },

@@ -9,6 +9,7 @@ import { isId } from "../core/ids.js";
 import { REFUSALS } from "../core/operations.js";
 import { currencyOf, moneyRoute, user, type Route } from "./routes.js";
 import * as s from "./schemas.js";
+import { tagsOf } from "./tagSchemas.js";
 
 export const fxRoutes: Route[] = [
   {
@@ -67,7 +68,12 @@ export const fxRoutes: Route[] = [
     run: async (svc, r) =>
       // digits beyond a 64-bit id name no quote, as an unknown one
       isId(r.body.quote_id)
-        ? exchange(svc.ctx, { userId: r.userId, quoteId: r.body.quote_id, idempotency: r.idempotency })
+        ? exchange(svc.ctx, {
+            userId: r.userId,
+            quoteId: r.body.quote_id,
+            idempotency: r.idempotency,
+            tags: tagsOf(r.body),
+          })
         : { ok: false, code: "not_found", replayed: false },
   }),
 ];

@@ -1,5 +1,6 @@
 /** Currencies and exchange: the request schemas and the answers' schemas (for the OpenAPI document). */
 import { z } from "zod";
+import { TagFields } from "./tagSchemas.js";
 import { isIsoCurrency } from "../core/currency.js";
 import { isPrintableText, PRINTABLE_ERROR } from "../core/freeText.js";
 import { MAX_CENTS } from "../core/money.js";
@@ -35,6 +36,7 @@ export const ExchangeBody = z.strictObject({
   quote_id: z
     .string({ error: "must be a quote id (a string of digits)" })
     .regex(/^[0-9]{1,19}$/, { error: "must be a quote id (a string of digits)" }),
+  ...TagFields,
 });
 export const RateBody = z.strictObject({
   rate: z
@@ -53,6 +55,7 @@ export const CurrencyBalanceResponse = z.object({
   currency: Code,
   balance: z.int(),
   available_balance: z.int().meta({ description: "balance minus the amounts of active holds" }),
+  version: z.int().meta({ description: "grows with every change of this wallet: a write's expected_version" }),
 });
 export const BalancesResponse = z.object({ balances: z.array(CurrencyBalanceResponse) });
 export const RatesResponse = z.object({

@@ -6,6 +6,7 @@ import { isId } from "../core/ids.js";
 import { captureHold, placeHold, REFUSALS, voidHold } from "../core/operations.js";
 import { currencyOf, moneyRoute, user, type RequestInfo, type Route } from "./routes.js";
 import * as s from "./schemas.js";
+import { tagsOf } from "./tagSchemas.js";
 
 /** A hold id that cannot exist is answered like one the caller may not see. */
 function holdId(r: RequestInfo): string {
@@ -36,6 +37,7 @@ export const holdRoutes: Route[] = [
         expiresInSeconds: r.body.expires_in_seconds,
         currency: currencyOf(svc, r.body.currency),
         idempotency: r.idempotency,
+        tags: tagsOf(r.body),
       }),
   }),
   moneyRoute({
@@ -49,7 +51,13 @@ export const holdRoutes: Route[] = [
     response: { description: "Captured", schema: s.HoldChangeResponse },
     refusals: REFUSALS.captureHold,
     run: (svc, r) =>
-      captureHold(svc.ctx, { holdId: holdId(r), actorId: r.userId, amount: r.body.amount, idempotency: r.idempotency }),
+      captureHold(svc.ctx, {
+        holdId: holdId(r),
+        actorId: r.userId,
+        amount: r.body.amount,
+        idempotency: r.idempotency,
+        tags: tagsOf(r.body),
+      }),
   }),
   moneyRoute({
     path: "/api/holds/v1/{hold_id}/void",

@@ -7,11 +7,13 @@ import { getTransfer, publicView } from "../core/transfers.js";
 import { currencyOf, moneyRoute, user, type Route } from "./routes.js";
 import type { Services } from "./services.js";
 import * as s from "./schemas.js";
+import { tagsOf } from "./tagSchemas.js";
 
 const transferOf = (svc: Services, b: z.infer<typeof s.TransferBody>) => ({
   toUserId: b.destination_user_id,
   amount: b.amount,
   currency: currencyOf(svc, b.currency),
+  tags: tagsOf(b),
 });
 
 export const moneyRoutes: Route[] = [
@@ -29,6 +31,7 @@ export const moneyRoutes: Route[] = [
         amount: r.body.amount,
         currency: currencyOf(svc, r.body.currency),
         idempotency: r.idempotency,
+        tags: tagsOf(r.body),
       }),
   }),
   moneyRoute({
@@ -45,6 +48,7 @@ export const moneyRoutes: Route[] = [
         amount: r.body.amount,
         currency: currencyOf(svc, r.body.currency),
         idempotency: r.idempotency,
+        tags: tagsOf(r.body),
       }),
   }),
   moneyRoute({
@@ -170,7 +174,9 @@ export const moneyRoutes: Route[] = [
         status: 200,
         json: await svc.reads.historyJson({
           userId: r.userId,
-          currency: currencyOf(svc, q.currency),
+          // a reference is looked up in every currency unless one is named
+          currency: q.reference !== undefined && q.currency === undefined ? undefined : currencyOf(svc, q.currency),
+          reference: q.reference,
           type: q.type,
           page: q.page,
           pageSize: q.page_size,

@@ -10,10 +10,17 @@ const Id = z
 
 const Currency = z.string().meta({ description: "ISO 4217 code: the wallet's currency", example: "USD" });
 
+const Version = z.int().meta({ description: "grows with every change of this wallet: a write's expected_version" });
+/** reference, metadata and batch_id, as every entry, hold, transfer and event shows them */
+const Tagged = {
+  reference: z.string().nullable().meta({ description: "the client's reference, else null" }),
+  metadata: z.record(z.string(), z.string()).meta({ description: "the client's metadata, else {}" }),
+};
 export const BalanceResponse = z.object({
   currency: Currency,
   balance: z.int(),
   available_balance: z.int().meta({ description: "balance minus the amounts of active holds" }),
+  version: Version,
 });
 export const BalanceChangeResponse = z.object({ balance: z.int(), transaction_id: Id, currency: Currency });
 export const TransferResponse = z.object({
@@ -38,6 +45,7 @@ export const TransferStatusResponse = z.object({
   dead_lettered: z.boolean().optional(),
   created_at: z.string(),
   completed_at: z.string().nullable(),
+  ...Tagged,
 });
 export const HistoryResponse = z.object({
   transactions: z.array(
@@ -54,6 +62,8 @@ export const HistoryResponse = z.object({
       hold_id: Id.nullable().meta({ description: "the hold a capture came from, else null" }),
       reverses: Id.nullable().meta({ description: "the transaction or transfer a reversal reverses, else null" }),
       exchange_id: Id.nullable().meta({ description: "an exchange's id (the entry's own id), else null" }),
+      ...Tagged,
+      batch_id: Id.nullable().meta({ description: "the batch that made it, else null" }),
     }),
   ),
   page: z.int().meta({ description: "the page number asked for (1 with a cursor: pages count from it)" }),
@@ -75,6 +85,7 @@ export const HoldResponse = z.object({
   destination_user_id: z.int().nullable(),
   expires_at: Instant,
   created_at: Instant,
+  ...Tagged,
 });
 export const HoldChangeResponse = HoldResponse.extend({
   balance: z.int().meta({ description: "the payer's balance after it" }),
@@ -151,7 +162,14 @@ export const StatementResponse = z.object({
   entries: HistoryResponse.shape.transactions,
 });
 export const ErrorResponse = z.object({
-  error: z.object({ code: z.string(), message: z.string() }),
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    details: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .meta({ description: "batch_refused: {index, code}; a malformed batch operation: {index}" }),
+  }),
 });
 
 export const EventsResponse = z.object({

@@ -9,6 +9,7 @@ import { isPrintableText, PRINTABLE_ERROR } from "../core/freeText.js";
 import { parseInstant } from "../core/isoDate.js";
 import { MAX_CENTS } from "../core/money.js";
 import { Currency } from "./fxSchemas.js";
+import { Metadata, Reference, TagFields } from "./tagSchemas.js";
 import { HOLD_DEFAULT_SECONDS, HOLD_MAX_SECONDS } from "../core/operations.js";
 
 export * from "./responses.js";
@@ -25,12 +26,13 @@ export const UserId = z
   .min(1, { error: "must be a positive integer user id" })
   .max(MAX_CENTS, { error: "must be a positive integer user id" });
 
-export const AmountBody = z.strictObject({ amount: Amount, currency: Currency.optional() });
+export const AmountBody = z.strictObject({ amount: Amount, currency: Currency.optional(), ...TagFields });
 
 export const TransferBody = z.strictObject({
   destination_user_id: UserId.meta({ description: "The receiving user's id", example: 2 }),
   amount: Amount,
   currency: Currency.optional(),
+  ...TagFields,
 });
 
 const positiveIntString = (name: string, max: number) =>
@@ -75,6 +77,9 @@ export const HistoryQuery = z
         description:
           "Start below the last entry of a previous page: its next_cursor, passed back as it came (opaque). Not with page > 1.",
       }),
+    reference: Reference.optional().meta({
+      description: "only your entries with this reference (in every currency unless currency is given)",
+    }),
   })
   .refine((q) => q.cursor === undefined || q.page === 1, { error: CURSOR_WITH_PAGE, path: ["page"] });
 
@@ -93,10 +98,12 @@ export const HoldBody = z.strictObject({
     .optional()
     .meta({ description: `Lifetime, 1..${HOLD_MAX_SECONDS} s; default ${HOLD_DEFAULT_SECONDS}`, example: 900 }),
   currency: Currency.optional(),
+  ...TagFields,
 });
 
 export const CaptureBody = z.strictObject({
   amount: Amount.optional().meta({ description: "How much to move (default: the whole hold); the rest is released" }),
+  ...TagFields,
 });
 
 const Reason = z
@@ -118,6 +125,8 @@ export const ReversalBody = z
     transfer_id: IdString.optional(),
     amount: Amount.optional().meta({ description: "How much to reverse (default: all not yet reversed)" }),
     reason: Reason,
+    reference: Reference.optional(),
+    metadata: Metadata.optional(),
   })
   .refine((b) => (b.transaction_id === undefined) !== (b.transfer_id === undefined), {
     error: "give exactly one of transaction_id and transfer_id",
@@ -132,6 +141,8 @@ export const AdjustmentBody = z.strictObject({
     .meta({ description: "Minor units to credit (positive) or debit (negative)", example: -250 }),
   currency: Currency.optional(),
   reason: Reason,
+  reference: Reference.optional(),
+  metadata: Metadata.optional(),
 });
 export const AuditQuery = z.strictObject({
   after: z

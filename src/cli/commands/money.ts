@@ -9,6 +9,7 @@ import type { TransferStatusView } from "../client.js";
 import { UsageError } from "../errors.js";
 import { globals } from "../globals.js";
 import { amountIn, createOutput, money, when } from "../output.js";
+import { parseTags, tagOptions, type TagOpts } from "../tags.js";
 import { withClient } from "../target.js";
 
 const TARGET_HELP =
@@ -23,20 +24,21 @@ export function registerMoney(program: Command): void {
       .description(kind === "deposit" ? "Add cents to a wallet" : "Take cents from a wallet")
       .argument("[amount]", "minor units of the currency (1170 USD is $11.70, 500 JPY is 500 yen)")
       .option("-u, --user <id>", "the wallet's user id");
-    currencyOption(command)
+    currencyOption(tagOptions(command))
       .addHelpText(
         "after",
         `${TARGET_HELP}\n\nExamples:\n  $ wallet ${kind} 1170 --user 1\n  $ wallet ${kind} 500 --user 1 --currency JPY\n  $ wallet ${kind} 500 --user 1 --api http://localhost:8080 --json`,
       )
-      .action(async (amountArg: string | undefined, opts: UserOpts, cmd: Command) => {
+      .action(async (amountArg: string | undefined, opts: UserOpts & TagOpts, cmd: Command) => {
         const out = createOutput(globals(cmd).json);
         const amount = await need(amountArg, "amount", "Amount in cents:", out.interactive);
         const user = await need(opts.user, "--user", "User id:", out.interactive);
         const currency = parseCurrencyArg(opts.currency);
+        const tags = parseTags(opts);
         await withClient(cmd, async (client) => {
           const r = await (kind === "deposit"
-            ? client.deposit(user, amount, currency)
-            : client.withdraw(user, amount, currency));
+            ? client.deposit(user, amount, currency, tags)
+            : client.withdraw(user, amount, currency, tags));
           out.result(
             r,
             () =>
@@ -55,7 +57,7 @@ export function registerMoney(program: Command): void {
     .option("--async", "use the durable queue (transfer v2) and wait for the outcome")
     .option("--no-wait", "with --async: print the acceptance and return at once")
     .option("-y, --yes", "do not ask for confirmation");
-  currencyOption(transferCommand)
+  currencyOption(tagOptions(transferCommand))
     .addHelpText(
       "after",
       `${TARGET_HELP}\n\nExamples:\n  $ wallet transfer 1003 --from 1 --to 2 --yes\n  $ wallet transfer 500 --from 1 --to 2 --async --json`,
@@ -63,7 +65,14 @@ export function registerMoney(program: Command): void {
     .action(
       async (
         amountArg: string | undefined,
-        opts: { from?: string; to?: string; async?: boolean; wait: boolean; yes?: boolean; currency?: string },
+        opts: TagOpts & {
+          from?: string;
+          to?: string;
+          async?: boolean;
+          wait: boolean;
+          yes?: boolean;
+          currency?: string;
+        },
         cmd: Command,
       ) => {
         const out = createOutput(globals(cmd).json);
@@ -71,6 +80,7 @@ export function registerMoney(program: Command): void {
         const from = await need(opts.from, "--from", "From user id:", out.interactive);
         const to = await need(opts.to, "--to", "To user id:", out.interactive);
         const currency = parseCurrencyArg(opts.currency);
+        const tags = parseTags(opts);
         await confirmOrAbort(
           `Transfer ${amount} ${currency === undefined ? "cents" : "minor units"} (${amountIn(amount, currency)}) from wallet ${from} to wallet ${to}?`,
           opts.yes,
@@ -78,7 +88,7 @@ export function registerMoney(program: Command): void {
         );
         await withClient(cmd, async (client) => {
           if (!opts.async) {
-            const r = await client.transfer(from, to, amount, currency);
+            const r = await client.transfer(from, to, amount, currency, tags);
             out.result(
               r,
               () =>
@@ -86,7 +96,7 @@ export function registerMoney(program: Command): void {
             );
             return;
           }
-          const accepted = await client.transferAsync(from, to, amount, currency);
+          const accepted = await client.transferAsync(from, to, amount, currency, tags);
           if (!opts.wait) {
             out.result(accepted, () => `${chalk.yellow("Accepted")} transfer ${accepted.transfer_id} (pending)`);
             return;
@@ -147,14 +157,18 @@ export function registerMoney(program: Command): void {
     )
     .option("--page <n>", "page number (offset paging)", "1")
     .option("--page-size <n>", "entries per page, 1 to 100", "30")
-    .option("--cursor <cursor>", "start below the last entry of an earlier page: the next cursor it printed");
+    .option("--cursor <cursor>", "start below the last entry of an earlier page: the next cursor it printed")
+    .option("--reference <text>", "only the entries with this reference (every currency unless --currency)");
   currencyOption(historyCommand)
     .addHelpText(
       "after",
       `${TARGET_HELP}\n\nA cursor walks the whole history once, in order, while new entries arrive; a page number\nshifts when they do. Examples:\n  $ wallet history --user 1\n  $ wallet history --user 1 --type transfer --page 2 --page-size 50 --json\n  $ wallet history --user 1 --cursor 4711`,
     )
     .action(
-      async (opts: UserOpts & { type: string; page: string; pageSize: string; cursor?: string }, cmd: Command) => {
+      async (
+        opts: UserOpts & { type: string; page: string; pageSize: string; cursor?: string; reference?: string },
+        cmd: Command,
+      ) => {
         const out = createOutput(globals(cmd).json);
         const user = await need(opts.user, "--user", "User id:", out.interactive);
         const currency = parseCurrencyArg(opts.currency);
@@ -168,7 +182,8 @@ export function registerMoney(program: Command): void {
         if (cursor !== undefined && page > 1)
           throw new UsageError("--cursor and --page cannot be combined: a cursor starts its own page");
         await withClient(cmd, async (client) => {
-          const r = await client.history(user, { type, page, pageSize, cursor, currency });
+          const reference = parseTags({ reference: opts.reference })?.reference;
+          const r = await client.history(user, { type, page, pageSize, cursor, currency, reference });
           out.result(r, () => {
             if (r.transactions.length === 0) {
               return `wallet ${user}: no entries${cursor ? ` below cursor ${cursor}` : page > 1 ? ` on page ${page}` : ""}`;

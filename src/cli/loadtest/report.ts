@@ -32,6 +32,10 @@ export function renderReport(r: LoadReport): string {
   );
   if (r.payments > 0) t.push(["payments (hold + capture)", `${r.payments_rps.toLocaleString()}/s`]);
   if (r.exchanges > 0) t.push(["exchanges (quote + exchange)", `${r.exchanges_rps.toLocaleString()}/s`]);
+  if (r.batch_operations_rps > 0) {
+    const per = `${r.batch_operations_rps.toLocaleString()} transfers/s in batches of 10`;
+    t.push(["batched vs single", `${per}; ${r.single_transfers_rps.toLocaleString()} single transfers/s`]);
+  }
   const a = r.async;
   if (a) {
     const latency = a.completion_latency_ms

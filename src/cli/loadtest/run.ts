@@ -6,7 +6,7 @@
 import hdr from "hdr-histogram-js";
 import { Pool } from "undici";
 import { latencyDistribution, type LatencyDistribution } from "./distribution.js";
-import { picker, type Call, type Scenario } from "./scenarios.js";
+import { BATCH_OPERATIONS, picker, type Call, type Scenario } from "./scenarios.js";
 
 /** Progress since the previous tick (about a second). */
 export type Tick = {
@@ -56,6 +56,9 @@ export type LoadResult = {
   /** exchange: exchanges completed (a quote, then its exchange, both answered) */
   exchanges: number;
   exchanges_rps: number;
+  /** the batch scenario: transfers applied in batches, and single transfers, each per second of the same run */
+  batch_operations_rps: number;
+  single_transfers_rps: number;
   /** transfer-async: accepted ids, the last per sender */
   accepted: number;
   lastAcceptedBySender: Record<string, string>;
@@ -78,6 +81,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   let accepted = 0;
   let payments = 0;
   let exchanges = 0;
+  let batchOps = 0;
+  let singles = 0;
   const started = performance.now();
   const deadline = started + o.durationSec * 1000;
   // fixed arrays and an index: counting per second costs the loop no allocation
@@ -133,6 +138,10 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         payments++;
       } else if (c.kind === "exchange") {
         exchanges++;
+      } else if (c.kind === "batch") {
+        batchOps += BATCH_OPERATIONS;
+      } else if (c.kind === "transfer") {
+        singles++;
       } else if (c.kind === "transfer-async") {
         accepted++;
         const id = /"transfer_id":"(\d+)"/.exec(text)?.[1];
@@ -168,6 +177,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     payments_rps: Math.round(payments / seconds),
     exchanges,
     exchanges_rps: Math.round(exchanges / seconds),
+    batch_operations_rps: Math.round(batchOps / seconds),
+    single_transfers_rps: Math.round(singles / seconds),
     lastAcceptedBySender: lastAccepted,
     timeline: { interval_s: 1, requests: Array.from(answeredPerSecond), errors: Array.from(errorsPerSecond) },
     latency_distribution: latencyDistribution(histogram),

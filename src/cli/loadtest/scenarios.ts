@@ -10,10 +10,14 @@ export const SCENARIOS = [
   "hot",
   "holds",
   "exchange",
+  "batch",
   "baseline-get",
   "baseline-post",
 ] as const;
 export type Scenario = (typeof SCENARIOS)[number];
+
+/** The batch scenario's batch: this many transfers of 1 cent, all or none. */
+export const BATCH_OPERATIONS = 10;
 
 /** The exchange scenario's currencies: the first is the one every scenario funds. */
 export const EXCHANGE_PAIR = ["USD", "EUR"] as const;
@@ -132,6 +136,24 @@ export function picker(scenario: Scenario, first: number, users: number): Picker
               body: `{"quote_id":"${id}"}`,
             };
           },
+        };
+      };
+    case "batch":
+      // half the requests a batch of BATCH_OPERATIONS transfers, half a single transfer: the two rates in one run
+      return () => {
+        if (Math.random() < 0.5) return transfer();
+        const from = rnd();
+        const ops = Array.from({ length: BATCH_OPERATIONS }, () => ({
+          type: "transfer",
+          destination_user_id: other(from),
+          amount: 1,
+        }));
+        return {
+          kind: "batch",
+          method: "POST",
+          path: "/api/batches/v1",
+          user: from,
+          body: JSON.stringify({ operations: ops }),
         };
       };
     case "mixed":

@@ -16,7 +16,8 @@ import type { CacheRead, CacheStats, VersionedCache } from "./types.js";
 const MISS: CacheRead = { hit: false, epoch: null, version: null };
 const EXPIRY_MARGIN_MS = 1000;
 
-export type Balances = { currency: string; balance: number; available_balance: number };
+/** version: the wallet's own (wallets.version), what expected_version compares with */
+export type Balances = { currency: string; balance: number; available_balance: number; version: number };
 
 export class CachedReads implements ChangeSubscriber {
   readonly stats: CacheStats = { hits: 0, misses: 0 };
@@ -105,7 +106,7 @@ export class CachedReads implements ChangeSubscriber {
   /** The user's balances in one currency (0 in a currency never used). */
   async balance(userId: number, currency: string): Promise<Balances> {
     const w = walletIn(await this.wallets(userId), currency);
-    return { currency, balance: w.balance, available_balance: w.available };
+    return { currency, balance: w.balance, available_balance: w.available, version: w.walletVersion };
   }
 
   /**
@@ -119,13 +120,19 @@ export class CachedReads implements ChangeSubscriber {
     if (!wallets.some((w) => w.currency === fallback)) wallets.push(walletIn(u, fallback));
     wallets.sort((a, b) => (a.currency < b.currency ? -1 : a.currency > b.currency ? 1 : 0));
     return {
-      balances: wallets.map((w) => ({ currency: w.currency, balance: w.balance, available_balance: w.available })),
+      balances: wallets.map((w) => ({
+        currency: w.currency,
+        balance: w.balance,
+        available_balance: w.available,
+        version: w.walletVersion,
+      })),
     };
   }
 
   /** The page as JSON text: a hit needs no parse and no serialisation. */
   async historyJson(q: HistoryQuery): Promise<string> {
-    const field = `h:${q.currency}:${q.type}:${q.page}:${q.pageSize}:${q.cursor ?? ""}`;
+    // the reference last: it may hold any character
+    const field = `h:${q.currency ?? "*"}:${q.type}:${q.page}:${q.pageSize}:${q.cursor ?? ""}:${q.reference ?? ""}`;
     const cached = await this.lookup(q.userId, field);
     if (cached.hit) return cached.value;
     const { version, ...page }: HistoryPage & { version: number } = await routedHistory(

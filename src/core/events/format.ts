@@ -35,6 +35,10 @@ export type EventData = {
   hold_id?: string;
   reverses?: string;
   reason?: string;
+  /** the client's reference (null when none), metadata ({} when none) and batch (null outside a batch) */
+  reference: string | null;
+  metadata: Record<string, string>;
+  batch_id: string | null;
   /** a balance monitor's events: the monitor and its condition */
   monitor_id?: string;
   field?: string;
@@ -62,6 +66,9 @@ export function toEvent(r: EventRow): WalletEvent {
     currency: r.currency,
     balance_after: r.balance_after,
     available_balance_after: r.available_after,
+    reference: r.reference,
+    metadata: r.metadata ?? {},
+    batch_id: r.batch_id,
   };
   if (HAS_TRANSACTION_ID.has(type) || (type === "hold_captured" && r.transfer_id === null)) data.transaction_id = r.id;
   if (r.transfer_id !== null) data.transfer_id = r.transfer_id;

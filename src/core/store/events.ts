@@ -17,11 +17,15 @@ export type EventRow = {
   reverses: string | null;
   reason: string | null;
   created_at: string;
+  reference: string | null;
+  metadata: Record<string, string> | null;
+  batch_id: string | null;
 };
 
 const COLUMNS = `user_id, seq, id::text as id, currency, event, kind, amount, balance_after, available_after,
                  counterparty_user_id, transfer_id::text as transfer_id, hold_id::text as hold_id,
-                 reverses::text as reverses, reason, wallet_iso(created_at) as created_at`;
+                 reverses::text as reverses, reason, wallet_iso(created_at) as created_at,
+                 reference, metadata, batch_id::text as batch_id`;
 
 /** A wallet's events after a sequence, oldest first: one range read of the primary key. */
 export function selectEvents(db: Executor, userId: number, after: number, limit: number): Promise<EventRow[]> {

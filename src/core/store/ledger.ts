@@ -21,6 +21,8 @@ export const enum OpKind {
   Unfreeze = 11,
   Exchange = 12,
   Quote = 13,
+  /** a client's batch: its operations (batch) all applied in order, or none */
+  Batch = 14,
 }
 
 /** One operation that moves money (or records a transfer), in the code's names. */
@@ -47,6 +49,13 @@ export type Operation = {
   reason?: string;
   /** Idempotency-Key and the hash of the request it came with: always together */
   idempotency?: Idempotency;
+  /** the client's reference and metadata, stored with the rows, hold or transfer it makes */
+  reference?: string;
+  metadata?: Record<string, string>;
+  /** applied only if the wallet it debits is at this version (else version_mismatch) */
+  expectedVersion?: number;
+  /** a Batch's operations (ids given, `$i` resolved) */
+  batch?: Operation[];
 };
 
 /**
@@ -70,12 +79,19 @@ type WireOp = {
   reason?: string;
   key?: string;
   h?: string;
+  ref?: string;
+  meta?: Record<string, string>;
+  ev?: number;
+  ops?: WireOp[];
 };
 
 function toWire(op: Operation): WireOp {
   const { kind: k, id, userId: u, counterpartyId: c, amount: a, target: r, expiresInSeconds: e, actor, reason } = op;
   const { currency: cur, toCurrency: cur_to, shift } = op;
-  return { k, id, u, c, a, cur, cur_to, shift, r, e, actor, reason, key: op.idempotency?.key, h: op.idempotency?.hash };
+  const { reference: ref, metadata: meta, expectedVersion: ev } = op;
+  const ops = op.batch?.map(toWire);
+  const w = { k, id, u, c, a, cur, cur_to, shift, r, e, actor, reason, ref, meta, ev, ops };
+  return { ...w, key: op.idempotency?.key, h: op.idempotency?.hash };
 }
 
 export type OpResult = {

@@ -1,6 +1,6 @@
 /** What operators read: a wallet inspected, the audit log, statements and past balances. */
 import type { Executor } from "../db/index.js";
-import type { MoneyRow } from "./wallets.js";
+import { TAG_COLUMNS, type MoneyRow } from "./wallets.js";
 
 export type InspectView = {
   user_id: number;
@@ -65,8 +65,8 @@ export async function statementRows(
   const rows = await db.query<StatementRow>(
     `select id::text as id, currency, kind, direction, amount, balance_after, counterparty_user_id,
             transfer_id::text as transfer_id, hold_id::text as hold_id, reverses::text as reverses,
-            wallet_iso(created_at) as created_at
-       from journal
+            wallet_iso(created_at) as created_at, ${TAG_COLUMNS}
+       from journal j
       where user_id = $1 and currency = $4 and created_at >= $2 and created_at < $3 and kind is not null
       order by created_at, seq`,
     [userId, from, to, currency],

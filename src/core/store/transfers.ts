@@ -16,10 +16,12 @@ export type TransferRow = {
   last_error: string | null;
   created_at: Date;
   completed_at: Date | null;
+  reference: string | null;
+  metadata: Record<string, string> | null;
 };
 
 const COLUMNS = `id::text as id, status, amount, currency, from_user_id, to_user_id, async, failure_reason,
-                 attempts, last_error, created_at, completed_at`;
+                 attempts, last_error, created_at, completed_at, reference, metadata`;
 
 /**
  * A transfer by id: its transfers row (async ones), or else, for a synchronous
@@ -30,7 +32,7 @@ export async function selectTransfer(db: Executor, id: string): Promise<Transfer
     `select ${COLUMNS} from transfers where id = $1::bigint
      union all
      select j.id::text, 'completed', j.amount, j.currency, j.user_id, j.counterparty_user_id, false, null, 1, null,
-            j.created_at, j.created_at
+            j.created_at, j.created_at, j.reference, j.metadata
        from journal j
       where j.id = $1::bigint and j.kind = 3 and j.direction = -1 and j.transfer_id = j.id
         and not exists (select 1 from transfers where id = $1::bigint)

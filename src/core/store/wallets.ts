@@ -95,7 +95,13 @@ export type MoneyRow<At extends Date | string = Date> = {
   hold_id: string | null;
   reverses: string | null;
   created_at: At;
+  reference: string | null;
+  metadata: Record<string, string> | null;
+  batch_id: string | null;
 };
+
+/** The journal columns of reference, metadata and batch_id as MoneyRow and events read them. */
+export const TAG_COLUMNS = "j.reference, j.metadata, j.batch_id::text as batch_id";
 
 export type JournalMoneyRow = MoneyRow & { seq: number };
 
@@ -111,17 +117,29 @@ export type JournalMoneyRow = MoneyRow & { seq: number };
  */
 export async function readHistory(
   db: Executor,
-  q: { userId: number; currency: string; kind: number; limit: number; offset: number; before?: number },
+  q: {
+    userId: number;
+    currency?: string;
+    kind: number;
+    limit: number;
+    offset: number;
+    before?: number;
+    reference?: string;
+  },
 ): Promise<{ rows: JournalMoneyRow[]; version: number | null }> {
-  const params: unknown[] = [q.userId, q.limit, q.offset, q.currency];
+  const params: unknown[] = [q.userId, q.limit, q.offset];
   const filters = [q.kind === 0 ? "j.kind is not null" : `j.kind = $${params.push(q.kind)}`];
+  // a reference: journal_reference_idx (user, reference, seq), across currencies unless one is named
+  if (q.currency !== undefined) filters.push(`j.currency = $${params.push(q.currency)}`);
+  if (q.reference !== undefined) filters.push(`j.reference = $${params.push(q.reference)}`);
   if (q.before !== undefined) filters.push(`j.seq < $${params.push(q.before)}`);
   const rows = await db.query<Omit<JournalMoneyRow, "seq"> & { seq: number | null; version: number }>(
     `with page as (
        select j.seq, j.id::text as id, j.currency, j.kind, j.direction, j.amount, j.balance_after, j.counterparty_user_id,
-              j.transfer_id::text as transfer_id, j.hold_id::text as hold_id, j.reverses::text as reverses, j.created_at
+              j.transfer_id::text as transfer_id, j.hold_id::text as hold_id, j.reverses::text as reverses, j.created_at,
+              ${TAG_COLUMNS}
          from journal j
-        where j.user_id = $1 and j.currency = $4 and ${filters.join(" and ")}
+        where j.user_id = $1 and ${filters.join(" and ")}
         order by j.seq desc
         limit $2 offset $3)
      select page.*, u.seq as version from (select seq from users where user_id = $1) u

@@ -10,7 +10,10 @@ import { WalletError } from "../../core/errors.js";
 import { createQuote, exchange, listRates } from "../../core/fx.js";
 import { isId } from "../../core/ids.js";
 import { MAX_CENTS } from "../../core/money.js";
+import { ExchangeBody } from "../fxSchemas.js";
 import type { Services } from "../services.js";
+import { tagsOf } from "../tagSchemas.js";
+import { tagFields } from "./money.js";
 import { idempotencyFrom, parse, settle, type CallInfo, type Message, type Pipeline, type Req } from "./pipeline.js";
 
 const QuoteAmount = z.strictObject({
@@ -51,10 +54,12 @@ async function exchangeQuote(svc: Services, req: Req, info: CallInfo): Promise<M
   const quoteId = typeof req.quote_id === "string" ? req.quote_id : "";
   if (!QUOTE_ID.test(quoteId))
     throw new WalletError("invalid_request", "quote_id: must be a quote id (a string of digits)");
-  const idempotency = idempotencyFrom(info, "POST /api/fx/exchanges/v1", { quote_id: quoteId });
+  const body = parse(ExchangeBody, { quote_id: quoteId, ...tagFields(req) });
+  const idempotency = idempotencyFrom(info, "POST /api/fx/exchanges/v1", body);
   // digits beyond a 64-bit id name no quote, as an unknown one
   if (!isId(quoteId)) throw new WalletError("not_found", "No such quote.");
-  return settle(svc, "exchange", await exchange(svc.ctx, { userId: info.userId, quoteId, idempotency }), info);
+  const tags = tagsOf(body);
+  return settle(svc, "exchange", await exchange(svc.ctx, { userId: info.userId, quoteId, idempotency, tags }), info);
 }
 
 export function fxHandlers(p: Pipeline, svc: Services): grpc.UntypedServiceImplementation {

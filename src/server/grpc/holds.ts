@@ -6,7 +6,8 @@ import { isId } from "../../core/ids.js";
 import { captureHold, placeHold, voidHold, type HoldView } from "../../core/operations.js";
 import * as s from "../schemas.js";
 import type { Services } from "../services.js";
-import { present, write } from "./money.js";
+import { tagsOf } from "../tagSchemas.js";
+import { present, tagFields, write } from "./money.js";
 import type { Message, Pipeline, Req } from "./pipeline.js";
 import { ENUM_PREFIX, toEnum } from "./proto.js";
 
@@ -29,7 +30,11 @@ export function holdHandlers(p: Pipeline, svc: Services): grpc.UntypedServiceImp
           kind: "placeHold",
           operation: "POST /api/holds/v1",
           schema: s.HoldBody,
-          fields: { amount: req.amount, ...present(req, "destination_user_id", "expires_in_seconds") },
+          fields: {
+            amount: req.amount,
+            ...present(req, "destination_user_id", "expires_in_seconds"),
+            ...tagFields(req),
+          },
           currency: req.currency,
           run: (b, idempotency, currency) =>
             placeHold(svc.ctx, {
@@ -39,6 +44,7 @@ export function holdHandlers(p: Pipeline, svc: Services): grpc.UntypedServiceImp
               toUserId: b.destination_user_id,
               expiresInSeconds: b.expires_in_seconds,
               idempotency,
+              tags: tagsOf(b),
             }),
         }),
       ),
@@ -51,9 +57,15 @@ export function holdHandlers(p: Pipeline, svc: Services): grpc.UntypedServiceImp
           kind: "captureHold",
           operation: `POST /api/holds/v1/${id}/capture`,
           schema: s.CaptureBody,
-          fields: present(req, "amount"),
+          fields: { ...present(req, "amount"), ...tagFields(req) },
           run: (b, idempotency) =>
-            captureHold(svc.ctx, { holdId: holdId(id), actorId: info.userId, amount: b.amount, idempotency }),
+            captureHold(svc.ctx, {
+              holdId: holdId(id),
+              actorId: info.userId,
+              amount: b.amount,
+              idempotency,
+              tags: tagsOf(b),
+            }),
         }),
       );
     }),

@@ -14,6 +14,7 @@ import type { TransferAccepted, TransferDone } from "../../core/operations.js";
 import { balanceAtInstant } from "../../core/operator.js";
 import { getTransfer, publicView } from "../../core/transfers.js";
 import * as s from "../schemas.js";
+import { Reference, tagsOf } from "../tagSchemas.js";
 import type { Services } from "../services.js";
 import { idempotencyFrom, parse, settle, type CallInfo, type Message, type Pipeline, type Req } from "./pipeline.js";
 import { ENUM_PREFIX, fromEnum, toEnum } from "./proto.js";
@@ -23,6 +24,15 @@ export function present(req: Req, ...names: string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const n of names) if (req[n] !== undefined && req[n] !== null) out[n] = req[n];
   return out;
+}
+
+/** reference, metadata and expected_version as the JSON body has them: absent (or an empty map) stays absent. */
+export function tagFields(req: Req): Record<string, unknown> {
+  const meta = req.metadata as Record<string, string> | undefined;
+  return {
+    ...present(req, "reference", "expected_version"),
+    ...(meta && Object.keys(meta).length ? { metadata: meta } : {}),
+  };
 }
 
 /** A request's currency as given: a non-empty string, else absent. */
@@ -80,10 +90,10 @@ export function moneyHandlers(p: Pipeline, svc: Services): grpc.UntypedServiceIm
         kind,
         operation: `POST ${path}`,
         schema: s.AmountBody,
-        fields: { amount: req.amount },
+        fields: { amount: req.amount, ...tagFields(req) },
         currency: req.currency,
         run: (b, idempotency, currency) =>
-          run(svc.ctx, { userId: info.userId, amount: b.amount, currency, idempotency }),
+          run(svc.ctx, { userId: info.userId, amount: b.amount, currency, idempotency, tags: tagsOf(b) }),
       }),
     );
   const move = (name: string, kind: string, path: string, run: MoveCase) =>
@@ -92,7 +102,7 @@ export function moneyHandlers(p: Pipeline, svc: Services): grpc.UntypedServiceIm
         kind,
         operation: `POST ${path}`,
         schema: s.TransferBody,
-        fields: { destination_user_id: req.destination_user_id, amount: req.amount },
+        fields: { destination_user_id: req.destination_user_id, amount: req.amount, ...tagFields(req) },
         currency: req.currency,
         run: (b, idempotency, currency) =>
           run(svc.ctx, {
@@ -101,6 +111,7 @@ export function moneyHandlers(p: Pipeline, svc: Services): grpc.UntypedServiceIm
             amount: b.amount,
             currency,
             idempotency,
+            tags: tagsOf(b),
           }),
       });
       return "status" in v ? { ...v, status: toEnum(ENUM_PREFIX.transferStatus, v.status) } : v;
@@ -131,9 +142,14 @@ export function moneyHandlers(p: Pipeline, svc: Services): grpc.UntypedServiceIm
         ...(req.page_size != null ? { page_size: String(req.page_size) } : {}),
         ...(req.cursor != null ? { cursor: String(req.cursor) } : {}),
       });
+      const reference = req.reference == null ? undefined : parse(Reference, req.reference);
       const json = await svc.reads.historyJson({
         userId: info.userId,
-        currency: currencyOf(svc, req.currency),
+        currency:
+          reference !== undefined && givenCurrency(req.currency) === undefined
+            ? undefined
+            : currencyOf(svc, req.currency),
+        reference,
         type: type === "6" ? 6 : q.type,
         page: q.page,
         pageSize: q.page_size,

@@ -13,6 +13,7 @@ import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
 import type { GrpcLimits } from "../../core/config.js";
 import { ping } from "../../core/store/maintenance.js";
+import { batchHandlers } from "./batch.js";
 import { fxHandlers } from "./fx.js";
 import { holdHandlers } from "./holds.js";
 import { moneyHandlers } from "./money.js";
@@ -77,6 +78,7 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer>
     ...moneyHandlers(pipeline, svc),
     ...holdHandlers(pipeline, svc),
     ...fxHandlers(pipeline, svc),
+    ...batchHandlers(pipeline, svc),
     WatchEvents: watchHandler(pipeline, svc, watchers, { stallMs: 30_000, pageSize: 100, ...o.watch }),
   });
 

@@ -11,6 +11,7 @@ import { createApp } from "../app.js";
 import type { GrpcServer } from "../grpc/server.js";
 import { fxAdminRoutes, fxRoutes } from "../fxRoutes.js";
 import { holdRoutes } from "../holdRoutes.js";
+import { batchRoutes } from "../batchRoutes.js";
 import { moneyRoutes } from "../moneyRoutes.js";
 import { buildOpenApi } from "../openapi.js";
 import { opsRoutes } from "../opsRoutes.js";
@@ -27,6 +28,7 @@ function routeTable(config: Config): Route[] {
     ...moneyRoutes,
     ...holdRoutes,
     ...fxRoutes,
+    ...batchRoutes,
     ...(config.adminToken ? [...adminRoutes, ...fxAdminRoutes, ...webhookRoutes] : []),
   ];
   let openapi: unknown;
