@@ -21,7 +21,7 @@ import type { ExchangeDone, QuoteRow, RateRow } from "../core/fx.js";
 export type TransferStatusView = PublicTransferView;
 
 /** One currency's balances, as /balance/v1 and each entry of /balances/v1 answer them. */
-export type CurrencyBalance = { currency: string; balance: number; available_balance: number };
+export type CurrencyBalance = { currency: string; balance: number; available_balance: number; credit_limit?: number };
 
 /**
  * currency, wherever it is optional: an ISO 4217 code; absent, the server's (or in

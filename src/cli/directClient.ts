@@ -25,7 +25,7 @@ export function createDirectClient(
 
   async function balanceIn(userId: number, currency: string): Promise<CurrencyBalance> {
     const b = walletIn(await routedBalances(ctx, userId), currency);
-    return { currency, balance: b.balance, available_balance: b.available };
+    return { currency, balance: b.balance, available_balance: b.available, credit_limit: b.creditLimit };
   }
 
   return {
@@ -54,7 +54,7 @@ export function createDirectClient(
       const codes = new Set([ctx.currencies.defaultCurrency, ...u.wallets.map((w) => w.currency)]);
       const balances = [...codes].sort().map((code) => {
         const w = walletIn(u, code);
-        return { currency: code, balance: w.balance, available_balance: w.available };
+        return { currency: code, balance: w.balance, available_balance: w.available, credit_limit: w.creditLimit };
       });
       return { balances };
     },

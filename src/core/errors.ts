@@ -78,6 +78,11 @@ export const ERROR_CODES = {
     exit: 1,
     message: "The amount converts to less than one minor unit of the target currency.",
   },
+  limit_exceeded: {
+    status: 422,
+    exit: 1,
+    message: "The operation would pass a limit of the wallet's tier (see details).",
+  },
   quote_used: { status: 409, exit: 1, message: "This quote has already been executed." },
   quote_expired: { status: 409, exit: 1, message: "This quote has expired; ask for a new one." },
   rate_limited: { status: 429, exit: 1, message: "Too many requests; slow down." },
@@ -103,10 +108,13 @@ export function isErrorCode(code: string): code is ErrorCode {
 
 export class WalletError extends Error {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message?: string) {
+  /** what the client may act on (limit_exceeded: which limit, what remains, when it resets) */
+  readonly details?: Record<string, unknown>;
+  constructor(code: ErrorCode, message?: string, details?: Record<string, unknown>) {
     super(message ?? ERROR_CODES[code].message);
     this.name = "WalletError";
     this.code = code;
+    if (details) this.details = details;
   }
 
   get status(): number {

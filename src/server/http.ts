@@ -84,5 +84,6 @@ export function sendJson(req: IncomingMessage, res: ServerResponse, status: numb
 }
 
 export function sendError(req: IncomingMessage, res: ServerResponse, err: WalletError): void {
-  sendJson(req, res, err.status, { error: { code: err.code, message: err.message } });
+  const details = err.details ? { details: err.details } : {};
+  sendJson(req, res, err.status, { error: { code: err.code, message: err.message, ...details } });
 }

@@ -99,7 +99,7 @@ export const CaptureBody = z.strictObject({
   amount: Amount.optional().meta({ description: "How much to move (default: the whole hold); the rest is released" }),
 });
 
-const Reason = z
+export const Reason = z
   .string({ error: "reason is required: why, for the audit log" })
   .min(1, { error: "reason is required: why, for the audit log" })
   .max(500, { error: "reason must be at most 500 characters" })

@@ -17,6 +17,8 @@ export const EVENT_TYPES = [
   "unfrozen",
   "exchange_out",
   "exchange_in",
+  // an operator set the wallet's credit line (amount: the new line): available_balance changed
+  "credit_limit",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

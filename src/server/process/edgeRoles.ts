@@ -11,6 +11,7 @@ import { createApp } from "../app.js";
 import { startGrpcServer, type GrpcServer } from "../grpc/server.js";
 import { fxAdminRoutes, fxRoutes } from "../fxRoutes.js";
 import { holdRoutes } from "../holdRoutes.js";
+import { limitAdminRoutes, limitRoutes } from "../limitRoutes.js";
 import { moneyRoutes } from "../moneyRoutes.js";
 import { buildOpenApi } from "../openapi.js";
 import { opsRoutes } from "../opsRoutes.js";
@@ -26,7 +27,8 @@ function routeTable(config: Config): Route[] {
     ...moneyRoutes,
     ...holdRoutes,
     ...fxRoutes,
-    ...(config.adminToken ? [...adminRoutes, ...fxAdminRoutes] : []),
+    ...limitRoutes,
+    ...(config.adminToken ? [...adminRoutes, ...fxAdminRoutes, ...limitAdminRoutes] : []),
   ];
   let openapi: unknown;
   routes.push(
