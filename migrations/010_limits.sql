@@ -407,7 +407,8 @@ $$;
 -- user's lock like every money operation; the wallet in that currency opens if new.
 -- The change is an event (credit_limit, journal event 16: amount = the new line) so
 -- that the user's sequence, the caches and the events feed see the new available
--- balance. Setting the line a wallet has changes nothing.
+-- balance. Setting the line a wallet has changes nothing. Retried after a lost
+-- connection, the same line is set and nothing is written twice.
 create function wallet_set_credit_limit(p_id bigint, p_user bigint, p_currency text, p_limit bigint, p_actor text,
                                         p_reason text) returns wallet_step language plpgsql as $$
 declare
@@ -430,7 +431,8 @@ begin
   end if;
   perform wallet_flush(v_rows);
   perform wallet_log_changes(v_rows);
-  return ('ok', wallet_inspect_json(p_user, p_currency), null)::wallet_step;
+  -- the rows come back so that the service passes the new versions to its caches at once
+  return ('ok', wallet_inspect_json(p_user, p_currency), v_rows)::wallet_step;
 end
 $$;
 

@@ -1398,7 +1398,8 @@ begin
   end if;
   perform wallet_flush(v_rows);
   perform wallet_log_changes(v_rows);
-  return ('ok', wallet_inspect_json(p_user, p_currency), null)::wallet_step;
+  -- the rows come back so that the service passes the new versions to its caches at once
+  return ('ok', wallet_inspect_json(p_user, p_currency), v_rows)::wallet_step;
 end
 $$;
 

@@ -102,9 +102,13 @@ describe("debits", () => {
   });
 
   it("count transfers, holds and exchanges; count limits by debit; show where the user stands", async () => {
-    await defineTier(s, "count", { USD: { daily_debit_count: 3, monthly_debit_amount: 10_000 } });
+    await defineTier(s, "count", { USD: { daily_debit_count: 4, monthly_debit_amount: 10_000 } });
     await fundedIn(12, "count");
     await deposit(s, 13, 1);
+    const rate = { headers: adminHeaders, body: { rate: "0.9" } };
+    expect((await call(s.url, "PUT", "/admin/v1/fx/rates/USD/EUR", rate)).status).toBe(200);
+    const q = await post(s.url, "/api/fx/quotes/v1", 12, { from_currency: "USD", to_currency: "EUR", amount: 100 });
+    expect((await post(s.url, "/api/fx/exchanges/v1", 12, { quote_id: q.body.quote_id })).status).toBe(200);
     expect((await post(s.url, "/api/transfer/v1", 12, { destination_user_id: 13, amount: 100 })).status).toBe(200);
     expect((await post(s.url, "/api/holds/v1", 12, { amount: 200 })).status).toBe(201);
     expect((await withdraw(s, 12, 300)).status).toBe(200);
@@ -113,12 +117,12 @@ describe("debits", () => {
     const l = await limitsOf(s, 12);
     expect(l).toMatchObject({ tier: "count", currency: "USD", credit_limit: 0 });
     expect(l.limits).toEqual([
-      { name: "daily_debit_count", limit: 3, used: 3, remaining: 0, resets_at: tomorrow() },
+      { name: "daily_debit_count", limit: 4, used: 4, remaining: 0, resets_at: tomorrow() },
       {
         name: "monthly_debit_amount",
         limit: 10_000,
-        used: 600,
-        remaining: 9400,
+        used: 700,
+        remaining: 9300,
         resets_at: expect.stringMatching(/^\d{4}-\d{2}-01T00:00:00\.000Z$/),
       },
     ]);

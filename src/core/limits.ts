@@ -4,6 +4,7 @@
  * are judged in the money functions (wallet_record, under the user's lock); this
  * module only sets and reads them.
  */
+import { pairsToChanges } from "./changes/feed.js";
 import type { CoreContext } from "./context.js";
 import type { ErrorCode } from "./errors.js";
 import type { Outcome } from "./outcome.js";
@@ -68,7 +69,10 @@ export async function setUserCreditLimit(
   c: { userId: number; creditLimit: number; currency?: string; actor: string; reason: string },
 ): Promise<Outcome<LimitedInspectView>> {
   const currency = c.currency ?? ctx.currencies.defaultCurrency;
-  return stepOutcome(await setCreditLimit(ctx.db, { ...c, currency, id: await ctx.ids.take() }));
+  const row = await setCreditLimit(ctx.db, { ...c, currency, id: await ctx.ids.take() });
+  // the available balance changed: this process's caches learn it before the answer (read-your-writes)
+  if (row.changes?.length) await ctx.feed?.publish(pairsToChanges(row.changes.map(Number)), 0);
+  return stepOutcome(row);
 }
 
 /** Where a user stands: tier, credit line, and per limit set its use now (UTC day and month). */

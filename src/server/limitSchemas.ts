@@ -29,7 +29,9 @@ export const TierBody = z.strictObject({
 export const TierAssignBody = z.strictObject({
   tier: z.string({ error: "tier is required" }).min(1).max(40).meta({ example: "verified" }),
   reason: Reason,
-  currency: Currency.optional().meta({ description: "The currency of the wallet answered (default: DEFAULT_CURRENCY)" }),
+  currency: Currency.optional().meta({
+    description: "The currency of the wallet answered (default: DEFAULT_CURRENCY)",
+  }),
 });
 
 export const CreditLimitBody = z.strictObject({

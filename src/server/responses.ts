@@ -15,8 +15,12 @@ export const BalanceResponse = z.object({
   balance: z.int(),
   available_balance: z
     .int()
-    .meta({ description: "balance plus credit_limit minus the amounts of active holds (negative after a line was lowered)" }),
-  credit_limit: z.int().meta({ description: "the wallet's credit line: balance may go down to -credit_limit (0: none)" }),
+    .meta({
+      description: "balance plus credit_limit minus the amounts of active holds (negative after a line was lowered)",
+    }),
+  credit_limit: z
+    .int()
+    .meta({ description: "the wallet's credit line: balance may go down to -credit_limit (0: none)" }),
 });
 export const BalanceChangeResponse = z.object({ balance: z.int(), transaction_id: Id, currency: Currency });
 export const TransferResponse = z.object({

@@ -20,8 +20,8 @@ export type TierView = { name: string; limits: Record<string, CurrencyLimits> };
 export type LimitUse = { name: LimitName; limit: number; used: number; remaining: number; resets_at: string | null };
 export type LimitsView = { tier: string; currency: string; credit_limit: number; limits: LimitUse[] };
 
-/** A step's outcome and result as wallet_assign_tier and wallet_set_credit_limit return them. */
-export type StepRow = { outcome: string | null; result: Record<string, unknown> | null };
+/** A step's outcome and result as wallet_assign_tier and wallet_set_credit_limit return them; changes: user, version pairs. */
+export type StepRow = { outcome: string | null; result: Record<string, unknown> | null; changes?: number[] | null };
 
 export async function defineTier(
   db: Executor,
@@ -60,7 +60,8 @@ export async function setCreditLimit(
   c: { id: string; userId: number; currency: string; creditLimit: number; actor: string; reason: string },
 ): Promise<StepRow> {
   const [row] = await db.query<StepRow>(
-    "select outcome, result from wallet_set_credit_limit($1, $2, $3, $4, $5, $6)",
+    `select outcome, result, array(select x from unnest(rows) r, lateral (values (r.user_id), (r.seq)) v(x)) as changes
+       from wallet_set_credit_limit($1, $2, $3, $4, $5, $6)`,
     [c.id, c.userId, c.currency, c.creditLimit, c.actor, c.reason],
   );
   return row!;
