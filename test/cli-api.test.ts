@@ -45,7 +45,7 @@ describe("api mode", () => {
     expect(poor.code).toBe(1);
     expect(poor.stderr).toMatch(/insufficient_funds/);
     const viaEnv = await cli(["balance", "--user", "1101", "--json"], { WALLET_API_URL: server.url });
-    expect(viaEnv.json).toEqual({ currency: "USD", balance: 10050, available_balance: 10050 });
+    expect(viaEnv.json).toEqual({ currency: "USD", balance: 10050, available_balance: 10050, credit_limit: 0 });
     const apiHistory = await api(["history", "--user", "1100", "--json"]);
     expect(apiHistory.json.transactions.length).toBe(4);
     if (engine === "pg") {

@@ -37,7 +37,8 @@ it("moves a round-two database to wallets per currency with nothing lost", async
     "select (select version from wallets where user_id = 1) as v1, (select version from wallets where user_id = 2) as v2",
   );
 
-  expect(await migrateLatest(db, MIGRATIONS_DIR, { defaultCurrency: "EUR" })).toEqual(["008_currencies.sql"]);
+  // 008 and every later migration
+  expect((await migrateLatest(db, MIGRATIONS_DIR, { defaultCurrency: "EUR" }))[0]).toEqual("008_currencies.sql");
   const currencies = await db.query<{ t: string; c: string }>(
     `select 'wallets' as t, currency as c from wallets union select 'journal', currency from journal
      union select 'holds', currency from holds union select 'transfers', currency from transfers order by 1`,

@@ -17,6 +17,7 @@ import type {
 } from "../core/operations.js";
 import type { PublicTransferView } from "../core/transfers.js";
 import type { ExchangeDone, QuoteRow, RateRow } from "../core/fx.js";
+import type { LimitsView } from "../core/limits.js";
 
 export type TransferStatusView = PublicTransferView;
 
@@ -38,6 +39,8 @@ export interface WalletClient {
   balance(userId: number, currency?: string): Promise<CurrencyBalance>;
   /** every currency the user has a wallet in, sorted by code (the default always) */
   balances(userId: number): Promise<{ balances: CurrencyBalance[] }>;
+  /** the user's tier, credit line and limits in a currency, with this UTC day's and month's use */
+  limits(userId: number, currency?: string): Promise<LimitsView>;
   placeHold(h: {
     userId: number;
     toUserId?: number;

@@ -1,4 +1,5 @@
 /** The direct client: the core on the database, no server in between. */
+import { userLimits } from "../core/limits.js";
 import { WalletError } from "../core/errors.js";
 import { createQuote, exchange, listRates } from "../core/fx.js";
 import { BAD_CURSOR, decodeCursor, getHistory } from "../core/history.js";
@@ -48,6 +49,7 @@ export function createDirectClient(
       return publicView(t);
     },
     balance: (userId, currency) => balanceIn(userId, resolve(currency)),
+    limits: (userId, currency) => userLimits(ctx, userId, resolve(currency)),
     // as the API answers it: sorted by code, the default currency always among them
     balances: async (userId) => {
       const u = await routedBalances(ctx, userId);

@@ -10,6 +10,8 @@ import * as grpc from "@grpc/grpc-js";
 import { isErrorCode, WalletError } from "../core/errors.js";
 import type { WalletEvent } from "../core/events/format.js";
 import type { RateRow } from "../core/fx.js";
+import type { LimitsView } from "../core/limits.js";
+import type { LimitUse } from "../core/store/limits.js";
 import type { HistoryEntry, HistoryPage } from "../core/history.js";
 import { signToken } from "../server/auth.js";
 import { fieldOrders, toJson } from "../server/grpc/json.js";
@@ -80,7 +82,10 @@ export function createGrpcClient(apiUrl: string, opts: HttpClientOptions): Walle
 
   function refusal(err: grpc.ServiceError): Error {
     const code = err.metadata?.get(MD.errorCode)[0];
-    if (typeof code === "string" && isErrorCode(code)) return new WalletError(code, err.details);
+    const details = err.metadata?.get(MD.errorDetails)[0];
+    if (typeof code === "string" && isErrorCode(code)) {
+      return new WalletError(code, err.details, typeof details === "string" ? JSON.parse(details) : undefined);
+    }
     return new ConnectionError(`could not reach the wallet server at ${target}: ${err.details || err.message}`);
   }
 
@@ -136,6 +141,10 @@ export function createGrpcClient(apiUrl: string, opts: HttpClientOptions): Walle
     balances: async (userId) => {
       const r = await call<{ balances: Msg[] }>("ListBalances", userId, {});
       return { balances: r.balances.map((b) => json<CurrencyBalance>("CurrencyBalance", b)) };
+    },
+    limits: async (userId, currency) => {
+      const r = await call<LimitsView & { limits: Msg[] }>("GetLimits", userId, ccy(currency));
+      return { ...r, limits: r.limits.map((l) => json<LimitUse>("LimitUse", l, {}, ["resets_at"])) };
     },
     fxRates: async () => {
       // the rates are no user's: any caller may read them (user 1 authenticates the call)

@@ -69,9 +69,9 @@ export function createTransport(baseUrl: string, retries = 3): Transport {
         );
       }
       if (res.statusCode >= 400) {
-        const e = (json as { error?: { code?: string; message?: string } }).error;
+        const e = (json as { error?: { code?: string; message?: string; details?: Record<string, unknown> } }).error;
         const code = e?.code && isErrorCode(e.code) ? e.code : "internal";
-        throw new WalletError(code, e?.message ?? `HTTP ${res.statusCode}`);
+        throw new WalletError(code, e?.message ?? `HTTP ${res.statusCode}`, e?.details);
       }
       return json as T;
     }

@@ -5,6 +5,7 @@ import { WalletError } from "../core/errors.js";
 import { registerAdmin } from "./commands/admin.js";
 import { registerEvents } from "./commands/events.js";
 import { registerFx } from "./commands/fx.js";
+import { registerLimits } from "./commands/limits.js";
 import { registerHolds } from "./commands/holds.js";
 import { registerLoadtest } from "./commands/loadtest.js";
 import { registerMoney } from "./commands/money.js";
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerOperator(program);
   registerStatement(program);
   registerFx(program);
+  registerLimits(program);
   registerAdmin(program);
   registerLoadtest(program);
   return program;
@@ -48,8 +50,11 @@ function report(err: unknown, json: boolean): void {
   const code =
     err instanceof WalletError ? err.code : err instanceof UsageError || err instanceof ConfigError ? "usage" : "error";
   const message = err instanceof Error ? err.message : String(err);
-  if (json) process.stdout.write(JSON.stringify({ error: { code, message } }) + "\n");
-  process.stderr.write(`wallet: ${code === "usage" || code === "error" ? "" : code + ": "}${message}\n`);
+  // a refusal's details (limit_exceeded: which limit, what remains, when it resets)
+  const details = err instanceof WalletError && err.details ? { details: err.details } : {};
+  if (json) process.stdout.write(JSON.stringify({ error: { code, message, ...details } }) + "\n");
+  const extra = "details" in details ? ` ${JSON.stringify(details.details)}` : "";
+  process.stderr.write(`wallet: ${code === "usage" || code === "error" ? "" : code + ": "}${message}${extra}\n`);
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -73,6 +73,8 @@ export function fromEnum<T extends string>(prefix: string, name: unknown): T {
 /** Metadata keys of the wallet's own. */
 export const MD = {
   errorCode: "wallet-error-code",
+  /** a refusal's details as JSON (limit_exceeded: limit, remaining, resets_at) */
+  errorDetails: "wallet-error-details",
   resumeAfter: "wallet-resume-after",
   replayed: "idempotent-replayed",
   requestId: "x-request-id",

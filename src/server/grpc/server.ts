@@ -14,6 +14,7 @@ import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-
 import type { GrpcLimits } from "../../core/config.js";
 import { ping } from "../../core/store/maintenance.js";
 import { fxHandlers } from "./fx.js";
+import { limitHandlers } from "./limits.js";
 import { holdHandlers } from "./holds.js";
 import { moneyHandlers } from "./money.js";
 import { listenGrpc } from "./listener.js";
@@ -77,6 +78,7 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer>
     ...moneyHandlers(pipeline, svc),
     ...holdHandlers(pipeline, svc),
     ...fxHandlers(pipeline, svc),
+    ...limitHandlers(pipeline, svc),
     WatchEvents: watchHandler(pipeline, svc, watchers, { stallMs: 30_000, pageSize: 100, ...o.watch }),
   });
 

@@ -20,7 +20,11 @@ export function walletStatus(code: ErrorCode, message: string, extra?: grpc.Meta
 
 /** The status a failed call answers with. */
 export function statusOf(err: unknown, log: Logger, where: Record<string, unknown>, extra?: grpc.Metadata): GrpcStatus {
-  if (err instanceof WalletError && err.code !== "unavailable") return walletStatus(err.code, err.message, extra);
+  if (err instanceof WalletError && err.code !== "unavailable") {
+    const s = walletStatus(err.code, err.message, extra);
+    if (err.details) s.metadata.set(MD.errorDetails, JSON.stringify(err.details));
+    return s;
+  }
   if (err instanceof WalletError || isUnavailable(err)) {
     // the database is away: temporary; a write may have been applied (retry it with its key)
     const s = walletStatus("unavailable", ERROR_CODES.unavailable.message, extra);
