@@ -87,7 +87,13 @@ export function createDirectOperator(core: Core, actor: string): OperatorClient 
       unwrap(await assignUserTier(ctx, { userId, tier, reason, actor, currency: ctx.currencies.resolve(currency) })),
     creditLimit: async (userId, creditLimit, reason, currency) =>
       unwrap(
-        await setUserCreditLimit(ctx, { userId, creditLimit, reason, actor, currency: ctx.currencies.resolve(currency) }),
+        await setUserCreditLimit(ctx, {
+          userId,
+          creditLimit,
+          reason,
+          actor,
+          currency: ctx.currencies.resolve(currency),
+        }),
       ),
     close: () => core.close(),
   };

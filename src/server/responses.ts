@@ -13,11 +13,9 @@ const Currency = z.string().meta({ description: "ISO 4217 code: the wallet's cur
 export const BalanceResponse = z.object({
   currency: Currency,
   balance: z.int(),
-  available_balance: z
-    .int()
-    .meta({
-      description: "balance plus credit_limit minus the amounts of active holds (negative after a line was lowered)",
-    }),
+  available_balance: z.int().meta({
+    description: "balance plus credit_limit minus the amounts of active holds (negative after a line was lowered)",
+  }),
   credit_limit: z
     .int()
     .meta({ description: "the wallet's credit line: balance may go down to -credit_limit (0: none)" }),
