@@ -10,7 +10,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { dropDb, log, machine, pgbench, pgArgs, psql, ratio, ROOT, sh, dbUrl, writeResult } from "./lib.mjs";
+import { dropDb, log, machine, pgbench, pgArgs, psql, ratio, sh, dbUrl, writeResult } from "./lib.mjs";
 import { openDatabase } from "../dist/core/db/index.js";
 import { MIGRATIONS_DIR, migrateLatest } from "../dist/core/migrate.js";
 
