@@ -3,9 +3,12 @@
  * details, the UTC day and month (the database's clock, moved back in the test),
  * holds giving back, what never counts, and parallel debits on one or two instances.
  */
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyLedger } from "../src/core/verify.js";
 import { freshDatabase } from "./helpers/db.js";
+import { freePort } from "./helpers/privatePostgres.js";
 import { engine } from "./helpers/env.js";
 import {
   ADMIN_TOKEN,
@@ -27,7 +30,12 @@ const tomorrow = () => {
 };
 
 beforeAll(async () => {
-  s = await startTestServer({ ADMIN_TOKEN, TRANSFER_WORKERS: "1", CURRENCIES: "USD,EUR" });
+  s = await startTestServer({
+    ADMIN_TOKEN,
+    TRANSFER_WORKERS: "1",
+    CURRENCIES: "USD,EUR",
+    GRPC_PORT: String(await freePort()),
+  });
   expect((await defineTier(s, "daily", { USD: { daily_debit_amount: 1000 } })).status).toBe(200);
 });
 afterAll(() => s?.stop());
@@ -232,6 +240,50 @@ describe("max_balance", () => {
     expect(status).toMatchObject({ status: "failed", failure_reason: "limit_exceeded" });
     expect((await post(s.url, "/api/transfer/v1", 41, { destination_user_id: 40, amount: 100 })).status).toBe(200);
     expect((await get(s.url, "/api/wallet/balance/v1", 40)).body.balance).toBe(1000);
+  });
+
+  it("refuses a capture into a wallet it would pass, and leaves the hold held", async () => {
+    await deposit(s, 42, 990);
+    await assignTier(s, 42, "capped");
+    const h = await post(s.url, "/api/holds/v1", 41, { amount: 20, destination_user_id: 42 });
+    const c = await post(s.url, `/api/holds/v1/${h.body.hold_id}/capture`, 42, {});
+    expect(c.body.error).toMatchObject({ code: "limit_exceeded", details: { limit: "max_balance", remaining: 10 } });
+    expect((await post(s.url, `/api/holds/v1/${h.body.hold_id}/capture`, 42, { amount: 10 })).status).toBe(200);
+  });
+});
+
+describe("over gRPC", () => {
+  it("GetLimits answers as GET /api/limits/v1; a refusal carries its details in trailing metadata", async () => {
+    const opts = { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: false };
+    const pkg = grpc.loadPackageDefinition(protoLoader.loadSync("proto/wallet/v1/wallet.proto", opts)) as any;
+    const c = new pkg.wallet.v1.WalletService(`127.0.0.1:${s.config.grpcPort}`, grpc.credentials.createInsecure());
+    const md = () => {
+      const m = new grpc.Metadata();
+      m.set("authorization", "11");
+      return m;
+    };
+    try {
+      const limits = await new Promise<any>((ok, fail) =>
+        c.GetLimits({}, md(), (e: Error | null, v: unknown) => (e ? fail(e) : ok(v))),
+      );
+      const http = await limitsOf(s, 11);
+      expect({
+        ...limits,
+        limits: limits.limits.map((l: any) => ({ ...l, resets_at: l.resets_at ?? null })),
+      }).toEqual(http);
+      const err = await new Promise<grpc.ServiceError>((ok) => c.Withdraw({ amount: 301 }, md(), (e: any) => ok(e)));
+      expect(err.code).toBe(grpc.status.FAILED_PRECONDITION);
+      expect(err.metadata.get("wallet-error-code")).toEqual(["limit_exceeded"]);
+      expect(JSON.parse(err.metadata.get("wallet-error-details")[0] as string)).toEqual({
+        limit: "max_debit",
+        remaining: 300,
+        resets_at: null,
+      });
+      const balance = await new Promise<any>((ok) => c.GetBalance({}, md(), (_e: unknown, v: unknown) => ok(v)));
+      expect(balance).toEqual((await get(s.url, "/api/wallet/balance/v1", 11)).body);
+    } finally {
+      c.close();
+    }
   });
 });
 
