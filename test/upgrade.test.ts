@@ -38,7 +38,12 @@ it("moves a release-005 database to the change log with nothing lost", async () 
   const [outbox] = await db.query<{ n: number }>("select count(*)::int as n from event_outbox");
   expect(outbox!.n).toBeGreaterThan(0); // events waiting for a relay that never ran
 
-  expect(await migrateLatest(db)).toEqual(["006_change_log.sql", "007_plan_cached_helpers.sql", "008_currencies.sql"]);
+  // 006 to 008, then every later migration
+  expect((await migrateLatest(db)).slice(0, 3)).toEqual([
+    "006_change_log.sql",
+    "007_plan_cached_helpers.sql",
+    "008_currencies.sql",
+  ]);
   const [gone] = await db.query<{ t: string | null }>("select to_regclass('event_outbox')::text as t");
   expect(gone!.t).toBeNull();
   // the relay starts without a position: its scan finds both wallets' unpublished events
