@@ -136,16 +136,23 @@ begin
 end
 $$;
 
--- Why a user's credit of p_amount would be refused (null outcome: it would not): past
--- 2^53-1, or past the tier's max_balance. Judged before the credit, under the lock,
--- by the operations that credit a user (deposits, transfers in, captures to a
--- destination, the to side of exchanges); never for an operator's reversal or adjustment.
+-- Why a user's credit of p_amount would be refused (null outcome: it would not): no such
+-- user, past 2^53-1, or past the tier's max_balance. Judged before the credit, under the
+-- lock, by the operations that credit a user (deposits, transfers in, captures to a
+-- destination, the to side of exchanges); never for an operator's reversal or
+-- adjustment. One statement: the user, the wallet and the tier's limit together.
 create function wallet_credit_refused(p_user bigint, p_currency text, p_amount bigint) returns wallet_step
 language plpgsql stable as $$
 declare
-  v_balance bigint := coalesce((select balance from wallets where user_id = p_user and currency = p_currency), 0);
-  v_max bigint := (wallet_tier_limits(p_user, p_currency)).max_balance;
+  v_balance bigint;
+  v_max bigint;
 begin
+  select coalesce(w.balance, 0), l.max_balance into v_balance, v_max
+    from users u
+    left join wallets w on w.user_id = u.user_id and w.currency = p_currency
+    left join tier_limits l on l.tier = u.tier and l.currency = p_currency
+   where u.user_id = p_user;
+  if not found then return wallet_refuse('wallet_not_found'); end if;
   if v_balance > 9007199254740991 - p_amount then return wallet_refuse('balance_limit_exceeded'); end if;
   if v_balance + p_amount > v_max then return wallet_limit_refusal('max_balance', v_max - v_balance, null); end if;
   return wallet_refuse(null);
@@ -169,15 +176,12 @@ declare
   v_counts boolean := not p_operator and p_event in (2, 4, 6, 14);
   v_today date := wallet_utc_day(now());
   v_month date := wallet_utc_month(now());
-  l tier_limits;
   -- a hold's end: what goes back to the day and month it was placed in
   v_placed timestamptz;
   v_back bigint := 0;
   v_back_n bigint := 0;
 begin
-  if v_counts then
-    l := wallet_tier_limits(p_user, p_currency);
-  elsif p_event in (7, 8, 9) then
+  if p_event in (7, 8, 9) then
     select h.created_at into v_placed from holds h where h.id = p_hold;
     v_back := case when p_event = 7 then -p_held - p_amount else p_amount end;
     v_back_n := case when p_event = 7 then 0 else 1 end;
@@ -201,9 +205,10 @@ begin
                            when v_counts then (case when w.month_on = v_month then w.month_amount else 0 end) + p_amount
                            when w.month_on = wallet_utc_month(v_placed) then greatest(w.month_amount - v_back, 0)
                            else w.month_amount end
-     where w.user_id = p_user and w.currency = p_currency
-       and (not v_debit or w.balance + w.credit_limit - w.held >= v_need
-                           and (p_operator or not exists (select 1 from users u where u.user_id = p_user and u.frozen)))
+      -- the user's row (the freeze) and the tier's limits in this currency, in the same statement
+      from users u left join tier_limits l on v_counts and l.tier = u.tier and l.currency = p_currency
+     where w.user_id = p_user and w.currency = p_currency and u.user_id = p_user
+       and (not v_debit or w.balance + w.credit_limit - w.held >= v_need and (p_operator or not u.frozen))
        and (p_direction <= 0 or w.balance <= 9007199254740991 - p_amount)
        and (not v_counts or l.tier is null
             or coalesce(p_amount <= l.max_debit, true)
@@ -257,8 +262,7 @@ declare
   s wallet_step;
 begin
   if p_from = p_to then return wallet_refuse('same_wallet'); end if;
-  if not exists (select 1 from users where user_id = p_to) then return wallet_refuse('wallet_not_found'); end if;
-  s := wallet_credit_refused(p_to, p_currency, p_amount);
+  s := wallet_credit_refused(p_to, p_currency, p_amount); -- wallet_not_found too
   if s.outcome is not null then return s; end if;
   a := wallet_record(p_from, p_currency, 4::smallint, 3::smallint, -1::smallint, p_amount, p_id, p_to, p_id);
   if a.seq is null then return wallet_debit_refused(p_from, p_currency, p_amount); end if;
