@@ -187,38 +187,54 @@ begin
     v_back_n := case when p_event = 7 then 0 else 1 end;
   end if;
   for attempt in 1 .. 2 loop
-    update wallets w set balance = w.balance + p_direction * p_amount, held = w.held + p_held,
-                         hold_expiry = case when p_expires is null then w.hold_expiry
-                                            else least(coalesce(w.hold_expiry, p_expires), p_expires) end,
-                         version = w.version + 1, updated_at = now(),
-                         day_on = case when v_counts then v_today else w.day_on end,
-                         day_amount = case
-                           when v_counts then (case when w.day_on = v_today then w.day_amount else 0 end) + p_amount
-                           when w.day_on = wallet_utc_day(v_placed) then greatest(w.day_amount - v_back, 0)
-                           else w.day_amount end,
-                         day_count = case
-                           when v_counts then (case when w.day_on = v_today then w.day_count else 0 end) + 1
-                           when w.day_on = wallet_utc_day(v_placed) then greatest(w.day_count - v_back_n, 0)
-                           else w.day_count end,
-                         month_on = case when v_counts then v_month else w.month_on end,
-                         month_amount = case
-                           when v_counts then (case when w.month_on = v_month then w.month_amount else 0 end) + p_amount
-                           when w.month_on = wallet_utc_month(v_placed) then greatest(w.month_amount - v_back, 0)
-                           else w.month_amount end
-      -- the user's row (the freeze) and the tier's limits in this currency, in the same statement
-      from users u left join tier_limits l on v_counts and l.tier = u.tier and l.currency = p_currency
-     where w.user_id = p_user and w.currency = p_currency and u.user_id = p_user
-       and (not v_debit or w.balance + w.credit_limit - w.held >= v_need and (p_operator or not u.frozen))
-       and (p_direction <= 0 or w.balance <= 9007199254740991 - p_amount)
-       and (not v_counts or l.tier is null
-            or coalesce(p_amount <= l.max_debit, true)
-               and coalesce((case when w.day_on = v_today then w.day_amount else 0 end) + p_amount
-                            <= l.daily_debit_amount, true)
-               and coalesce((case when w.day_on = v_today then w.day_count else 0 end) + 1
-                            <= l.daily_debit_count, true)
-               and coalesce((case when w.month_on = v_month then w.month_amount else 0 end) + p_amount
-                            <= l.monthly_debit_amount, true))
-    returning w.balance, w.balance + w.credit_limit - w.held into j.balance_after, j.available_after;
+    if v_counts then
+      -- a counted debit: funds, the freeze and the tier's limits judged, the counters moved,
+      -- by one statement (the user's row and the tier's limits in this currency joined)
+      update wallets w set balance = w.balance + p_direction * p_amount, held = w.held + p_held,
+                           hold_expiry = case when p_expires is null then w.hold_expiry
+                                              else least(coalesce(w.hold_expiry, p_expires), p_expires) end,
+                           version = w.version + 1, updated_at = now(),
+                           day_on = v_today,
+                           day_amount = (case when w.day_on = v_today then w.day_amount else 0 end) + p_amount,
+                           day_count = (case when w.day_on = v_today then w.day_count else 0 end) + 1,
+                           month_on = v_month,
+                           month_amount = (case when w.month_on = v_month then w.month_amount else 0 end) + p_amount
+        from users u left join tier_limits l on l.tier = u.tier and l.currency = p_currency
+       where w.user_id = p_user and w.currency = p_currency and u.user_id = p_user
+         and w.balance + w.credit_limit - w.held >= v_need and not u.frozen
+         and coalesce(p_amount <= l.max_debit, true)
+         and coalesce((case when w.day_on = v_today then w.day_amount else 0 end) + p_amount
+                      <= l.daily_debit_amount, true)
+         and coalesce((case when w.day_on = v_today then w.day_count else 0 end) + 1 <= l.daily_debit_count, true)
+         and coalesce((case when w.month_on = v_month then w.month_amount else 0 end) + p_amount
+                      <= l.monthly_debit_amount, true)
+      returning w.balance, w.balance + w.credit_limit - w.held into j.balance_after, j.available_after;
+    elsif p_event in (7, 8, 9) then
+      -- a hold's end: as before, and what the hold counted goes back to its day and month
+      update wallets w set balance = w.balance + p_direction * p_amount, held = w.held + p_held,
+                           version = w.version + 1, updated_at = now(),
+                           day_amount = case when w.day_on = wallet_utc_day(v_placed)
+                                             then greatest(w.day_amount - v_back, 0) else w.day_amount end,
+                           day_count = case when w.day_on = wallet_utc_day(v_placed)
+                                            then greatest(w.day_count - v_back_n, 0) else w.day_count end,
+                           month_amount = case when w.month_on = wallet_utc_month(v_placed)
+                                               then greatest(w.month_amount - v_back, 0) else w.month_amount end
+       where w.user_id = p_user and w.currency = p_currency
+         and (not v_debit or w.balance + w.credit_limit - w.held >= v_need
+                             and (p_operator or not exists (select 1 from users u where u.user_id = p_user and u.frozen)))
+      returning w.balance, w.balance + w.credit_limit - w.held into j.balance_after, j.available_after;
+    else
+      -- credits, operators' debits, the rest: wallet_record as before, the credit line in the funds
+      update wallets w set balance = w.balance + p_direction * p_amount, held = w.held + p_held,
+                           hold_expiry = case when p_expires is null then w.hold_expiry
+                                              else least(coalesce(w.hold_expiry, p_expires), p_expires) end,
+                           version = w.version + 1, updated_at = now()
+       where w.user_id = p_user and w.currency = p_currency
+         and (not v_debit or w.balance + w.credit_limit - w.held >= v_need
+                             and (p_operator or not exists (select 1 from users u where u.user_id = p_user and u.frozen)))
+         and (p_direction <= 0 or w.balance <= 9007199254740991 - p_amount)
+      returning w.balance, w.balance + w.credit_limit - w.held into j.balance_after, j.available_after;
+    end if;
     exit when found;
     if attempt = 2 or v_debit then return null; end if;
     insert into wallets (user_id, currency) values (p_user, p_currency) on conflict do nothing;
@@ -259,11 +275,21 @@ create or replace function wallet_op_transfer(p_id bigint, p_from bigint, p_to b
                                               p_amount bigint) returns wallet_step language plpgsql as $$
 declare
   a journal;
-  s wallet_step;
+  v_balance bigint;
+  v_max bigint;
 begin
   if p_from = p_to then return wallet_refuse('same_wallet'); end if;
-  s := wallet_credit_refused(p_to, p_currency, p_amount); -- wallet_not_found too
-  if s.outcome is not null then return s; end if;
+  -- the receiver, its balance and its tier's max_balance (wallet_credit_refused's query,
+  -- inline: the common case pays no function call)
+  select coalesce(w.balance, 0), l.max_balance into v_balance, v_max
+    from users u
+    left join wallets w on w.user_id = u.user_id and w.currency = p_currency
+    left join tier_limits l on l.tier = u.tier and l.currency = p_currency
+   where u.user_id = p_to;
+  if not found then return wallet_refuse('wallet_not_found'); end if;
+  if v_balance > 9007199254740991 - p_amount or v_balance + p_amount > v_max then
+    return wallet_credit_refused(p_to, p_currency, p_amount);
+  end if;
   a := wallet_record(p_from, p_currency, 4::smallint, 3::smallint, -1::smallint, p_amount, p_id, p_to, p_id);
   if a.seq is null then return wallet_debit_refused(p_from, p_currency, p_amount); end if;
   return ('ok', jsonb_build_object('success', true, 'transfer_id', p_id::text, 'balance', a.balance_after,
