@@ -15,7 +15,8 @@
 -- the audit log learns two actions
 alter table audit_log drop constraint audit_log_action_check;
 alter table audit_log add constraint audit_log_action_check
-  check (action in ('freeze', 'unfreeze', 'reversal', 'adjustment', 'transfer_retry', 'fx_rate', 'webhook', 'monitor'));
+  check (action in ('freeze', 'unfreeze', 'reversal', 'adjustment', 'transfer_retry', 'fx_rate',
+                    'tier_definition', 'tier', 'credit_limit', 'webhook', 'monitor'));
 
 -- Endpoints. event_types: journal event codes, null for every type. snapshot: the
 -- database's snapshot at creation; the endpoint receives the events of transactions
@@ -371,4 +372,5 @@ drop table webhook_secrets;
 drop table webhook_endpoints;
 alter table audit_log drop constraint audit_log_action_check;
 alter table audit_log add constraint audit_log_action_check
-  check (action in ('freeze', 'unfreeze', 'reversal', 'adjustment', 'transfer_retry', 'fx_rate'));
+  check (action in ('freeze', 'unfreeze', 'reversal', 'adjustment', 'transfer_retry', 'fx_rate',
+                    'tier_definition', 'tier', 'credit_limit'));

@@ -56,7 +56,7 @@ CREATE TABLE public.journal (
     metadata jsonb,
     batch_id bigint,
     CONSTRAINT journal_amount_check CHECK (((amount > 0) OR ((kind IS NULL) AND (amount = 0)))),
-    CONSTRAINT journal_balance_after_check CHECK ((balance_after >= 0)),
+    CONSTRAINT journal_balance_after_check CHECK ((balance_after >= '-9007199254740991'::bigint)),
     CONSTRAINT journal_check CHECK (((kind IS NULL) = (direction = 0))),
     CONSTRAINT journal_direction_check CHECK ((direction = ANY (ARRAY['-1'::integer, 0, 1]))),
     CONSTRAINT journal_kind_check CHECK (((kind >= 1) AND (kind <= 6))),
@@ -298,6 +298,30 @@ end
 $$;
 
 --
+-- Name: wallet_assign_tier(bigint, bigint, text, text, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_assign_tier(p_id bigint, p_user bigint, p_tier text, p_currency text, p_actor text, p_reason text) RETURNS public.wallet_step
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_previous text;
+begin
+  select tier into v_previous from users where user_id = p_user for update;
+  if not found then return wallet_refuse('wallet_not_found'); end if;
+  if not exists (select 1 from tiers where name = p_tier) then return wallet_refuse('not_found'); end if;
+  if v_previous <> p_tier then
+    update users set tier = p_tier where user_id = p_user;
+    insert into audit_log (id, actor, action, target, reason, details)
+    values (p_id, p_actor, 'tier', 'wallet:' || p_user, p_reason,
+            jsonb_build_object('tier', p_tier, 'previous', v_previous))
+    on conflict (id) do nothing;
+  end if;
+  return ('ok', wallet_inspect_json(p_user, p_currency), null)::wallet_step;
+end
+$$;
+
+--
 -- Name: wallet_audit_append_only(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -361,18 +385,67 @@ end
 $$;
 
 --
+-- Name: wallet_credit_refused(bigint, text, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_credit_refused(p_user bigint, p_currency text, p_amount bigint) RETURNS public.wallet_step
+    LANGUAGE plpgsql STABLE
+    AS $$
+declare
+  v_balance bigint;
+  v_max bigint;
+begin
+  select coalesce(w.balance, 0), l.max_balance into v_balance, v_max
+    from users u
+    left join wallets w on w.user_id = u.user_id and w.currency = p_currency
+    left join tier_limits l on l.tier = u.tier and l.currency = p_currency
+   where u.user_id = p_user;
+  if not found then return wallet_refuse('wallet_not_found'); end if;
+  if v_balance > 9007199254740991 - p_amount then return wallet_refuse('balance_limit_exceeded'); end if;
+  if v_balance + p_amount > v_max then return wallet_limit_refusal('max_balance', v_max - v_balance, null); end if;
+  return wallet_refuse(null);
+end
+$$;
+
+--
 -- Name: wallet_debit_refused(bigint, text, bigint, boolean); Type: FUNCTION; Schema: public; Owner: -
 --
 
 CREATE FUNCTION public.wallet_debit_refused(p_user bigint, p_currency text, p_amount bigint, p_operator boolean DEFAULT false) RETURNS public.wallet_step
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     AS $$
-  select wallet_refuse(case
-    when u.user_id is null then 'wallet_not_found'
-    when u.frozen and not p_operator then 'wallet_frozen'
-    when coalesce((select w.balance - w.held from wallets w where w.user_id = p_user and w.currency = p_currency), 0)
-         < p_amount then 'insufficient_funds' end)
-    from (select 1) one left join users u on u.user_id = p_user
+declare
+  u users;
+  w wallets;
+  l tier_limits;
+  v_today date := wallet_utc_day(now());
+  v_month date := wallet_utc_month(now());
+  v_used bigint;
+begin
+  select * into u from users where user_id = p_user;
+  if not found then return wallet_refuse('wallet_not_found'); end if;
+  if u.frozen and not p_operator then return wallet_refuse('wallet_frozen'); end if;
+  select * into w from wallets where user_id = p_user and currency = p_currency;
+  if not p_operator and p_amount > 0 then
+    l := wallet_tier_limits(p_user, p_currency);
+    if p_amount > l.max_debit then return wallet_limit_refusal('max_debit', l.max_debit, null); end if;
+    v_used := case when w.day_on = v_today then w.day_amount else 0 end;
+    if v_used + p_amount > l.daily_debit_amount then
+      return wallet_limit_refusal('daily_debit_amount', l.daily_debit_amount - v_used, v_today + 1);
+    end if;
+    v_used := case when w.day_on = v_today then w.day_count else 0 end;
+    if v_used + 1 > l.daily_debit_count then
+      return wallet_limit_refusal('daily_debit_count', l.daily_debit_count - v_used, v_today + 1);
+    end if;
+    v_used := case when w.month_on = v_month then w.month_amount else 0 end;
+    if v_used + p_amount > l.monthly_debit_amount then
+      return wallet_limit_refusal('monthly_debit_amount', l.monthly_debit_amount - v_used,
+                                  (v_month + interval '1 month')::date);
+    end if;
+  end if;
+  if coalesce(w.balance + w.credit_limit - w.held, 0) < p_amount then return wallet_refuse('insufficient_funds'); end if;
+  return wallet_refuse(null);
+end
 $$;
 
 --
@@ -391,6 +464,29 @@ CREATE FUNCTION public.wallet_defer_transfers(p_ids bigint[], p_error text, p_ma
          updated_at = now()
    where t.id = any (p_ids) and t.status = 'pending'
   returning t.id, t.status, t.attempts
+$$;
+
+--
+-- Name: wallet_define_tier(bigint, text, jsonb, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_define_tier(p_id bigint, p_name text, p_limits jsonb, p_actor text) RETURNS jsonb
+    LANGUAGE plpgsql
+    AS $$
+begin
+  insert into tiers (name) values (p_name) on conflict (name) do update set updated_at = now();
+  delete from tier_limits where tier = p_name;
+  insert into tier_limits (tier, currency, max_debit, daily_debit_amount, daily_debit_count, monthly_debit_amount,
+                           max_balance)
+  select p_name, c.key, (c.value ->> 'max_debit')::bigint, (c.value ->> 'daily_debit_amount')::bigint,
+         (c.value ->> 'daily_debit_count')::bigint, (c.value ->> 'monthly_debit_amount')::bigint,
+         (c.value ->> 'max_balance')::bigint
+    from jsonb_each(p_limits) c;
+  insert into audit_log (id, actor, action, target, reason, details)
+  values (p_id, p_actor, 'tier_definition', 'tier:' || p_name, null, jsonb_build_object('limits', wallet_tier_json(p_name)))
+  on conflict (id) do nothing;
+  return jsonb_build_object('name', p_name, 'limits', wallet_tier_json(p_name));
+end
 $$;
 
 --
@@ -581,10 +677,12 @@ CREATE FUNCTION public.wallet_inspect_json(p_user bigint, p_currency text) RETUR
     'user_id', u.user_id,
     'currency', p_currency,
     'balance', coalesce(w.balance, 0),
-    'available_balance', coalesce(w.balance - w.held, 0)
+    'available_balance', coalesce(w.balance + w.credit_limit - w.held, 0)
                          + coalesce((select sum(h.amount) from holds h
                                       where h.user_id = u.user_id and h.currency = p_currency and h.status = 'held'
                                         and h.expires_at <= now()), 0),
+    'credit_limit', coalesce(w.credit_limit, 0),
+    'tier', u.tier,
     'frozen', u.frozen,
     'frozen_reason', u.frozen_reason,
     'active_holds', (select count(*) from holds h where h.user_id = u.user_id and h.currency = p_currency
@@ -615,7 +713,62 @@ CREATE FUNCTION public.wallet_known_outcome(p_outcome text) RETURNS boolean
   select p_outcome in ('ok', 'accepted', 'insufficient_funds', 'same_wallet', 'wallet_not_found',
                        'balance_limit_exceeded', 'not_found', 'forbidden', 'hold_not_active', 'amount_exceeds_hold',
                        'wallet_frozen', 'reversal_exceeds_original', 'not_reversible', 'quote_used', 'quote_expired',
-                       'rate_unavailable', 'amount_too_small', 'version_mismatch', 'batch_refused')
+                       'rate_unavailable', 'amount_too_small', 'version_mismatch', 'batch_refused',
+                       'limit_exceeded')
+$$;
+
+--
+-- Name: wallet_limit_refusal(text, bigint, date); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_limit_refusal(p_limit text, p_remaining bigint, p_resets date) RETURNS public.wallet_step
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select ('limit_exceeded',
+          jsonb_build_object('limit', p_limit, 'remaining', greatest(p_remaining, 0),
+                             'resets_at', wallet_iso(p_resets::timestamp at time zone 'UTC')),
+          null)::wallet_step
+$$;
+
+--
+-- Name: wallet_limits_json(bigint, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_limits_json(p_user bigint, p_currency text) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    AS $$
+declare
+  u users;
+  w wallets;
+  l tier_limits;
+  v_today date := wallet_utc_day(now());
+  v_month date := wallet_utc_month(now());
+  v_day bigint;
+  v_count bigint;
+  v_mon bigint;
+  v_out jsonb := '[]';
+begin
+  select * into u from users where user_id = p_user;
+  if not found then return null; end if;
+  select * into w from wallets where user_id = p_user and currency = p_currency;
+  select * into l from tier_limits where tier = u.tier and currency = p_currency;
+  v_day := case when w.day_on = v_today then w.day_amount else 0 end;
+  v_count := case when w.day_on = v_today then w.day_count else 0 end;
+  v_mon := case when w.month_on = v_month then w.month_amount else 0 end;
+  select coalesce(jsonb_agg(jsonb_build_object('name', x.name, 'limit', x.lim, 'used', x.used,
+                                               'remaining', greatest(x.lim - x.used, 0),
+                                               'resets_at', wallet_iso(x.resets::timestamp at time zone 'UTC'))
+                            order by x.ord), '[]')
+    into v_out
+    from (values (1, 'max_debit', l.max_debit, 0::bigint, null::date),
+                 (2, 'daily_debit_amount', l.daily_debit_amount, v_day, v_today + 1),
+                 (3, 'daily_debit_count', l.daily_debit_count, v_count, v_today + 1),
+                 (4, 'monthly_debit_amount', l.monthly_debit_amount, v_mon, (v_month + interval '1 month')::date),
+                 (5, 'max_balance', l.max_balance, coalesce(w.balance, 0), null::date)) x(ord, name, lim, used, resets)
+   where x.lim is not null;
+  return jsonb_build_object('tier', u.tier, 'currency', p_currency, 'credit_limit', coalesce(w.credit_limit, 0),
+                            'limits', v_out);
+end
 $$;
 
 --
@@ -854,6 +1007,7 @@ declare
   a journal;
   v_rows journal[];
   v_refusal text;
+  s wallet_step;
 begin
   select * into h from holds where id = p_hold;
   v_refusal := wallet_hold_refusal(h, p_actor);
@@ -861,10 +1015,9 @@ begin
   v_amount := coalesce(p_amount, h.amount);
   if v_amount > h.amount then return wallet_refuse('amount_exceeds_hold'); end if;
   v_dest := h.destination_user_id;
-  if v_dest is not null
-     and coalesce((select balance from wallets where user_id = v_dest and currency = h.currency), 0)
-         > 9007199254740991 - v_amount then
-    return wallet_refuse('balance_limit_exceeded');
+  if v_dest is not null then
+    s := wallet_credit_refused(v_dest, h.currency, v_amount);
+    if s.outcome is not null then return s; end if;
   end if;
   a := wallet_record(h.user_id, h.currency, 7::smallint, case when v_dest is null then 2 else 3 end::smallint,
                      -1::smallint, v_amount, p_id, v_dest, case when v_dest is not null then p_id end, h.id,
@@ -889,8 +1042,11 @@ CREATE FUNCTION public.wallet_op_deposit(p_id bigint, p_user bigint, p_currency 
     LANGUAGE plpgsql
     AS $$
 declare
-  j journal := wallet_record(p_user, p_currency, 1::smallint, 1::smallint, 1::smallint, p_amount, p_id);
+  s wallet_step := wallet_credit_refused(p_user, p_currency, p_amount);
+  j journal;
 begin
+  if s.outcome is not null then return s; end if;
+  j := wallet_record(p_user, p_currency, 1::smallint, 1::smallint, 1::smallint, p_amount, p_id);
   if j.seq is null then return wallet_refuse('balance_limit_exceeded'); end if;
   return ('ok', jsonb_build_object('balance', j.balance_after, 'transaction_id', p_id::text, 'currency', p_currency),
           array[j])::wallet_step;
@@ -908,16 +1064,15 @@ declare
   q fx_quotes;
   a journal;
   b journal;
+  s wallet_step;
   v_shard smallint := (p_user % 16)::smallint;
 begin
   select * into q from fx_quotes where id = p_quote for update;
   if not found or q.user_id <> p_user then return wallet_refuse('not_found'); end if;
   if q.exchange_id is not null then return wallet_refuse('quote_used'); end if;
   if q.expires_at <= now() then return wallet_refuse('quote_expired'); end if;
-  if coalesce((select balance from wallets where user_id = p_user and currency = q.to_currency), 0)
-     > 9007199254740991 - q.converted_amount then
-    return wallet_refuse('balance_limit_exceeded');
-  end if;
+  s := wallet_credit_refused(p_user, q.to_currency, q.converted_amount);
+  if s.outcome is not null then return s; end if;
   a := wallet_record(p_user, q.from_currency, 14::smallint, 6::smallint, -1::smallint, q.amount, p_id);
   if a.seq is null then return wallet_debit_refused(p_user, q.from_currency, q.amount); end if;
   b := wallet_record(p_user, q.to_currency, 15::smallint, 6::smallint, 1::smallint, q.converted_amount, p_id);
@@ -1072,13 +1227,21 @@ CREATE FUNCTION public.wallet_op_transfer(p_id bigint, p_from bigint, p_to bigin
     AS $$
 declare
   a journal;
-  v_to_balance bigint;
+  v_balance bigint;
+  v_max bigint;
 begin
   if p_from = p_to then return wallet_refuse('same_wallet'); end if;
-  select coalesce(w.balance, 0) into v_to_balance
-    from users u left join wallets w on w.user_id = u.user_id and w.currency = p_currency where u.user_id = p_to;
+  -- the receiver, its balance and its tier's max_balance (wallet_credit_refused's query,
+  -- inline: the common case pays no function call)
+  select coalesce(w.balance, 0), l.max_balance into v_balance, v_max
+    from users u
+    left join wallets w on w.user_id = u.user_id and w.currency = p_currency
+    left join tier_limits l on l.tier = u.tier and l.currency = p_currency
+   where u.user_id = p_to;
   if not found then return wallet_refuse('wallet_not_found'); end if;
-  if v_to_balance > 9007199254740991 - p_amount then return wallet_refuse('balance_limit_exceeded'); end if;
+  if v_balance > 9007199254740991 - p_amount or v_balance + p_amount > v_max then
+    return wallet_credit_refused(p_to, p_currency, p_amount);
+  end if;
   a := wallet_record(p_from, p_currency, 4::smallint, 3::smallint, -1::smallint, p_amount, p_id, p_to, p_id);
   if a.seq is null then return wallet_debit_refused(p_from, p_currency, p_amount); end if;
   return ('ok', jsonb_build_object('success', true, 'transfer_id', p_id::text, 'balance', a.balance_after,
@@ -1248,17 +1411,69 @@ declare
   j journal;
   v_debit boolean := p_direction < 0 or p_held > 0;
   v_need bigint := (case when p_direction < 0 then p_amount else 0 end) + p_held;
+  -- a user's debit that counts against the limits: withdrawal, transfer out, hold, exchange out
+  v_counts boolean := not p_operator and p_event in (2, 4, 6, 14);
+  v_today date := wallet_utc_day(now());
+  v_month date := wallet_utc_month(now());
+  -- a hold's end: what goes back to the day and month it was placed in
+  v_placed timestamptz;
+  v_back bigint := 0;
+  v_back_n bigint := 0;
 begin
+  if p_event in (7, 8, 9) then
+    select h.created_at into v_placed from holds h where h.id = p_hold;
+    v_back := case when p_event = 7 then -p_held - p_amount else p_amount end;
+    v_back_n := case when p_event = 7 then 0 else 1 end;
+  end if;
   for attempt in 1 .. 2 loop
-    update wallets w set balance = w.balance + p_direction * p_amount, held = w.held + p_held,
-                         hold_expiry = case when p_expires is null then w.hold_expiry
-                                            else least(coalesce(w.hold_expiry, p_expires), p_expires) end,
-                         version = w.version + 1, updated_at = now()
-     where w.user_id = p_user and w.currency = p_currency
-       and (not v_debit or w.balance - w.held >= v_need
-                           and (p_operator or not exists (select 1 from users u where u.user_id = p_user and u.frozen)))
-       and (p_direction <= 0 or w.balance <= 9007199254740991 - p_amount)
-    returning w.balance, w.balance - w.held into j.balance_after, j.available_after;
+    if v_counts then
+      -- a counted debit: funds, the freeze and the tier's limits judged, the counters moved,
+      -- by one statement (the user's row and the tier's limits in this currency joined)
+      update wallets w set balance = w.balance + p_direction * p_amount, held = w.held + p_held,
+                           hold_expiry = case when p_expires is null then w.hold_expiry
+                                              else least(coalesce(w.hold_expiry, p_expires), p_expires) end,
+                           version = w.version + 1, updated_at = now(),
+                           day_on = v_today,
+                           day_amount = (case when w.day_on = v_today then w.day_amount else 0 end) + p_amount,
+                           day_count = (case when w.day_on = v_today then w.day_count else 0 end) + 1,
+                           month_on = v_month,
+                           month_amount = (case when w.month_on = v_month then w.month_amount else 0 end) + p_amount
+        from users u left join tier_limits l on l.tier = u.tier and l.currency = p_currency
+       where w.user_id = p_user and w.currency = p_currency and u.user_id = p_user
+         and w.balance + w.credit_limit - w.held >= v_need and not u.frozen
+         and coalesce(p_amount <= l.max_debit, true)
+         and coalesce((case when w.day_on = v_today then w.day_amount else 0 end) + p_amount
+                      <= l.daily_debit_amount, true)
+         and coalesce((case when w.day_on = v_today then w.day_count else 0 end) + 1 <= l.daily_debit_count, true)
+         and coalesce((case when w.month_on = v_month then w.month_amount else 0 end) + p_amount
+                      <= l.monthly_debit_amount, true)
+      returning w.balance, w.balance + w.credit_limit - w.held into j.balance_after, j.available_after;
+    elsif p_event in (7, 8, 9) then
+      -- a hold's end: as before, and what the hold counted goes back to its day and month
+      update wallets w set balance = w.balance + p_direction * p_amount, held = w.held + p_held,
+                           version = w.version + 1, updated_at = now(),
+                           day_amount = case when w.day_on = wallet_utc_day(v_placed)
+                                             then greatest(w.day_amount - v_back, 0) else w.day_amount end,
+                           day_count = case when w.day_on = wallet_utc_day(v_placed)
+                                            then greatest(w.day_count - v_back_n, 0) else w.day_count end,
+                           month_amount = case when w.month_on = wallet_utc_month(v_placed)
+                                               then greatest(w.month_amount - v_back, 0) else w.month_amount end
+       where w.user_id = p_user and w.currency = p_currency
+         and (not v_debit or w.balance + w.credit_limit - w.held >= v_need
+                             and (p_operator or not exists (select 1 from users u where u.user_id = p_user and u.frozen)))
+      returning w.balance, w.balance + w.credit_limit - w.held into j.balance_after, j.available_after;
+    else
+      -- credits, operators' debits, the rest: wallet_record as before, the credit line in the funds
+      update wallets w set balance = w.balance + p_direction * p_amount, held = w.held + p_held,
+                           hold_expiry = case when p_expires is null then w.hold_expiry
+                                              else least(coalesce(w.hold_expiry, p_expires), p_expires) end,
+                           version = w.version + 1, updated_at = now()
+       where w.user_id = p_user and w.currency = p_currency
+         and (not v_debit or w.balance + w.credit_limit - w.held >= v_need
+                             and (p_operator or not exists (select 1 from users u where u.user_id = p_user and u.frozen)))
+         and (p_direction <= 0 or w.balance <= 9007199254740991 - p_amount)
+      returning w.balance, w.balance + w.credit_limit - w.held into j.balance_after, j.available_after;
+    end if;
     exit when found;
     if attempt = 2 or v_debit then return null; end if;
     insert into wallets (user_id, currency) values (p_user, p_currency) on conflict do nothing;
@@ -1435,6 +1650,38 @@ CREATE FUNCTION public.wallet_reversal_json(p_id bigint, p_target bigint, p_reas
 $$;
 
 --
+-- Name: wallet_set_credit_limit(bigint, bigint, text, bigint, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_set_credit_limit(p_id bigint, p_user bigint, p_currency text, p_limit bigint, p_actor text, p_reason text) RETURNS public.wallet_step
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_rows journal[];
+  v_previous bigint;
+  j journal;
+begin
+  v_rows := (wallet_lock(array[p_user])).rows;
+  if not exists (select 1 from users where user_id = p_user) then return wallet_refuse('wallet_not_found'); end if;
+  insert into wallets (user_id, currency) values (p_user, p_currency) on conflict do nothing;
+  select credit_limit into v_previous from wallets where user_id = p_user and currency = p_currency;
+  if v_previous <> p_limit then
+    update wallets set credit_limit = p_limit where user_id = p_user and currency = p_currency;
+    j := wallet_record(p_user, p_currency, 18::smallint, null, 0::smallint, p_limit, p_id, p_reason => p_reason,
+                       p_operator => true);
+    v_rows := v_rows || j;
+    insert into audit_log (id, actor, action, target, reason, details)
+    values (p_id, p_actor, 'credit_limit', 'wallet:' || p_user, p_reason,
+            jsonb_build_object('currency', p_currency, 'credit_limit', p_limit, 'previous', v_previous));
+  end if;
+  perform wallet_flush(v_rows);
+  perform wallet_log_changes(v_rows);
+  -- the rows come back so that the service passes the new versions to its caches at once
+  return ('ok', wallet_inspect_json(p_user, p_currency), v_rows)::wallet_step;
+end
+$$;
+
+--
 -- Name: wallet_tag_rows(public.journal[], text, jsonb, bigint); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1454,6 +1701,68 @@ begin
   end loop;
   return v;
 end
+$$;
+
+--
+-- Name: wallet_tier_json(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_tier_json(p_tier text) RETURNS jsonb
+    LANGUAGE sql STABLE
+    AS $$
+  select coalesce(jsonb_object_agg(l.currency, jsonb_strip_nulls(to_jsonb(l) - 'tier' - 'currency')
+                                   order by l.currency), '{}')
+    from tier_limits l where l.tier = p_tier
+$$;
+
+--
+-- Name: tier_limits; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.tier_limits (
+    tier text NOT NULL,
+    currency text NOT NULL,
+    max_debit bigint,
+    daily_debit_amount bigint,
+    daily_debit_count bigint,
+    monthly_debit_amount bigint,
+    max_balance bigint,
+    CONSTRAINT tier_limits_currency_check CHECK ((currency ~ '^[A-Z]{3}$'::text)),
+    CONSTRAINT tier_limits_daily_debit_amount_check CHECK (((daily_debit_amount >= 0) AND (daily_debit_amount <= '9007199254740991'::bigint))),
+    CONSTRAINT tier_limits_daily_debit_count_check CHECK (((daily_debit_count >= 0) AND (daily_debit_count <= '9007199254740991'::bigint))),
+    CONSTRAINT tier_limits_max_balance_check CHECK (((max_balance >= 0) AND (max_balance <= '9007199254740991'::bigint))),
+    CONSTRAINT tier_limits_max_debit_check CHECK (((max_debit >= 0) AND (max_debit <= '9007199254740991'::bigint))),
+    CONSTRAINT tier_limits_monthly_debit_amount_check CHECK (((monthly_debit_amount >= 0) AND (monthly_debit_amount <= '9007199254740991'::bigint)))
+);
+
+--
+-- Name: wallet_tier_limits(bigint, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_tier_limits(p_user bigint, p_currency text) RETURNS public.tier_limits
+    LANGUAGE sql STABLE
+    AS $$
+  select l.* from users u join tier_limits l on l.tier = u.tier and l.currency = p_currency where u.user_id = p_user
+$$;
+
+--
+-- Name: wallet_utc_day(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_utc_day(p_at timestamp with time zone) RETURNS date
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select (p_at at time zone 'UTC')::date
+$$;
+
+--
+-- Name: wallet_utc_month(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_utc_month(p_at timestamp with time zone) RETURNS date
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select date_trunc('month', p_at at time zone 'UTC')::date
 $$;
 
 --
@@ -1633,7 +1942,7 @@ CREATE TABLE public.audit_log (
     target text NOT NULL,
     reason text,
     details jsonb DEFAULT '{}'::jsonb NOT NULL,
-    CONSTRAINT audit_log_action_check CHECK ((action = ANY (ARRAY['freeze'::text, 'unfreeze'::text, 'reversal'::text, 'adjustment'::text, 'transfer_retry'::text, 'fx_rate'::text, 'webhook'::text, 'monitor'::text]))),
+    CONSTRAINT audit_log_action_check CHECK ((action = ANY (ARRAY['freeze'::text, 'unfreeze'::text, 'reversal'::text, 'adjustment'::text, 'transfer_retry'::text, 'fx_rate'::text, 'tier_definition'::text, 'tier'::text, 'credit_limit'::text, 'webhook'::text, 'monitor'::text]))),
     CONSTRAINT audit_log_actor_check CHECK (((length(actor) >= 1) AND (length(actor) <= 200)))
 );
 
@@ -1711,6 +2020,16 @@ CREATE TABLE public.relay_state (
 );
 
 --
+-- Name: tiers; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.tiers (
+    name text NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT tiers_name_check CHECK ((name ~ '^[a-z0-9][a-z0-9_.-]{0,39}$'::text))
+);
+
+--
 -- Name: transfers; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1747,6 +2066,7 @@ CREATE TABLE public.users (
     frozen_reason text,
     pruned_events bigint DEFAULT 0 NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    tier text DEFAULT 'default'::text NOT NULL,
     monitors integer DEFAULT 0 NOT NULL,
     CONSTRAINT users_user_id_check CHECK ((user_id > 0))
 );
@@ -1871,9 +2191,16 @@ CREATE TABLE public.wallets (
     held bigint DEFAULT 0 NOT NULL,
     hold_expiry timestamp with time zone,
     currency text NOT NULL,
-    CONSTRAINT wallets_balance_check CHECK (((balance >= 0) AND (balance <= '9007199254740991'::bigint))),
+    credit_limit bigint DEFAULT 0 NOT NULL,
+    day_on date,
+    day_amount bigint DEFAULT 0 NOT NULL,
+    day_count bigint DEFAULT 0 NOT NULL,
+    month_on date,
+    month_amount bigint DEFAULT 0 NOT NULL,
+    CONSTRAINT wallets_balance_check CHECK (((balance >= '-9007199254740991'::bigint) AND (balance <= '9007199254740991'::bigint))),
+    CONSTRAINT wallets_credit_limit_check CHECK (((credit_limit >= 0) AND (credit_limit <= '9007199254740991'::bigint))),
     CONSTRAINT wallets_currency_check CHECK ((currency ~ '^[A-Z]{3}$'::text)),
-    CONSTRAINT wallets_held_check CHECK (((held >= 0) AND (held <= balance))),
+    CONSTRAINT wallets_held_check CHECK ((held >= 0)),
     CONSTRAINT wallets_user_id_check CHECK ((user_id > 0))
 );
 
@@ -2053,6 +2380,20 @@ ALTER TABLE ONLY public.relay_cursor
 
 ALTER TABLE ONLY public.relay_state
     ADD CONSTRAINT relay_state_pkey PRIMARY KEY (id);
+
+--
+-- Name: tier_limits tier_limits_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.tier_limits
+    ADD CONSTRAINT tier_limits_pkey PRIMARY KEY (tier, currency);
+
+--
+-- Name: tiers tiers_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.tiers
+    ADD CONSTRAINT tiers_pkey PRIMARY KEY (name);
 
 --
 -- Name: transfers transfers_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -2298,6 +2639,13 @@ ALTER TABLE ONLY public.holds
 
 ALTER TABLE ONLY public.journal
     ADD CONSTRAINT journal_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(user_id);
+
+--
+-- Name: tier_limits tier_limits_tier_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.tier_limits
+    ADD CONSTRAINT tier_limits_tier_fkey FOREIGN KEY (tier) REFERENCES public.tiers(name);
 
 --
 -- Name: wallet_monitors wallet_monitors_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -

@@ -50,6 +50,7 @@ describe("api mode", () => {
       balance: 10050,
       available_balance: 10050,
       version: expect.any(Number),
+      credit_limit: 0,
     });
     const apiHistory = await api(["history", "--user", "1100", "--json"]);
     expect(apiHistory.json.transactions.length).toBe(4);

@@ -32,9 +32,15 @@ describe("--currency in direct mode", () => {
     expect(d.code).toBe(0);
     expect(d.json).toEqual({ balance: 500, currency: "EUR", transaction_id: ID });
     const eur = await cli(["balance", "--user", "1200", "--currency", "EUR", "--json"]);
-    expect(eur.json).toEqual({ currency: "EUR", balance: 500, available_balance: 500, version: 1 });
+    expect(eur.json).toEqual({ currency: "EUR", balance: 500, available_balance: 500, version: 1, credit_limit: 0 });
     const usd = await cli(["balance", "--user", "1200", "--json"]);
-    expect(usd.json).toEqual({ currency: "USD", balance: 10000, available_balance: 10000, version: 1 });
+    expect(usd.json).toEqual({
+      currency: "USD",
+      balance: 10000,
+      available_balance: 10000,
+      version: 1,
+      credit_limit: 0,
+    });
   });
 
   it("lists the history of the currency named, and the default currency's without --currency", async () => {
@@ -92,9 +98,9 @@ describe("--currency in direct mode", () => {
     expect(r.code).toBe(0);
     expect(r.json).toEqual({
       balances: [
-        { currency: "EUR", balance: 410, available_balance: 410, version: 1 },
-        { currency: "JPY", balance: 900, available_balance: 900, version: expect.any(Number) },
-        { currency: "USD", balance: 2500, available_balance: 2500, version: expect.any(Number) },
+        { currency: "EUR", balance: 410, available_balance: 410, version: 1, credit_limit: 0 },
+        { currency: "JPY", balance: 900, available_balance: 900, version: expect.any(Number), credit_limit: 0 },
+        { currency: "USD", balance: 2500, available_balance: 2500, version: expect.any(Number), credit_limit: 0 },
       ],
     });
     const table = await cli(["balances", "--user", "1204"]);
@@ -108,7 +114,9 @@ describe("--currency in direct mode", () => {
     await cli(["balance", "--user", "1205", "--currency", "EUR"]); // a read opens no wallet
     const r = await cli(["balances", "--user", "1205", "--json"]);
     expect(r.json).toEqual({
-      balances: [{ currency: "USD", balance: 100, available_balance: 100, version: expect.any(Number) }],
+      balances: [
+        { currency: "USD", balance: 100, available_balance: 100, version: expect.any(Number), credit_limit: 0 },
+      ],
     });
   });
 
@@ -185,8 +193,8 @@ describe("exchange in direct mode", () => {
 
     const balances = await cli(["balances", "--user", "1220", "--json"]);
     expect(balances.json.balances).toEqual([
-      { currency: "EUR", balance: 921, available_balance: 921, version: 1 },
-      { currency: "USD", balance: 9000, available_balance: 9000, version: expect.any(Number) },
+      { currency: "EUR", balance: 921, available_balance: 921, version: 1, credit_limit: 0 },
+      { currency: "USD", balance: 9000, available_balance: 9000, version: expect.any(Number), credit_limit: 0 },
     ]);
     const eur = await cli(["history", "--user", "1220", "--currency", "EUR", "--type", "exchange", "--json"]);
     expect(eur.json.transactions).toEqual([

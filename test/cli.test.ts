@@ -59,7 +59,13 @@ describe("direct mode", () => {
     expect(a.code).toBe(0);
     expect(a.json).toMatchObject({ status: "completed", amount: 47, source_user_id: 1010, destination_user_id: 1012 });
     const b = await cli(["balance", "--user", "1010", "--json"]);
-    expect(b.json).toEqual({ currency: "USD", balance: 9200, available_balance: 9200, version: expect.any(Number) });
+    expect(b.json).toEqual({
+      currency: "USD",
+      balance: 9200,
+      available_balance: 9200,
+      version: expect.any(Number),
+      credit_limit: 0,
+    });
     const human = await cli(["balance", "--user", "1011"]);
     expect(human.stdout).toBe("wallet 1011  11003  $110.03\n");
   });

@@ -42,7 +42,13 @@ describe("the default currency", () => {
     const r = await post(s.url, "/api/deposit/v1", 3, { amount: 1170 });
     expect(r.status).toBe(200);
     expect(r.body).toEqual({ balance: 1170, transaction_id: expect.any(String), currency: "USD" });
-    expect((await balance(3)).body).toEqual({ currency: "USD", balance: 1170, available_balance: 1170, version: 1 });
+    expect((await balance(3)).body).toEqual({
+      currency: "USD",
+      balance: 1170,
+      available_balance: 1170,
+      version: 1,
+      credit_limit: 0,
+    });
     expect((await balance(3, "USD")).body.balance).toBe(1170);
   });
 
@@ -78,15 +84,21 @@ describe("balances", () => {
     const r = await get(s.url, "/api/wallet/balances/v1", 6);
     expect(r.body).toEqual({
       balances: [
-        { currency: "EUR", balance: 9, available_balance: 9, version: 1 },
-        { currency: "JPY", balance: 7, available_balance: 7, version: 1 },
-        { currency: "USD", balance: 0, available_balance: 0, version: 0 },
+        { currency: "EUR", balance: 9, available_balance: 9, version: 1, credit_limit: 0 },
+        { currency: "JPY", balance: 7, available_balance: 7, version: 1, credit_limit: 0 },
+        { currency: "USD", balance: 0, available_balance: 0, version: 0, credit_limit: 0 },
       ],
     });
   });
 
   it("answers 0 and an empty history in a currency never used, opening no wallet in it", async () => {
-    expect((await balance(7, "BHD")).body).toEqual({ currency: "BHD", balance: 0, available_balance: 0, version: 0 });
+    expect((await balance(7, "BHD")).body).toEqual({
+      currency: "BHD",
+      balance: 0,
+      available_balance: 0,
+      version: 0,
+      credit_limit: 0,
+    });
     expect((await get(s.url, "/api/transactions/v1?currency=BHD", 7)).body.transactions).toEqual([]);
     expect((await get(s.url, "/api/wallet/balances/v1", 7)).body.balances.map((b: any) => b.currency)).toEqual(["USD"]);
   });

@@ -72,9 +72,16 @@ it("deposits, withdraws and transfers euros and yen in wallets of their own, bes
     balance: 650,
     available_balance: 650,
     version: 3,
+    credit_limit: 0,
   });
   expect(await ok(c, "GetBalance", 102, { currency: "EUR" })).toMatchObject({ currency: "EUR", balance: 250 });
-  expect(await ok(c, "GetBalance", 101)).toEqual({ currency: "USD", balance: 0, available_balance: 0, version: 0 });
+  expect(await ok(c, "GetBalance", 101)).toEqual({
+    currency: "USD",
+    balance: 0,
+    available_balance: 0,
+    version: 0,
+    credit_limit: 0,
+  });
   const h = await ok(c, "CreateHold", 101, { amount: 200, currency: "JPY", destination_user_id: 102 });
   expect(h).toMatchObject({ currency: "JPY", amount: 200, balance: 500, available_balance: 300 });
   const cap = await ok(c, "CaptureHold", 102, { hold_id: h.hold_id });
@@ -100,9 +107,9 @@ it("lists the caller's wallets sorted by code, the default currency always among
   await ok(c, "GetBalance", 111, { currency: "EUR" }); // a read opens no wallet
   expect(await ok(c, "ListBalances", 111)).toEqual({
     balances: [
-      { currency: "BHD", balance: 1234, available_balance: 1234, version: 1 },
-      { currency: "JPY", balance: 7, available_balance: 7, version: 1 },
-      { currency: "USD", balance: 0, available_balance: 0, version: 0 },
+      { currency: "BHD", balance: 1234, available_balance: 1234, version: 1, credit_limit: 0 },
+      { currency: "JPY", balance: 7, available_balance: 7, version: 1, credit_limit: 0 },
+      { currency: "USD", balance: 0, available_balance: 0, version: 0, credit_limit: 0 },
     ],
   });
 });
@@ -232,7 +239,7 @@ it("the CLI's gRPC client names currencies, lists wallets, quotes and exchanges,
     });
     const b = await client.balance(171);
     expect(b).toEqual((await get(s.url, "/api/wallet/balance/v1", 171)).body);
-    expect(Object.keys(b)).toEqual(["currency", "balance", "available_balance", "version"]);
+    expect(Object.keys(b)).toEqual(["currency", "balance", "available_balance", "version", "credit_limit"]);
     expect(await client.balance(171, "EUR")).toMatchObject({ currency: "EUR", balance: 800, available_balance: 800 });
     const q = await client.createQuote({ userId: 171, from: "EUR", to: "USD", amount: 800 });
     expect(q).toMatchObject({ from_currency: "EUR", to_currency: "USD", converted_amount: 1000, rate: "1.25" });

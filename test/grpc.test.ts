@@ -289,7 +289,13 @@ it("runs the CLI over grpc://, printing what it prints over HTTP", async () => {
   const balance = (api: string) => runCli(["balance", "--user", "61", "--api", api, "--json"]);
   const [viaGrpc, viaHttp] = [await balance(G), await balance(s.url)];
   expect([viaGrpc.code, viaGrpc.stdout]).toEqual([0, viaHttp.stdout]);
-  expect(viaGrpc.json).toEqual({ currency: "USD", balance: 1234, available_balance: 1234, version: 1 });
+  expect(viaGrpc.json).toEqual({
+    currency: "USD",
+    balance: 1234,
+    available_balance: 1234,
+    version: 1,
+    credit_limit: 0,
+  });
   const refused = await runCli(["withdraw", "99999", "--user", "61", "--api", G]);
   expect([refused.code, refused.stderr]).toEqual([1, expect.stringContaining("insufficient_funds")]);
 });

@@ -43,14 +43,19 @@ describe("debits are judged against the available balance", () => {
     const { payer } = await heldPayer();
     expect((await post(s.url, "/api/withdraw/v1", payer, { amount: 201 })).body.error.code).toBe("insufficient_funds");
     expect((await post(s.url, "/api/withdraw/v1", payer, { amount: 200 })).status).toBe(200);
-    expect(await api.balances(payer)).toEqual({ currency: "USD", balance: 800, available_balance: 0 });
+    expect(await api.balances(payer)).toEqual({ currency: "USD", balance: 800, available_balance: 0, credit_limit: 0 });
   });
 
   it("refuses a transfer v1 above the available balance", async () => {
     const { payer, other } = await heldPayer();
     const t = await post(s.url, "/api/transfer/v1", payer, { destination_user_id: other, amount: 201 });
     expect(t.body.error.code).toBe("insufficient_funds");
-    expect(await api.balances(payer)).toEqual({ currency: "USD", balance: 1000, available_balance: 200 });
+    expect(await api.balances(payer)).toEqual({
+      currency: "USD",
+      balance: 1000,
+      available_balance: 200,
+      credit_limit: 0,
+    });
   });
 
   it("fails a v2 transfer above the available balance when it is applied", async () => {
@@ -66,7 +71,12 @@ describe("debits are judged against the available balance", () => {
       { timeout: 10_000, interval: 20 },
     );
     expect(status).toMatchObject({ status: "failed", failure_reason: "insufficient_funds" });
-    expect(await api.balances(payer)).toEqual({ currency: "USD", balance: 1000, available_balance: 200 });
+    expect(await api.balances(payer)).toEqual({
+      currency: "USD",
+      balance: 1000,
+      available_balance: 200,
+      credit_limit: 0,
+    });
   });
 });
 
@@ -120,7 +130,12 @@ describe("idempotency", () => {
     expect(again.status).toBe(201);
     expect(again.headers["idempotent-replayed"]).toBe("true");
     expect(again.body).toEqual(first.body);
-    expect(await api.balances(payer)).toEqual({ currency: "USD", balance: 1000, available_balance: 600 });
+    expect(await api.balances(payer)).toEqual({
+      currency: "USD",
+      balance: 1000,
+      available_balance: 600,
+      credit_limit: 0,
+    });
   });
 
   it("refuses a placing key reused with another amount", async () => {
@@ -136,7 +151,7 @@ describe("idempotency", () => {
     const c2 = await api.capture(dest, id, { amount: 60 }, key("capture", payer));
     expect(c2.headers["idempotent-replayed"]).toBe("true");
     expect(c2.body).toEqual(c1.body);
-    expect(await api.balances(dest)).toEqual({ currency: "USD", balance: 60, available_balance: 60 });
+    expect(await api.balances(dest)).toEqual({ currency: "USD", balance: 60, available_balance: 60, credit_limit: 0 });
   });
 
   it("refuses a capture key reused on another hold's capture", async () => {
@@ -154,7 +169,12 @@ describe("idempotency", () => {
     expect(v2.status).toBe(200);
     expect(v2.headers["idempotent-replayed"]).toBe("true");
     expect(v2.body).toEqual(v1.body);
-    expect(await api.balances(payer)).toEqual({ currency: "USD", balance: 1000, available_balance: 1000 });
+    expect(await api.balances(payer)).toEqual({
+      currency: "USD",
+      balance: 1000,
+      available_balance: 1000,
+      credit_limit: 0,
+    });
   });
 });
 

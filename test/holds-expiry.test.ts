@@ -37,7 +37,12 @@ describe("expiry", () => {
   it("makes the amount available again at the expiry instant", async () => {
     const { payer, at } = await expiringHold();
     await untilInstant(at);
-    expect(await api.balances(payer)).toEqual({ currency: "USD", balance: 1000, available_balance: 1000 });
+    expect(await api.balances(payer)).toEqual({
+      currency: "USD",
+      balance: 1000,
+      available_balance: 1000,
+      credit_limit: 0,
+    });
   });
 
   it("reads an expired hold as expired", async () => {
@@ -85,7 +90,12 @@ describe("expiry", () => {
         expect([r.status, r.body.error.code]).toEqual([409, "hold_not_active"]);
         expect(after).toMatchObject({ status: "expired", captured_amount: null });
       }
-      expect(await api.balances(dest)).toEqual({ currency: "USD", balance: moved, available_balance: moved });
+      expect(await api.balances(dest)).toEqual({
+        currency: "USD",
+        balance: moved,
+        available_balance: moved,
+        credit_limit: 0,
+      });
     }
     expect((await api.balances(payer)).balance).toBe(100_000 - moved);
   });
@@ -110,6 +120,11 @@ describe("races", () => {
     const results = await Promise.all(Array.from({ length: 40 }, () => api.hold(payer, { amount: 100 })));
     expect(results.filter((r) => r.status === 201)).toHaveLength(10);
     expect(results.filter((r) => r.status === 422).every((r) => r.body.error.code === "insufficient_funds")).toBe(true);
-    expect(await api.balances(payer)).toEqual({ currency: "USD", balance: 1000, available_balance: 0 });
+    expect(await api.balances(payer)).toEqual({
+      currency: "USD",
+      balance: 1000,
+      available_balance: 0,
+      credit_limit: 0,
+    });
   });
 });

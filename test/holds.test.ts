@@ -54,7 +54,7 @@ describe("placing a hold", () => {
     const expires = Date.parse(r.body.expires_at) - Date.parse(r.body.created_at);
     expect(expires).toBeGreaterThan(59_000);
     expect(expires).toBeLessThan(61_000);
-    expect(await balances(payer)).toEqual({ currency: "USD", balance: 1000, available_balance: 700 });
+    expect(await balances(payer)).toEqual({ currency: "USD", balance: 1000, available_balance: 700, credit_limit: 0 });
   });
 
   it("places a hold without a destination, for an hour by default", async () => {
@@ -76,21 +76,21 @@ describe("placing a hold", () => {
     const payer = await mostlyHeld();
     const more = await hold(payer, { amount: 101 });
     expect([more.status, more.body.error.code]).toEqual([422, "insufficient_funds"]);
-    expect(await balances(payer)).toEqual({ currency: "USD", balance: 500, available_balance: 100 });
+    expect(await balances(payer)).toEqual({ currency: "USD", balance: 500, available_balance: 100, credit_limit: 0 });
   });
 
   it("refuses a hold to oneself", async () => {
     const payer = await mostlyHeld();
     const r = await hold(payer, { amount: 10, destination_user_id: payer });
     expect([r.status, r.body.error.code]).toEqual([422, "same_wallet"]);
-    expect(await balances(payer)).toEqual({ currency: "USD", balance: 500, available_balance: 100 });
+    expect(await balances(payer)).toEqual({ currency: "USD", balance: 500, available_balance: 100, credit_limit: 0 });
   });
 
   it("refuses a destination that has no wallet", async () => {
     const payer = await mostlyHeld();
     const unknown = await hold(payer, { amount: 10, destination_user_id: 987654 });
     expect([unknown.status, unknown.body.error.code]).toEqual([404, "wallet_not_found"]);
-    expect(await balances(payer)).toEqual({ currency: "USD", balance: 500, available_balance: 100 });
+    expect(await balances(payer)).toEqual({ currency: "USD", balance: 500, available_balance: 100, credit_limit: 0 });
   });
 
   it("refuses malformed input with 400", async () => {
@@ -107,7 +107,7 @@ describe("placing a hold", () => {
       const r = await hold(payer, body);
       expect(r.status, JSON.stringify(body)).toBe(400);
     }
-    expect(await balances(payer)).toEqual({ currency: "USD", balance: 500, available_balance: 100 });
+    expect(await balances(payer)).toEqual({ currency: "USD", balance: 500, available_balance: 100, credit_limit: 0 });
   });
 });
 
@@ -127,7 +127,7 @@ describe("capturing and voiding", () => {
       available_balance: 600,
       transfer_id: expect.stringMatching(/^\d+$/),
     });
-    expect(await balances(dest)).toEqual({ currency: "USD", balance: 450, available_balance: 450 });
+    expect(await balances(dest)).toEqual({ currency: "USD", balance: 450, available_balance: 450, credit_limit: 0 });
     const out = (await get(base, "/api/transactions/v1?type=3", payer)).body.transactions[0];
     expect(out).toMatchObject({ type: "transfer", direction: "out", amount: 400, hold_id: h.hold_id });
     expect(out.transfer_id).toBe(c.body.transfer_id);
@@ -142,7 +142,7 @@ describe("capturing and voiding", () => {
     const h = (await hold(payer, { amount: 400, destination_user_id: dest })).body;
     const c = await capture(dest, h.hold_id, { amount: 150 });
     expect(c.body).toMatchObject({ captured_amount: 150, amount: 400, balance: 850, available_balance: 850 });
-    expect(await balances(dest)).toEqual({ currency: "USD", balance: 150, available_balance: 150 });
+    expect(await balances(dest)).toEqual({ currency: "USD", balance: 150, available_balance: 150, credit_limit: 0 });
   });
 
   it("lets the payer capture a hold without a destination: the money leaves the system as a withdraw", async () => {
@@ -203,8 +203,8 @@ describe("capturing and voiding", () => {
     const before = await balances(payer);
     expect(before).toEqual(
       how === "captured"
-        ? { currency: "USD", balance: 900, available_balance: 900 }
-        : { currency: "USD", balance: 1000, available_balance: 1000 },
+        ? { currency: "USD", balance: 900, available_balance: 900, credit_limit: 0 }
+        : { currency: "USD", balance: 1000, available_balance: 1000, credit_limit: 0 },
     );
     for (const r of [await capture(dest, id), await voidIt(dest, id)]) {
       expect([r.status, r.body.error.code]).toEqual([409, "hold_not_active"]);

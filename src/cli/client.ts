@@ -19,12 +19,19 @@ import type { PublicTransferView } from "../core/transfers.js";
 import type { ExchangeDone, QuoteRow, RateRow } from "../core/fx.js";
 import type { BatchDone } from "../core/batches.js";
 import type { Tags } from "../core/operations.js";
+import type { LimitsView } from "../core/limits.js";
 
 export type TransferStatusView = PublicTransferView;
 
 /** One currency's balances, as /balance/v1 and each entry of /balances/v1 answer them. */
 /** version: the wallet's (absent for a past balance), what expected_version compares with */
-export type CurrencyBalance = { currency: string; balance: number; available_balance: number; version?: number };
+export type CurrencyBalance = {
+  currency: string;
+  balance: number;
+  available_balance: number;
+  version?: number;
+  credit_limit?: number;
+};
 
 /**
  * currency, wherever it is optional: an ISO 4217 code; absent, the server's (or in
@@ -49,6 +56,8 @@ export interface WalletClient {
   balance(userId: number, currency?: string): Promise<CurrencyBalance>;
   /** every currency the user has a wallet in, sorted by code (the default always) */
   balances(userId: number): Promise<{ balances: CurrencyBalance[] }>;
+  /** the user's tier, credit line and limits in a currency, with this UTC day's and month's use */
+  limits(userId: number, currency?: string): Promise<LimitsView>;
   placeHold(h: {
     userId: number;
     toUserId?: number;

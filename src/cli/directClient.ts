@@ -1,5 +1,6 @@
 /** The direct client: the core on the database, no server in between. */
 import { ERROR_CODES, WalletError } from "../core/errors.js";
+import { userLimits } from "../core/limits.js";
 import { createQuote, exchange, listRates } from "../core/fx.js";
 import { BAD_CURSOR, decodeCursor, getHistory } from "../core/history.js";
 import { unwrap } from "../core/outcome.js";
@@ -26,7 +27,13 @@ export function createDirectClient(
 
   async function balanceIn(userId: number, currency: string): Promise<CurrencyBalance> {
     const b = walletIn(await routedBalances(ctx, userId), currency);
-    return { currency, balance: b.balance, available_balance: b.available, version: b.walletVersion };
+    return {
+      currency,
+      balance: b.balance,
+      available_balance: b.available,
+      version: b.walletVersion,
+      credit_limit: b.creditLimit,
+    };
   }
 
   return {
@@ -55,13 +62,20 @@ export function createDirectClient(
       return publicView(t);
     },
     balance: (userId, currency) => balanceIn(userId, resolve(currency)),
+    limits: (userId, currency) => userLimits(ctx, userId, resolve(currency)),
     // as the API answers it: sorted by code, the default currency always among them
     balances: async (userId) => {
       const u = await routedBalances(ctx, userId);
       const codes = new Set([ctx.currencies.defaultCurrency, ...u.wallets.map((w) => w.currency)]);
       const balances = [...codes].sort().map((code) => {
         const w = walletIn(u, code);
-        return { currency: code, balance: w.balance, available_balance: w.available, version: w.walletVersion };
+        return {
+          currency: code,
+          balance: w.balance,
+          available_balance: w.available,
+          version: w.walletVersion,
+          credit_limit: w.creditLimit,
+        };
       });
       return { balances };
     },

@@ -1,15 +1,16 @@
 /**
  * The live-server client over gRPC (--api grpc://host:port): wallet.v1 from the same
  * .proto the server loads, one HTTP/2 connection. It answers in the HTTP API's JSON
- * shapes (enums as their lower-case names, absent nullable fields as null), so the
- * commands print the same whichever protocol carried them. Like the HTTP transport,
- * every write carries an Idempotency-Key of its own, so its retries cannot apply twice.
+ * shapes (enums as lower-case names, absent nullable fields as null), so commands print
+ * the same whichever protocol carried them. Every write carries an Idempotency-Key.
  */
 import { randomUUID } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import { isErrorCode, WalletError } from "../core/errors.js";
 import type { WalletEvent } from "../core/events/format.js";
 import type { RateRow } from "../core/fx.js";
+import type { LimitsView } from "../core/limits.js";
+import type { LimitUse } from "../core/store/limits.js";
 import type { HistoryEntry, HistoryPage } from "../core/history.js";
 import { signToken } from "../server/auth.js";
 import { fieldOrders, toJson } from "../server/grpc/json.js";
@@ -90,8 +91,8 @@ export function createGrpcClient(apiUrl: string, opts: HttpClientOptions): Walle
   function refusal(err: grpc.ServiceError): Error {
     const code = err.metadata?.get(MD.errorCode)[0];
     const details = err.metadata?.get(MD.errorDetails)[0];
-    if (typeof code === "string" && isErrorCode(code))
-      return new WalletError(code, err.details, typeof details === "string" ? JSON.parse(details) : undefined);
+    const parsed = typeof details === "string" ? (JSON.parse(details) as Record<string, unknown>) : undefined;
+    if (typeof code === "string" && isErrorCode(code)) return new WalletError(code, err.details, parsed);
     return new ConnectionError(`could not reach the wallet server at ${target}: ${err.details || err.message}`);
   }
 
@@ -151,6 +152,10 @@ export function createGrpcClient(apiUrl: string, opts: HttpClientOptions): Walle
     balances: async (userId) => {
       const r = await call<{ balances: Msg[] }>("ListBalances", userId, {});
       return { balances: r.balances.map((b) => json<CurrencyBalance>("CurrencyBalance", b)) };
+    },
+    limits: async (userId, currency) => {
+      const r = await call<LimitsView & { limits: Msg[] }>("GetLimits", userId, ccy(currency));
+      return { ...r, limits: r.limits.map((l) => json<LimitUse>("LimitUse", l, {}, ["resets_at"])) };
     },
     fxRates: async () => {
       // the rates are no user's: any caller may read them (user 1 authenticates the call)

@@ -43,6 +43,8 @@ export function createHttpClient(baseUrl: string, opts: HttpClientOptions): Wall
     balance: (userId, c) =>
       call("GET", `/api/wallet/balance/v1${c === undefined ? "" : `?currency=${encodeURIComponent(c)}`}`, userId),
     balances: (userId) => call("GET", "/api/wallet/balances/v1", userId),
+    limits: (userId, c) =>
+      call("GET", `/api/limits/v1${c === undefined ? "" : `?currency=${encodeURIComponent(c)}`}`, userId),
     balanceAt: (userId, at, c) =>
       call("GET", `/api/wallet/balance/v1?at=${encodeURIComponent(at.toISOString())}${q(c)}`, userId),
     events: (userId, e) =>

@@ -6,6 +6,7 @@ import { registerAdmin } from "./commands/admin.js";
 import { registerEvents } from "./commands/events.js";
 import { registerFx } from "./commands/fx.js";
 import { registerBatch } from "./commands/batch.js";
+import { registerLimits } from "./commands/limits.js";
 import { registerHolds } from "./commands/holds.js";
 import { registerLoadtest } from "./commands/loadtest.js";
 import { registerMoney } from "./commands/money.js";
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerStatement(program);
   registerFx(program);
   registerBatch(program);
+  registerLimits(program);
   registerAdmin(program);
   registerWebhooks(program);
   registerLoadtest(program);
@@ -54,12 +56,14 @@ function report(err: unknown, json: boolean): void {
   const message = err instanceof Error ? err.message : String(err);
   const details = err instanceof WalletError ? err.details : undefined;
   if (json) process.stdout.write(JSON.stringify({ error: { code, message, ...(details ? { details } : {}) } }) + "\n");
-  // a refused batch names the operation and its code
-  const which =
-    details && "index" in details
+  // a refused batch names the operation and its code; other details (limit_exceeded: which
+  // limit, what remains, when it resets) follow the message as JSON
+  const extra = !details
+    ? ""
+    : "index" in details
       ? ` (operation ${String(details.index)}: ${String(details.code ?? "malformed")})`
-      : "";
-  process.stderr.write(`wallet: ${code === "usage" || code === "error" ? "" : code + ": "}${message}${which}\n`);
+      : ` ${JSON.stringify(details)}`;
+  process.stderr.write(`wallet: ${code === "usage" || code === "error" ? "" : code + ": "}${message}${extra}\n`);
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -21,6 +21,15 @@ import {
 } from "../core/operator.js";
 import { unwrap } from "../core/outcome.js";
 import { positions, setRate, type RateRow } from "../core/fx.js";
+import {
+  assignUserTier,
+  listTiers,
+  setTier,
+  setUserCreditLimit,
+  type CurrencyLimits,
+  type LimitedInspectView,
+  type TierView,
+} from "../core/limits.js";
 import { ConnectionError } from "./errors.js";
 import { createTransport } from "./http.js";
 
@@ -36,6 +45,13 @@ export interface OperatorClient {
   setRate(from: string, to: string, rate: string, reason?: string): Promise<RateRow>;
   /** the platform's position in each currency it has exchanged */
   positions(): Promise<{ positions: Array<{ currency: string; position: number }> }>;
+  /** replaces a tier's whole set of limits (audited: tier_definition) */
+  defineTier(name: string, limits: Record<string, CurrencyLimits>): Promise<TierView>;
+  tiers(): Promise<{ tiers: TierView[] }>;
+  /** puts a user in a tier (audited: tier) */
+  assignTier(userId: number, tier: string, reason: string, currency?: string): Promise<LimitedInspectView>;
+  /** sets a wallet's credit line, 0 removing it (audited: credit_limit) */
+  creditLimit(userId: number, limit: number, reason: string, currency?: string): Promise<LimitedInspectView>;
   close(): Promise<void>;
 }
 
@@ -65,6 +81,20 @@ export function createDirectOperator(core: Core, actor: string): OperatorClient 
         reason,
       }),
     positions: () => positions(ctx),
+    defineTier: (name, limits) => setTier(ctx, { name, limits, actor }),
+    tiers: () => listTiers(ctx),
+    assignTier: async (userId, tier, reason, currency) =>
+      unwrap(await assignUserTier(ctx, { userId, tier, reason, actor, currency: ctx.currencies.resolve(currency) })),
+    creditLimit: async (userId, creditLimit, reason, currency) =>
+      unwrap(
+        await setUserCreditLimit(ctx, {
+          userId,
+          creditLimit,
+          reason,
+          actor,
+          currency: ctx.currencies.resolve(currency),
+        }),
+      ),
     close: () => core.close(),
   };
 }
@@ -96,6 +126,16 @@ export function createHttpOperator(baseUrl: string, token: string | undefined, a
     setRate: (from, to, rate, reason) =>
       t.call("PUT", `/admin/v1/fx/rates/${from}/${to}`, headers, { rate, ...(reason ? { reason } : {}) }),
     positions: () => t.call("GET", "/admin/v1/fx/positions", headers),
+    defineTier: (name, limits) => t.call("PUT", `/admin/v1/tiers/${encodeURIComponent(name)}`, headers, { limits }),
+    tiers: () => t.call("GET", "/admin/v1/tiers", headers),
+    assignTier: (userId, tier, reason, currency) =>
+      t.call("PUT", `/admin/v1/wallets/${userId}/tier`, headers, { tier, reason, ...(currency ? { currency } : {}) }),
+    creditLimit: (userId, limit, reason, currency) =>
+      t.call("PUT", `/admin/v1/wallets/${userId}/credit-limit`, headers, {
+        credit_limit: limit,
+        reason,
+        ...(currency ? { currency } : {}),
+      }),
     close: () => t.close(),
   };
 }

@@ -89,6 +89,11 @@ export const ERROR_CODES = {
     exit: 1,
     message: "The wallet is no longer at expected_version: read its balance again and decide anew.",
   },
+  limit_exceeded: {
+    status: 422,
+    exit: 1,
+    message: "The operation would pass a limit of the wallet's tier (see details).",
+  },
   quote_used: { status: 409, exit: 1, message: "This quote has already been executed." },
   quote_expired: { status: 409, exit: 1, message: "This quote has expired; ask for a new one." },
   rate_limited: { status: 429, exit: 1, message: "Too many requests; slow down." },
@@ -114,7 +119,7 @@ export function isErrorCode(code: string): code is ErrorCode {
 
 export class WalletError extends Error {
   readonly code: ErrorCode;
-  /** more about the refusal, answered as error.details (a batch's refused index, ...) */
+  /** more about the refusal, answered as error.details (a batch's refused index; limit_exceeded: which limit, what remains, when it resets) */
   readonly details?: Record<string, unknown>;
   constructor(code: ErrorCode, message?: string, details?: Record<string, unknown>) {
     super(message ?? ERROR_CODES[code].message);

@@ -54,7 +54,8 @@ export const RateBody = z.strictObject({
 export const CurrencyBalanceResponse = z.object({
   currency: Code,
   balance: z.int(),
-  available_balance: z.int().meta({ description: "balance minus the amounts of active holds" }),
+  available_balance: z.int().meta({ description: "balance plus credit_limit minus the amounts of active holds" }),
+  credit_limit: z.int(),
   version: z.int().meta({ description: "grows with every change of this wallet: a write's expected_version" }),
 });
 export const BalancesResponse = z.object({ balances: z.array(CurrencyBalanceResponse) });

@@ -19,7 +19,12 @@ const Tagged = {
 export const BalanceResponse = z.object({
   currency: Currency,
   balance: z.int(),
-  available_balance: z.int().meta({ description: "balance minus the amounts of active holds" }),
+  available_balance: z.int().meta({
+    description: "balance plus credit_limit minus the amounts of active holds (negative after a line was lowered)",
+  }),
+  credit_limit: z
+    .int()
+    .meta({ description: "the wallet's credit line: balance may go down to -credit_limit (0: none)" }),
   version: Version,
 });
 export const BalanceChangeResponse = z.object({ balance: z.int(), transaction_id: Id, currency: Currency });
@@ -104,6 +109,8 @@ export const InspectResponse = z.object({
   currency: Currency,
   balance: z.int(),
   available_balance: z.int(),
+  credit_limit: z.int(),
+  tier: z.string(),
   frozen: z.boolean(),
   frozen_reason: z.string().nullable(),
   active_holds: z.int(),
@@ -136,7 +143,19 @@ export const AuditResponse = z.object({
       id: Id,
       at: Instant,
       actor: z.string(),
-      action: z.enum(["freeze", "unfreeze", "reversal", "adjustment", "transfer_retry", "fx_rate"]),
+      action: z.enum([
+        "freeze",
+        "unfreeze",
+        "reversal",
+        "adjustment",
+        "transfer_retry",
+        "fx_rate",
+        "tier_definition",
+        "tier",
+        "credit_limit",
+        "webhook",
+        "monitor",
+      ]),
       target: z.string(),
       reason: z.string().nullable(),
       details: z.record(z.string(), z.unknown()),
@@ -165,10 +184,10 @@ export const ErrorResponse = z.object({
   error: z.object({
     code: z.string(),
     message: z.string(),
-    details: z
-      .record(z.string(), z.unknown())
-      .optional()
-      .meta({ description: "batch_refused: {index, code}; a malformed batch operation: {index}" }),
+    details: z.record(z.string(), z.unknown()).optional().meta({
+      description:
+        "batch_refused: {index, code}; a malformed batch operation: {index}; limit_exceeded: {limit, remaining, resets_at}",
+    }),
   }),
 });
 

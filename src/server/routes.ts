@@ -75,7 +75,8 @@ export function outcomeReply<T>(svc: Services, kind: string, outcome: Outcome<T>
   if (countOutcome(svc.metrics, kind, outcome)) headers["Idempotent-Replayed"] = "true";
   if (outcome.ok) return { status: successStatus, body: outcome.value, headers };
   const e = ERROR_CODES[outcome.code];
-  return { status: e.status, body: { error: { code: outcome.code, message: e.message } }, headers };
+  const error = { code: outcome.code, message: e.message, ...(outcome.details ? { details: outcome.details } : {}) };
+  return { status: e.status, body: { error }, headers };
 }
 
 export const user = { auth: true, rateLimited: true } as const;

@@ -106,7 +106,7 @@ export const CaptureBody = z.strictObject({
   ...TagFields,
 });
 
-const Reason = z
+export const Reason = z
   .string({ error: "reason is required: why, for the audit log" })
   .min(1, { error: "reason is required: why, for the audit log" })
   .max(500, { error: "reason must be at most 500 characters" })

@@ -16,8 +16,17 @@ import type { CacheRead, CacheStats, VersionedCache } from "./types.js";
 const MISS: CacheRead = { hit: false, epoch: null, version: null };
 const EXPIRY_MARGIN_MS = 1000;
 
-/** version: the wallet's own (wallets.version), what expected_version compares with */
-export type Balances = { currency: string; balance: number; available_balance: number; version: number };
+/**
+ * version: the wallet's own (wallets.version), what expected_version compares with;
+ * credit_limit: the wallet's credit line (0: none)
+ */
+export type Balances = {
+  currency: string;
+  balance: number;
+  available_balance: number;
+  version: number;
+  credit_limit: number;
+};
 
 export class CachedReads implements ChangeSubscriber {
   readonly stats: CacheStats = { hits: 0, misses: 0 };
@@ -72,7 +81,7 @@ export class CachedReads implements ChangeSubscriber {
   /**
    * All of a user's wallets, cached as one value under the user's version: a JSON
    * array of [currency, balance, available, wallet version, earliest hold expiry (ms,
-   * 0: none)]. A hold's expiry changes the available balance without a new version
+   * 0: none), credit line]. A hold's expiry changes the available balance without a new version
    * (until the marker records it), so a value is not served within a second of any of
    * its wallets' next expiry (allowing for clock skew between this process and the
    * database).
@@ -80,12 +89,14 @@ export class CachedReads implements ChangeSubscriber {
   private async wallets(userId: number): Promise<UserBalances> {
     const cached = await this.lookup(userId, "b");
     if (cached.hit) {
-      const rows = JSON.parse(cached.value) as Array<[string, number, number, number, number]>;
+      const rows = JSON.parse(cached.value) as Array<[string, number, number, number, number, number?]>;
       if (rows.every((r) => r[4] === 0 || Date.now() < r[4] - EXPIRY_MARGIN_MS)) {
-        const wallets = rows.map(([currency, balance, available, walletVersion, until]) => ({
+        // a value cached before credit lines existed has no sixth element: its line was 0
+        const wallets = rows.map(([currency, balance, available, walletVersion, until, creditLimit]) => ({
           currency,
           balance,
           available,
+          creditLimit: creditLimit ?? 0,
           walletVersion,
           holdExpiryMs: until === 0 ? null : until,
         }));
@@ -95,7 +106,7 @@ export class CachedReads implements ChangeSubscriber {
     const u = await routedBalances(this.ctx, userId, CachedReads.known(cached));
     if (u.wallets.every((w) => w.holdExpiryMs === null || Date.now() < w.holdExpiryMs - EXPIRY_MARGIN_MS)) {
       const value = JSON.stringify(
-        u.wallets.map((w) => [w.currency, w.balance, w.available, w.walletVersion, w.holdExpiryMs ?? 0]),
+        u.wallets.map((w) => [w.currency, w.balance, w.available, w.walletVersion, w.holdExpiryMs ?? 0, w.creditLimit]),
       );
       await this.testSeamBeforeFill?.();
       await this.cache.fill(userId, "b", u.version, value, cached.hit ? MISS : cached);
@@ -106,7 +117,13 @@ export class CachedReads implements ChangeSubscriber {
   /** The user's balances in one currency (0 in a currency never used). */
   async balance(userId: number, currency: string): Promise<Balances> {
     const w = walletIn(await this.wallets(userId), currency);
-    return { currency, balance: w.balance, available_balance: w.available, version: w.walletVersion };
+    return {
+      currency,
+      balance: w.balance,
+      available_balance: w.available,
+      version: w.walletVersion,
+      credit_limit: w.creditLimit,
+    };
   }
 
   /**
@@ -125,6 +142,7 @@ export class CachedReads implements ChangeSubscriber {
         balance: w.balance,
         available_balance: w.available,
         version: w.walletVersion,
+        credit_limit: w.creditLimit,
       })),
     };
   }

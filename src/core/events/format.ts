@@ -19,6 +19,8 @@ export const EVENT_TYPES = [
   "exchange_in",
   "monitor_triggered",
   "monitor_resolved",
+  // an operator set the wallet's credit line (amount: the new line): available_balance changed
+  "credit_limit",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -20,9 +20,31 @@ export const CHECKS: Check[] = [
   },
   {
     check: "balance_in_range",
-    sql: `select user_id, currency, balance::text as balance from wallets
-           where balance < 0 or balance > 9007199254740991 limit 100`,
-    describe: (r) => `wallet ${r.user_id} ${r.currency}: balance ${r.balance} out of range`,
+    // below 0 only as far as a credit line the operator granted (the largest ever
+    // granted, by the audit log: a line lowered below its use leaves the balance there)
+    sql: `select w.user_id, w.currency, w.balance::text as balance, w.credit_limit, coalesce(g.granted, 0) as granted
+            from wallets w
+            left join (select substr(target, 8)::bigint as user_id, details ->> 'currency' as currency,
+                              max((details ->> 'credit_limit')::bigint) as granted
+                         from audit_log where action = 'credit_limit' group by 1, 2) g
+              on g.user_id = w.user_id and g.currency = w.currency
+           where w.balance > 9007199254740991 or w.credit_limit < 0 or w.credit_limit > coalesce(g.granted, 0)
+              or w.balance < -greatest(w.credit_limit, coalesce(g.granted, 0))
+           limit 100`,
+    describe: (r) =>
+      `wallet ${r.user_id} ${r.currency}: balance ${r.balance} out of range (credit line ${r.credit_limit}, ` +
+      `largest granted ${r.granted})`,
+  },
+  {
+    check: "debits_within_available",
+    // every debit (money out, or a hold placed) left the available balance (balance +
+    // credit line - holds, as it stood then) at 0 or above: the balance never went below
+    // the credit line at the moment of a debit, and holds stayed within available funds
+    sql: `select user_id, currency, seq, event, available_after::text as available_after from journal
+           where (direction = -1 or event = 6) and available_after < 0 limit 100`,
+    describe: (r) =>
+      `journal row ${r.seq} (event ${r.event}) of wallet ${r.user_id} ${r.currency}: ` +
+      `a debit left available ${r.available_after}`,
   },
   {
     check: "balance_after_chain",
@@ -79,10 +101,9 @@ export const CHECKS: Check[] = [
             left join (select user_id, currency, sum(amount) as total from holds where status = 'held'
                         group by user_id, currency) h
               on h.user_id = w.user_id and h.currency = w.currency
-           where w.held <> coalesce(h.total, 0) or w.held < 0 or w.held > w.balance
+           where w.held <> coalesce(h.total, 0) or w.held < 0
            limit 100`,
-    describe: (r) =>
-      `wallet ${r.user_id} ${r.currency}: held ${r.held}, its held holds sum to ${r.total} (0 <= held <= balance)`,
+    describe: (r) => `wallet ${r.user_id} ${r.currency}: held ${r.held}, its held holds sum to ${r.total} (held >= 0)`,
   },
   {
     check: "hold_captures",

@@ -6,8 +6,10 @@ import { coalesced } from "./coalesce.js";
 export type WalletBalance = {
   currency: string;
   balance: number;
-  /** balance minus the amounts of the active holds (held, and not past expires_at) */
+  /** balance plus the credit line minus the amounts of the active holds (held, and not past expires_at) */
   available: number;
+  /** the wallet's credit line (0: none): balance may go down to -creditLimit */
+  creditLimit: number;
   /** grows with every change of this wallet (a client's expected_version compares with it) */
   walletVersion: number;
   /** the earliest expiry among its held holds (ms since the epoch), when any: available changes then */
@@ -25,7 +27,7 @@ export function walletIn(u: UserBalances, currency: string): BalanceRow {
   const w = u.wallets.find((x) => x.currency === currency);
   return w
     ? { ...w, version: u.version }
-    : { currency, balance: 0, available: 0, walletVersion: 0, holdExpiryMs: null, version: u.version };
+    : { currency, balance: 0, available: 0, creditLimit: 0, walletVersion: 0, holdExpiryMs: null, version: u.version };
 }
 
 /**
@@ -47,7 +49,7 @@ export async function readBalances(db: Executor, userId: number, defaultCurrency
 export const selectBalances = coalesced<UserBalances>(async (db, users) => {
   const rows = await db.query<WalletBalance & { user_id: number; version: number; currency: string | null }>(
     `select u.user_id, u.seq as version, w.currency, w.balance, w.version as "walletVersion",
-            w.balance - w.held + case when w.hold_expiry <= now() then
+            w.credit_limit as "creditLimit", w.balance + w.credit_limit - w.held + case when w.hold_expiry <= now() then
               (select coalesce(sum(h.amount), 0) from holds h
                 where h.user_id = w.user_id and h.currency = w.currency and h.status = 'held'
                   and h.expires_at <= now())::bigint

@@ -54,7 +54,7 @@ export function idempotencyFrom(info: CallInfo, operation: string, fields: objec
 /** A use case's outcome: counted, marked when replayed, and its value or its refusal. */
 export function settle<T>(svc: Services, kind: string, outcome: Outcome<T>, info: CallInfo): T {
   if (countOutcome(svc.metrics, kind, outcome)) info.headers.set(MD.replayed, "true");
-  if (!outcome.ok) throw new WalletError(outcome.code);
+  if (!outcome.ok) throw new WalletError(outcome.code, undefined, outcome.details);
   return outcome.value;
 }
 

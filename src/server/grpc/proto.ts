@@ -73,7 +73,7 @@ export function fromEnum<T extends string>(prefix: string, name: unknown): T {
 /** Metadata keys of the wallet's own. */
 export const MD = {
   errorCode: "wallet-error-code",
-  /** more about a refusal, as JSON (a batch's {index, code}) */
+  /** more about a refusal, as JSON (a batch's {index, code}; limit_exceeded: limit, remaining, resets_at) */
   errorDetails: "wallet-error-details",
   resumeAfter: "wallet-resume-after",
   replayed: "idempotent-replayed",

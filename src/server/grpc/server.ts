@@ -15,6 +15,7 @@ import type { GrpcLimits } from "../../core/config.js";
 import { ping } from "../../core/store/maintenance.js";
 import { batchHandlers } from "./batch.js";
 import { fxHandlers } from "./fx.js";
+import { limitHandlers } from "./limits.js";
 import { holdHandlers } from "./holds.js";
 import { moneyHandlers } from "./money.js";
 import { listenGrpc } from "./listener.js";
@@ -79,6 +80,7 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<GrpcServer>
     ...holdHandlers(pipeline, svc),
     ...fxHandlers(pipeline, svc),
     ...batchHandlers(pipeline, svc),
+    ...limitHandlers(pipeline, svc),
     WatchEvents: watchHandler(pipeline, svc, watchers, { stallMs: 30_000, pageSize: 100, ...o.watch }),
   });
 

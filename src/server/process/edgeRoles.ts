@@ -12,6 +12,7 @@ import type { GrpcServer } from "../grpc/server.js";
 import { fxAdminRoutes, fxRoutes } from "../fxRoutes.js";
 import { holdRoutes } from "../holdRoutes.js";
 import { batchRoutes } from "../batchRoutes.js";
+import { limitAdminRoutes, limitRoutes } from "../limitRoutes.js";
 import { moneyRoutes } from "../moneyRoutes.js";
 import { buildOpenApi } from "../openapi.js";
 import { opsRoutes } from "../opsRoutes.js";
@@ -29,7 +30,8 @@ function routeTable(config: Config): Route[] {
     ...holdRoutes,
     ...fxRoutes,
     ...batchRoutes,
-    ...(config.adminToken ? [...adminRoutes, ...fxAdminRoutes, ...webhookRoutes] : []),
+    ...limitRoutes,
+    ...(config.adminToken ? [...adminRoutes, ...fxAdminRoutes, ...webhookRoutes, ...limitAdminRoutes] : []),
   ];
   let openapi: unknown;
   routes.push(
