@@ -32,7 +32,13 @@ describe("a credit line", () => {
     });
     expect(await balance(1)).toMatchObject({ balance: 100, available_balance: 600, credit_limit: 500 });
     const all = (await get(s.url, "/api/wallet/balances/v1", 1)).body.balances;
-    expect(all).toContainEqual({ currency: "USD", balance: 100, available_balance: 600, credit_limit: 500 });
+    expect(all).toContainEqual({
+      currency: "USD",
+      balance: 100,
+      available_balance: 600,
+      version: expect.any(Number),
+      credit_limit: 500,
+    });
     expect((await limitsOf(s, 1)).credit_limit).toBe(500);
     const audit = await call(s.url, "GET", "/admin/v1/audit?limit=1000", { headers: adminHeaders });
     expect(audit.body.entries).toContainEqual(

@@ -61,6 +61,7 @@ describe("the default currency", () => {
       balance: 300,
       available_balance: 300,
       version: 1,
+      credit_limit: 0,
     });
   });
 });

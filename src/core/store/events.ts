@@ -22,15 +22,16 @@ export type EventRow = {
   batch_id: string | null;
 };
 
-const COLUMNS = `user_id, seq, id::text as id, currency, event, kind, amount, balance_after, available_after,
-                 counterparty_user_id, transfer_id::text as transfer_id, hold_id::text as hold_id,
-                 reverses::text as reverses, reason, wallet_iso(created_at) as created_at,
-                 reference, metadata, batch_id::text as batch_id`;
+/** An EventRow's columns of the journal under alias j (every reader of events selects these). */
+export const EVENT_COLUMNS = `j.user_id, j.seq, j.id::text as id, j.currency, j.event, j.kind, j.amount, j.balance_after,
+  j.available_after, j.counterparty_user_id, j.transfer_id::text as transfer_id, j.hold_id::text as hold_id,
+  j.reverses::text as reverses, j.reason, wallet_iso(j.created_at) as created_at,
+  j.reference, j.metadata, j.batch_id::text as batch_id`;
 
 /** A wallet's events after a sequence, oldest first: one range read of the primary key. */
 export function selectEvents(db: Executor, userId: number, after: number, limit: number): Promise<EventRow[]> {
   return db.query<EventRow>(
-    `select ${COLUMNS} from journal where user_id = $1 and seq > $2 order by seq limit $3`,
+    `select ${EVENT_COLUMNS} from journal j where j.user_id = $1 and j.seq > $2 order by j.seq limit $3`,
     [userId, after, limit],
     { name: "select_events" },
   );

@@ -14,7 +14,7 @@ import type { Agent } from "undici";
 import type { ChangeFeed } from "../changes/feed.js";
 import type { Database } from "../db/index.js";
 import { toEvent } from "../events/format.js";
-import type { EventRow } from "../store/events.js";
+import { EVENT_COLUMNS, type EventRow } from "../store/events.js";
 import { backoffMs, sleep } from "../retry.js";
 import { attempt, ATTEMPT_TIMEOUT_MS, webhookAgent, type AttemptResult } from "./send.js";
 import { loadTargets, oldestPending, purgeDelivered, type Target } from "./store.js";
@@ -43,10 +43,6 @@ export type DelivererOptions = {
 type Claimed = { delivery_id: string; delivery_attempts: number; d_user: number; d_seq: number } & {
   [K in keyof EventRow]: EventRow[K] | null;
 };
-
-const EVENT_COLUMNS = `j.user_id, j.seq, j.id::text as id, j.currency, j.event, j.kind, j.amount, j.balance_after,
-  j.available_after, j.counterparty_user_id, j.transfer_id::text as transfer_id, j.hold_id::text as hold_id,
-  j.reverses::text as reverses, j.reason, wallet_iso(j.created_at) as created_at`;
 
 export class WebhookDeliverer {
   private running = false;
