@@ -1505,13 +1505,17 @@ CREATE FUNCTION public.wallet_release_expired(p_user bigint) RETURNS public.jour
     AS $$
 declare
   h record;
+  j journal;
   v_rows journal[] := '{}';
 begin
   for h in update holds set status = 'expired', closed_at = now()
             where user_id = p_user and status = 'held' and expires_at <= now()
-        returning id, currency, amount, destination_user_id loop
-    v_rows := v_rows || wallet_record(p_user, h.currency, 9::smallint, null, 0::smallint, h.amount, wallet_next_id(),
-                                      h.destination_user_id, null, h.id, p_held => -h.amount);
+        returning id, currency, amount, destination_user_id, reference, metadata loop
+    j := wallet_record(p_user, h.currency, 9::smallint, null, 0::smallint, h.amount, wallet_next_id(),
+                       h.destination_user_id, null, h.id, p_held => -h.amount);
+    j.reference := h.reference;
+    j.metadata := h.metadata;
+    v_rows := v_rows || j;
   end loop;
   -- (x, not h: h is this function's loop variable)
   update wallets w set hold_expiry = (select min(x.expires_at) from holds x

@@ -63,6 +63,21 @@ describe("expiry", () => {
     await vi.waitFor(async () => expect(await storedStatus(id)).toBe("expired"), { timeout: 10_000, interval: 50 });
   });
 
+  it("tags the expiry's event with the hold's reference and metadata", async () => {
+    const payer = await api.wallet(1000);
+    const body = { amount: 300, expires_in_seconds: 1, reference: "cart-77", metadata: { order: "77" } };
+    const h = (await api.hold(payer, body)).body;
+    await vi.waitFor(async () => expect(await storedStatus(h.hold_id)).toBe("expired"), {
+      timeout: 10_000,
+      interval: 50,
+    });
+    const events = (await get(s.url, "/api/events/v1?limit=500", payer)).body.events;
+    const expired = events.filter((e: { type: string }) => e.type === "hold_expired");
+    expect(expired.map((e: { data: object }) => e.data)).toEqual([
+      expect.objectContaining({ hold_id: h.hold_id, reference: "cart-77", metadata: { order: "77" }, batch_id: null }),
+    ]);
+  });
+
   it("lists an expired hold under status=expired, not under status=held", async () => {
     const { payer, id, at } = await expiringHold();
     await untilInstant(at);
