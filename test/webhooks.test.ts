@@ -186,6 +186,27 @@ describe("webhook endpoints", () => {
   });
 });
 
+describe("Idempotency-Key on the admin POSTs", () => {
+  it("adds one endpoint for a repeated request, answers it again, and refuses the key for another", async () => {
+    const keyed = (body: unknown, key: string) =>
+      call(s.url, "POST", "/admin/v1/webhooks", { headers: { ...admin, "idempotency-key": key }, body });
+    const body = { url: "http://127.0.0.1:9/hook-idem", event_types: ["deposit"] };
+    const first = await keyed(body, "wh-idem-1");
+    expect(first.status).toBe(201);
+    const again = await keyed(body, "wh-idem-1");
+    expect([again.status, again.headers["idempotent-replayed"]]).toEqual([201, "true"]);
+    expect(again.body).toEqual(first.body); // the same endpoint, its secret included
+    const listed = (await adminCall("GET", "/admin/v1/webhooks")).body.webhooks;
+    expect(listed.filter((w: { url: string }) => w.url === body.url)).toHaveLength(1);
+    const other = await keyed({ ...body, event_types: ["withdraw"] }, "wh-idem-1");
+    expect([other.status, other.body.error.code]).toEqual([422, "idempotency_key_reused"]);
+    // a refused request releases its key: the same key may carry a good request after it
+    expect((await keyed({ url: "ftp://x" }, "wh-idem-2")).status).toBe(400);
+    expect((await keyed({ ...body, url: "http://127.0.0.1:9/hook-idem-2" }, "wh-idem-2")).status).toBe(201);
+    expect((await adminCall("DELETE", `/admin/v1/webhooks/${first.body.id}`)).status).toBe(204);
+  });
+});
+
 describe("the OpenAPI document", () => {
   it("describes the webhook and monitor routes", async () => {
     const doc = (await get(s.url, "/openapi.json")).body;

@@ -17,6 +17,7 @@ import type { AdminAuthenticator } from "./auth.js";
 import { ClientGoneError, parseJsonObject, readBody, sendBody, sendError, sendJson } from "./http.js";
 import { idempotencyOf } from "./idempotency.js";
 import { withRequestId } from "./processGuard.js";
+import { withStoredReply } from "./storedReplies.js";
 import { createRouter } from "./router.js";
 import type { Reply, RequestInfo, Route } from "./routes.js";
 import { describeIssues } from "./schemas.js";
@@ -94,6 +95,11 @@ export function createApp(opts: AppOptions) {
       const key = req.headers["idempotency-key"];
       // the operation as sent (a capture of one hold is not a capture of another) and its fields
       if (key !== undefined) info.idempotency = idempotencyOf(key, `${route.method} ${path}`, info.body);
+    }
+    const key = req.headers["idempotency-key"];
+    if (route.storesReply && key !== undefined) {
+      const idem = info.idempotency ?? idempotencyOf(key, `${route.method} ${path}`, {});
+      return withStoredReply(svc.ctx.db, idem, () => route.handler(info, svc));
     }
     return traced(route.operationId, { "wallet.user_id": info.userId }, () => route.handler(info, svc));
   }

@@ -47,6 +47,8 @@ export type Route = {
   opensWallet?: boolean;
   body?: z.ZodType;
   query?: z.ZodType;
+  /** an admin POST that moves no money: its Idempotency-Key is kept around it (storedReplies.ts) */
+  storesReply?: boolean;
   /** an empty body is taken as {} (the body's fields are all optional) */
   bodyOptional?: boolean;
   /** success (and other non-error) responses */
