@@ -34,7 +34,7 @@ describe("token auth", () => {
     expect(r.status).toBe(200);
     const cli = await runCli(["token", "--user", "9", "--json"], { AUTH_SECRET: SECRET });
     const b = await get(s.url, "/api/wallet/balance/v1", `Bearer ${cli.json.token}`);
-    expect(b.body).toEqual({ currency: "USD", balance: 5, available_balance: 5, credit_limit: 0 });
+    expect(b.body).toEqual({ currency: "USD", balance: 5, available_balance: 5, version: 1, credit_limit: 0 });
   });
 
   it("refuses missing, malformed, wrongly signed, expired, subject-less and bare-user-id credentials", async () => {
@@ -64,7 +64,7 @@ describe("token auth", () => {
     }
     expect(
       (await get(s.url, "/api/wallet/balance/v1", `Bearer ${await sign({ sub: "9", exp: now() + 60 })}`)).body,
-    ).toEqual({ currency: "USD", balance: 5, available_balance: 5, credit_limit: 0 });
+    ).toEqual({ currency: "USD", balance: 5, available_balance: 5, version: 1, credit_limit: 0 });
   });
 
   it("refuses to start in token mode without an adequate secret", async () => {

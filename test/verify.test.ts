@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openDatabase } from "../src/core/db/index.js";
 import { ROOT, runCli } from "./helpers/cli.js";
 import { processDatabase } from "./helpers/db.js";
+import { engine } from "./helpers/env.js";
 
 let env: Record<string, string>;
 let drop: () => Promise<void>;
@@ -65,13 +66,14 @@ describe("wallet migrate and verify", () => {
     expect(human.stdout).toMatch(/wallet 2 USD: balance 81 but its journal sums to 80/);
   });
 
-  it("finds a gap in a wallet's sequence", async () => {
+  // the checks are SQL, the same on both engines: PGlite runs the clean pass and the first violation
+  it.skipIf(engine === "pglite")("finds a gap in a wallet's sequence", async () => {
     await consistent();
     await sql("update journal set seq = 7 where user_id = 1 and seq = 2");
     expect(await violations()).toContain("journal_sequence");
   });
 
-  it("finds a transfer whose two rows do not pair up", async () => {
+  it.skipIf(engine === "pglite")("finds a transfer whose two rows do not pair up", async () => {
     await consistent();
     await sql("update journal set amount = 31, balance_after = 81 where user_id = 2 and id = 13");
     await sql("update wallets set balance = 81 where user_id = 2");

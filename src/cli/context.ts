@@ -3,14 +3,19 @@
  * its password.
  */
 import type { Config } from "../core/config.js";
-import { DatabaseInUseError } from "../core/db/index.js";
-import { openDirectProcess, type DirectProcess } from "../server/process/assemble.js";
+import type { DirectProcess } from "../server/process/assemble.js";
 import { ConnectionError } from "./errors.js";
 
 export type GlobalOptions = { json?: boolean; api?: string; color?: boolean };
 
 /** Direct mode: the core on DATABASE_URL or the embedded database, schema brought up to date. */
 export async function openDirect(config: Config): Promise<DirectProcess> {
+  // the core, its database drivers and the process assembly load when a command opens the
+  // database, not for --api calls, usage errors or help
+  const [{ openDirectProcess }, { DatabaseInUseError }] = await Promise.all([
+    import("../server/process/assemble.js"),
+    import("../core/db/index.js"),
+  ]);
   try {
     return await openDirectProcess({ ...config, dbPoolMax: Math.min(config.dbPoolMax, 10) });
   } catch (err) {
