@@ -200,7 +200,7 @@ describe("Idempotency-Key on the admin POSTs", () => {
     expect(listed.filter((w: { url: string }) => w.url === body.url)).toHaveLength(1);
     const other = await keyed({ ...body, event_types: ["withdraw"] }, "wh-idem-1");
     expect([other.status, other.body.error.code]).toEqual([422, "idempotency_key_reused"]);
-    // a refused request releases its key: the same key may carry a good request after it
+    // a request refused by validation never takes its key: the same key may carry a good one after it
     expect((await keyed({ url: "ftp://x" }, "wh-idem-2")).status).toBe(400);
     expect((await keyed({ ...body, url: "http://127.0.0.1:9/hook-idem-2" }, "wh-idem-2")).status).toBe(201);
     expect((await adminCall("DELETE", `/admin/v1/webhooks/${first.body.id}`)).status).toBe(204);

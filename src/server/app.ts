@@ -92,16 +92,16 @@ export function createApp(opts: AppOptions) {
     if (route.body) {
       const raw = await readBody(req);
       info.body = parse(route.body, raw.length === 0 && route.bodyOptional ? {} : parseJsonObject(raw));
-      const key = req.headers["idempotency-key"];
-      // the operation as sent (a capture of one hold is not a capture of another) and its fields
-      if (key !== undefined) info.idempotency = idempotencyOf(key, `${route.method} ${path}`, info.body);
     }
     const key = req.headers["idempotency-key"];
-    if (route.storesReply && key !== undefined) {
-      const idem = info.idempotency ?? idempotencyOf(key, `${route.method} ${path}`, {});
-      return withStoredReply(svc.ctx.db, idem, () => route.handler(info, svc));
-    }
-    return traced(route.operationId, { "wallet.user_id": info.userId }, () => route.handler(info, svc));
+    // the operation as sent (a capture of one hold is not a capture of another) and its fields
+    if (key !== undefined && (route.body || route.storesReply))
+      info.idempotency = idempotencyOf(key, `${route.method} ${path}`, info.body);
+    const run = () => route.handler(info, svc);
+    const idem = info.idempotency;
+    return traced(route.operationId, { "wallet.user_id": info.userId }, () =>
+      route.storesReply && idem ? withStoredReply(svc.ctx.db, idem, run) : run(),
+    );
   }
 
   /** The answer to what went wrong; status: what the request is counted as. */
