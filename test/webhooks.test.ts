@@ -204,6 +204,15 @@ describe("Idempotency-Key on the admin POSTs", () => {
     expect((await keyed({ url: "ftp://x" }, "wh-idem-2")).status).toBe(400);
     expect((await keyed({ ...body, url: "http://127.0.0.1:9/hook-idem-2" }, "wh-idem-2")).status).toBe(201);
     expect((await adminCall("DELETE", `/admin/v1/webhooks/${first.body.id}`)).status).toBe(204);
+    // a request its action refuses (a monitor of a user never seen: 404) releases its key
+    const monitor = (body: unknown) =>
+      call(s.url, "POST", "/admin/v1/monitors", { headers: { ...admin, "idempotency-key": "mon-idem-1" }, body });
+    const cond = { field: "balance", operator: "lt", value: 10 };
+    expect((await monitor({ user_id: 987_654, ...cond })).status).toBe(404);
+    await post(s.url, "/api/deposit/v1", 987_655, { amount: 50 });
+    const made = await monitor({ user_id: 987_655, ...cond });
+    expect(made.status).toBe(201);
+    expect((await adminCall("DELETE", `/admin/v1/monitors/${made.body.id}`)).status).toBe(204);
   });
 });
 
