@@ -37,11 +37,16 @@ export function freshDb(name, users) {
 }
 export const dropDb = (name) => sh("dropdb", [...pgArgs, "--if-exists", "--force", name]);
 
-/** pgbench of one script file in bench/sql; tps, and per-item rate when each transaction does `per` items. */
+/**
+ * pgbench of one script file in bench/sql; tps, and per-item rate when each transaction does `per` items.
+ * PGBENCH_MODE (simple, extended, prepared; pgbench's -M, default simple) applies to every run.
+ */
 export function pgbench(db, file, { clients = 64, duration = 10, users = 1000, per = 1 } = {}) {
   const out = sh("pgbench", [
     ...pgArgs,
     "-n",
+    "-M",
+    process.env.PGBENCH_MODE ?? "simple",
     "-c",
     String(clients),
     "-j",

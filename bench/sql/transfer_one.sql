@@ -2,4 +2,4 @@
 \set from random(1, :users)
 \set to (:from % :users) + 1
 select count(*) from wallet_apply(jsonb_build_array(jsonb_build_object(
-  'k', 3, 'cur', 'USD', 'id', wallet_next_id()::text, 'u', :from, 'c', :to, 'a', 1)), false);
+  'k', 3, 'cur', 'USD', 'id', wallet_next_id()::text, 'u', :from::bigint, 'c', :to::bigint, 'a', 1)), false);
