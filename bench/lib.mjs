@@ -35,6 +35,39 @@ export function freshDb(name, users) {
   wallet(name, ["migrate"]);
   wallet(name, ["seed", "--users", String(users), "--balance", "1000000000"]);
 }
+/** The migration files, in order (migrations/NNN_name.sql). */
+export const migrationFiles = () =>
+  fs
+    .readdirSync(path.join(ROOT, "migrations"))
+    .filter((f) => /^\d+_.+\.sql$/.test(f))
+    .sort();
+
+/**
+ * A fresh database with the migrations up to `level` ("012"), each file's up part in one
+ * transaction as the migrator runs it; with `candidate` (a file's path), the migrations
+ * numbered below `level` and then that file instead.
+ */
+export function migratedDb(name, level, candidate) {
+  sh("dropdb", [...pgArgs, "--if-exists", "--force", name]);
+  sh("createdb", [...pgArgs, name]);
+  const dir = path.join(ROOT, "migrations");
+  const number = level.slice(0, 3);
+  const paths = candidate
+    ? [
+        ...migrationFiles()
+          .filter((f) => f.slice(0, 3) < number)
+          .map((f) => path.join(dir, f)),
+        candidate,
+      ]
+    : migrationFiles()
+        .filter((f) => f.slice(0, 3) <= number)
+        .map((f) => path.join(dir, f));
+  for (const file of paths) {
+    const up = fs.readFileSync(file, "utf8").split(/^-- migrate:down\s*$/m)[0];
+    const sql = `select set_config('wallet.default_currency', 'USD', true);\n${up}`;
+    sh("psql", [...pgArgs, "-d", name, "-XAtq", "-v", "ON_ERROR_STOP=1", "-1", "-c", sql]);
+  }
+}
 export const dropDb = (name) => sh("dropdb", [...pgArgs, "--if-exists", "--force", name]);
 
 /**

@@ -16,14 +16,11 @@
 import fs from "node:fs";
 import path from "node:path";
 import pg from "pg";
-import { dbUrl, log, machine, pgArgs, ROOT, sh, writeResult } from "./lib.mjs";
+import { dbUrl, log, machine, migratedDb, migrationFiles, pgArgs, ROOT, sh, writeResult } from "./lib.mjs";
 
-const MIGRATIONS = path.join(ROOT, "migrations");
-const files = fs
-  .readdirSync(MIGRATIONS)
-  .filter((f) => /^\d+_.+\.sql$/.test(f))
-  .sort();
-const allLevels = files.map((f) => f.slice(0, 3)).filter((l) => l >= "008");
+const allLevels = migrationFiles()
+  .map((f) => f.slice(0, 3))
+  .filter((l) => l >= "008");
 const EXTRA = Object.fromEntries(
   (process.env.EXTRA ?? "")
     .split(",")
@@ -40,18 +37,9 @@ const USERS = Number(process.env.USERS ?? 1000);
 const BATCH = 100;
 const dbName = (level) => `wallet_sqllevels_${process.pid}_${level.replace(/\W/g, "")}`;
 
-/** A database with the migrations up to `level`, each file's up part in one transaction (as the migrator runs it). */
+/** A fresh database at `level` (or a candidate migration, EXTRA), with the minimal function beside it. */
 function migrateTo(db, level) {
-  sh("dropdb", [...pgArgs, "--if-exists", "--force", db]);
-  sh("createdb", [...pgArgs, db]);
-  const paths = EXTRA[level]
-    ? [...files.filter((x) => x.slice(0, 3) < level.slice(0, 3)).map((f) => path.join(MIGRATIONS, f)), EXTRA[level]]
-    : files.filter((x) => x.slice(0, 3) <= level).map((f) => path.join(MIGRATIONS, f));
-  for (const file of paths) {
-    const up = fs.readFileSync(file, "utf8").split(/^-- migrate:down\s*$/m)[0];
-    const sql = `select set_config('wallet.default_currency', 'USD', true);\n${up}`;
-    sh("psql", [...pgArgs, "-d", db, "-XAtq", "-v", "ON_ERROR_STOP=1", "-1", "-c", sql]);
-  }
+  migratedDb(db, level, EXTRA[level]);
   sh("psql", [...pgArgs, "-d", db, "-XAtq", "-v", "ON_ERROR_STOP=1", "-f", path.join(ROOT, "bench/sql/minimal.sql")]);
 }
 
