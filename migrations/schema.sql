@@ -1859,6 +1859,7 @@ $$;
 
 CREATE FUNCTION public.wallet_webhook_enqueue(p_limit integer) RETURNS integer
     LANGUAGE plpgsql
+    SET jit TO 'off'
     AS $$
 declare
   v_xid xid8;
