@@ -1878,6 +1878,13 @@ begin
   end if;
   select s.xid, s.change_id into v_xid, v_id from webhook_state s where s.id = 1 for update skip locked;
   if not found then return -1; end if;
+  -- no endpoint: nothing to deliver, so the position moves to the horizon without
+  -- reading the log's pages (an endpoint created later receives only what its own
+  -- snapshot does not see, which is after this position anyway)
+  if not exists (select 1 from webhook_endpoints) then
+    update webhook_state set xid = greatest(v_top, v_xid), change_id = 0, updated_at = now() where id = 1;
+    return 0;
+  end if;
   with page as (
     select c.xid, c.id, c.changes from wallet_changes c
      where (c.xid, c.id) > (v_xid, v_id) and c.xid < v_top order by c.xid, c.id limit p_limit),
@@ -1888,7 +1895,7 @@ begin
     insert into webhook_deliveries (endpoint_id, user_id, seq)
     select e.id, x.user_id, x.seq
       from pairs x
-      join journal j on j.user_id = x.user_id and j.seq = x.seq
+      cross join lateral (select j.event from journal j where j.user_id = x.user_id and j.seq = x.seq) j
       join webhook_endpoints e on (e.event_types is null or j.event = any (e.event_types))
                               and not pg_visible_in_snapshot(x.xid, e.snapshot)
      order by e.id, x.user_id, x.seq
