@@ -5,12 +5,16 @@
 // same load generator: the head build's `wallet loadtest`), and the report gives each
 // side's median and the ratio head/base.
 //   node bench/compare.mjs <base-rev> [scenario ...]      (default scenarios: transfer deposit)
-// Env: HEAD_REV (default HEAD).
+// Env: HEAD_REV (default HEAD). MODE=cpu: instead of throughput, REQUESTS requests per
+// scenario (balance, history, transfer, deposit) from an undici client in this process, and
+// the CPU per request of the serving process and of the database's backends (utime + stime
+// from /proc): on two shared cores the wall clock swings with the machine, CPU far less.
 // Env: DURATION (s, default 10), ROUNDS (3), CONCURRENCY (64), USERS (1000), PG_ADMIN_URL.
 import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { Pool } from "undici";
 import { dbUrl, log, pgArgs, ROOT } from "./lib.mjs";
 
 const [base, ...rest] = process.argv.slice(2);
@@ -71,11 +75,73 @@ function loadtest(url, scenario) {
   return JSON.parse(sh(process.execPath, args, { env }));
 }
 
+const MODE = process.env.MODE ?? "throughput";
+const REQUESTS = Number(process.env.REQUESTS ?? 10000);
+const ticks = (pid) => {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return 0; // gone
+  }
+};
+const user = (i) => (i % USERS) + 1;
+const post = (p, u, body) => ({
+  method: "POST",
+  path: p,
+  headers: { authorization: String(u), "content-type": "application/json" },
+  body: JSON.stringify(body),
+});
+const REQUEST = {
+  balance: (i) => ({ method: "GET", path: "/api/wallet/balance/v1", headers: { authorization: String(user(i)) } }),
+  history: (i) => ({
+    method: "GET",
+    path: "/api/transactions/v1?page_size=20",
+    headers: { authorization: String(user(i)) },
+  }),
+  transfer: (i) => post("/api/transfer/v1", user(i), { destination_user_id: user(i + 1), amount: 1 }),
+  deposit: (i) => post("/api/deposit/v1", user(i), { amount: 1 }),
+};
+async function drive(url, n, next) {
+  const pool = new Pool(url, { connections: 32 });
+  let i = 0;
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (i < n) {
+        const r = await pool.request(next(i++));
+        const text = await r.body.text();
+        if (r.statusCode >= 300) throw new Error(`${r.statusCode} ${text}`);
+      }
+    }),
+  );
+  await pool.close();
+}
+/** The CPU per request of the server and of its database backends for n requests of a scenario. */
+async function cpuPerRequest(s, name, scenario) {
+  await drive(s.url, 2000, REQUEST.deposit); // every wallet has entries: history pages are full
+  await drive(s.url, 2000, REQUEST[scenario]); // warm: JIT, pools, caches
+  const backends = sh("psql", [
+    ...pgArgs,
+    "-d",
+    name,
+    "-XAtc",
+    `select pid from pg_stat_activity where datname = '${name}'`,
+  ])
+    .split("\n")
+    .filter(Boolean);
+  const pg = () => backends.reduce((t, p) => t + ticks(p), 0);
+  const [n0, p0] = [ticks(s.child.pid), pg()];
+  await drive(s.url, REQUESTS, REQUEST[scenario]);
+  const per = (t) => Math.round((t * 10_000) / REQUESTS);
+  return { node_us: per(ticks(s.child.pid) - n0), pg_us: per(pg() - p0) };
+}
+
 const results = {
   date: new Date().toISOString(),
+  mode: MODE,
   base,
   head: headRev,
-  settings: { DURATION, ROUNDS, CONCURRENCY, USERS },
+  settings: MODE === "cpu" ? { REQUESTS, ROUNDS, CONCURRENCY: 32, USERS } : { DURATION, ROUNDS, CONCURRENCY, USERS },
   scenarios: {},
 };
 try {
@@ -93,6 +159,13 @@ try {
           sh(process.execPath, [builds[side], "migrate"], { env });
           sh(process.execPath, [builds[side], "seed", "--users", String(USERS), "--balance", "1000000000"], { env });
           const s = await serve(builds[side], url);
+          if (MODE === "cpu") {
+            const r = await cpuPerRequest(s, name, scenario);
+            await stop(s);
+            runs[side].push(r);
+            log(`${scenario} round ${round + 1} ${side}: node ${r.node_us} µs, pg ${r.pg_us} µs a request`);
+            continue;
+          }
           const r = loadtest(s.url, scenario);
           await stop(s);
           if (!r.ledger?.ok) throw new Error(`${side} ${scenario}: ledger check failed ${JSON.stringify(r.ledger)}`);
@@ -105,6 +178,17 @@ try {
       }
     }
     const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    if (MODE === "cpu") {
+      const m = (side, k) => median(runs[side].map((r) => r[k]));
+      const ratio = (k) => Math.round((m("head", k) / m("base", k)) * 100) / 100;
+      results.scenarios[scenario] = {
+        runs,
+        base_median: { node_us: m("base", "node_us"), pg_us: m("base", "pg_us") },
+        head_median: { node_us: m("head", "node_us"), pg_us: m("head", "pg_us") },
+        ratio: { node: ratio("node_us"), pg: ratio("pg_us") },
+      };
+      continue;
+    }
     const b = median(runs.base.map((r) => r.rps));
     const h = median(runs.head.map((r) => r.rps));
     results.scenarios[scenario] = {
@@ -118,7 +202,8 @@ try {
   for (const tree of trees) sh("git", ["-C", ROOT, "worktree", "remove", "--force", tree], { stdio: "ignore" });
 }
 fs.mkdirSync(path.join(ROOT, "bench/results"), { recursive: true });
-const file = path.join(ROOT, "bench/results", `compare-${results.date.slice(0, 10)}-${scenarios.join("-")}.json`);
+const tag = MODE === "cpu" ? "cpu-" : "";
+const file = path.join(ROOT, "bench/results", `compare-${tag}${results.date.slice(0, 10)}-${scenarios.join("-")}.json`);
 fs.writeFileSync(file, JSON.stringify(results, null, 2) + "\n");
 process.stdout.write(JSON.stringify(results.scenarios, null, 2) + "\n");
 log("written", file);

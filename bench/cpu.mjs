@@ -6,17 +6,34 @@
 // (GET), and the SQL floor: the minimal transfer function and wallet_apply, batched
 // 100 a call, each on one connection whose backend's CPU is read the same way.
 //   node bench/cpu.mjs [scenario ...]
-// Scenarios: transfer deposit transfer-async balance balance-uncached history exchange batch.
-// Env: REQUESTS (20000), CONCURRENCY (32), USERS (1000), PG_ADMIN_URL. Writes
+// Scenarios: transfer deposit transfer-async balance balance-uncached history exchange batch
+// grpc-transfer (Transfer over gRPC: one HTTP/2 stream a call, CONCURRENCY connections).
+// Env: REQUESTS (20000), CONCURRENCY (32), USERS (1000), PG_ADMIN_URL; PROFILE=1: the
+// serving process also writes a V8 CPU profile per scenario to bench/results/profiles/
+// (open it in Chrome DevTools or speedscope for the flame graph). Writes
 // bench/results/cpu-<date>.json. The figures are CPU per request, not throughput: a
 // busy machine stretches the wall clock far more than it changes them.
 import fs from "node:fs";
+import http2 from "node:http2";
+import net from "node:net";
 import path from "node:path";
+import grpc from "@grpc/grpc-js";
+import protoLoader from "@grpc/proto-loader";
 import pg from "pg";
 import { Pool } from "undici";
-import { dbUrl, dropDb, freshDb, log, psql, ROOT, serve, start, stop } from "./lib.mjs";
+import { BIN, dbUrl, dropDb, freshDb, log, psql, ROOT, serve, start, stop } from "./lib.mjs";
 
-const ALL = ["transfer", "deposit", "transfer-async", "balance", "balance-uncached", "history", "exchange", "batch"];
+const ALL = [
+  "transfer",
+  "deposit",
+  "transfer-async",
+  "balance",
+  "balance-uncached",
+  "history",
+  "exchange",
+  "batch",
+  "grpc-transfer",
+];
 const scenarios = process.argv.slice(2).length ? process.argv.slice(2) : ALL;
 const N = Number(process.env.REQUESTS ?? 20000);
 const C = Number(process.env.CONCURRENCY ?? 32);
@@ -98,12 +115,39 @@ async function waitQueueEmpty() {
   }
 }
 
+const PROFILES = path.join(ROOT, "bench/results/profiles");
+const freePort = () =>
+  new Promise((resolve) => {
+    const srv = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+
+/** `wallet serve` for a scenario; with PROFILE, under --cpu-prof (the profile is written as it exits). */
+async function serveFor(name, env) {
+  if (!process.env.PROFILE) return serve(DB, env);
+  fs.mkdirSync(PROFILES, { recursive: true });
+  const flags = ["--cpu-prof", `--cpu-prof-dir=${PROFILES}`, `--cpu-prof-name=cpu-${name}-${Date.now()}.cpuprofile`];
+  const full = {
+    DATABASE_URL: dbUrl(DB),
+    PORT: "0",
+    RATE_LIMIT_RPS: "0",
+    LOG_LEVEL: "info",
+    LOG_FORMAT: "json",
+    ...env,
+  };
+  return start([...flags, BIN, "serve"], full, "wallet listening");
+}
+
 async function scenario(name) {
   const env = { ADMIN_TOKEN, ...(name === "balance-uncached" ? { READ_CACHE: "false" } : {}) };
-  const s = await serve(DB, env);
+  if (name === "grpc-transfer") env.GRPC_PORT = String(await freePort());
+  const s = await serveFor(name, env);
   try {
     const pid = s.child.pid;
     if (name === "exchange") return await exchange(s);
+    if (name === "grpc-transfer") return await grpcTransfer(s);
     const next = SCENARIOS[name];
     await drive(s.url, Math.min(N, 2000), next); // warm: JIT, pools, caches
     if (name === "transfer-async") await waitQueueEmpty();
@@ -113,6 +157,51 @@ async function scenario(name) {
     });
   } finally {
     await stop(s);
+  }
+}
+
+/**
+ * Transfer over gRPC: each call one HTTP/2 stream framed as gRPC frames it (a
+ * length-prefixed message; the status in the trailers), C connections. A raw HTTP/2
+ * client, as undici on the HTTP side: grpc-js's own client costs more than the server.
+ */
+async function grpcTransfer(s) {
+  const pkg = protoLoader.loadSync(path.join(ROOT, "proto/wallet/v1/wallet.proto"), { keepCase: true, longs: Number });
+  const method = grpc.loadPackageDefinition(pkg).wallet.v1.WalletService.service.Transfer;
+  const sessions = Array.from({ length: C }, () => http2.connect(`http://127.0.0.1:${s.line.grpcPort}`));
+  const call = (session, i) =>
+    new Promise((resolve, reject) => {
+      const body = method.requestSerialize({ destination_user_id: user(i + 1), amount: 1 });
+      const frame = Buffer.concat([Buffer.alloc(5), body]);
+      frame.writeUInt32BE(body.length, 1);
+      let status;
+      const st = session.request({
+        ":method": "POST",
+        ":path": "/wallet.v1.WalletService/Transfer",
+        "content-type": "application/grpc",
+        te: "trailers",
+        authorization: String(user(i)),
+      });
+      st.on("response", (h) => (status ??= h["grpc-status"]));
+      st.on("trailers", (h) => (status = h["grpc-status"]));
+      st.on("error", reject);
+      st.on("close", () => (status === "0" ? resolve() : reject(new Error(`grpc-status ${status}`))));
+      st.resume();
+      st.end(frame);
+    });
+  const run = async (n) => {
+    let i = 0;
+    await Promise.all(
+      sessions.map(async (session) => {
+        while (i < n) await call(session, i++);
+      }),
+    );
+  };
+  try {
+    await run(Math.min(N, 2000));
+    return await measure(s.child.pid, N, () => run(N));
+  } finally {
+    for (const session of sessions) session.close();
   }
 }
 
@@ -223,6 +312,7 @@ results.ratios = {
   node_transfer_vs_bare_post: x(r.transfer?.node_us, results.bare_us.post),
   node_deposit_vs_bare_post: x(r.deposit?.node_us, results.bare_us.post),
   node_balance_vs_bare_get: x(r.balance?.node_us, results.bare_us.get),
+  node_grpc_transfer_vs_http_transfer: x(r["grpc-transfer"]?.node_us, r.transfer?.node_us),
   pg_wallet_apply_vs_minimal_batched: x(
     results.sql_pg_us_per_transfer.wallet_apply_batched,
     results.sql_pg_us_per_transfer.minimal_batched,

@@ -1,18 +1,18 @@
 #!/usr/bin/env node
 // The same calls of wallet_apply on two migration levels, every answer and every table
 // compared (timestamps and generated ids left out): a migration that redefines the
-// money functions (013) must change nothing a client or the ledger can see. Calls are
+// money functions (016) must change nothing a client or the ledger can see. Calls are
 // random but seeded: transfers (refused for funds, limits, a frozen payer, a missing
 // or the same wallet, a balance bound), deposits, withdrawals, holds, captures, voids,
 // freezes, v2 transfers, batches, references, metadata, expected versions,
 // Idempotency-Keys repeated, retries; a tier of limits on users 1-10, monitors that
 // cross on users 3-28.
-//   node bench/sql-differential.mjs   Env: LEVELS ("012,013"), SEEDS ("1,2,3"), CALLS (150),
+//   node bench/sql-differential.mjs   Env: LEVELS ("015,016"), SEEDS ("1,2,3"), CALLS (150),
 //   CANDIDATE (a migration file measured as the second level, as bench/sql-levels.mjs's EXTRA)
 import pg from "pg";
 import { dbUrl, dropDb, log, migratedDb } from "./lib.mjs";
 
-const [LEVEL_A, LEVEL_B] = (process.env.LEVELS ?? "012,013").split(",");
+const [LEVEL_A, LEVEL_B] = (process.env.LEVELS ?? "015,016").split(",");
 const SEEDS = (process.env.SEEDS ?? "1,2,3").split(",").map(Number);
 const CALLS = Number(process.env.CALLS ?? 150);
 let seed = 1;

@@ -11,8 +11,8 @@
 //   node bench/sql-levels.mjs   Env: LEVELS (comma list of migration numbers, default
 //   "008,...,<last file>"), N (transfers per phase, 3000), ROUNDS (5), USERS (1000),
 //   OUT (result file name, default sql-levels-<date>), PG_ADMIN_URL, EXTRA (a candidate
-//   migration measured as a level of its own: "013x:/path/file.sql,...", the files
-//   numbered below 013 then that file)
+//   migration measured as a level of its own: "016x:/path/file.sql,...", the files
+//   numbered below 016 then that file)
 import fs from "node:fs";
 import path from "node:path";
 import pg from "pg";

@@ -1370,6 +1370,14 @@ CREATE FUNCTION public.wallet_payer_version(o public.wallet_op) RETURNS bigint
     when o.k in (6, 7) then
       (select coalesce(w.version, 0) from holds h
          left join wallets w on w.user_id = h.user_id and w.currency = h.currency where h.id = o.r)
+    when o.k = 8 then
+      (select coalesce(w.version, 0)
+         from (select j.user_id, j.currency from journal j
+                where j.id = o.r and j.kind is not null
+                order by j.direction desc limit 1) t
+         left join wallets w on w.user_id = t.user_id and w.currency = t.currency)
+    when o.k = 9 then
+      coalesce((select w.version from wallets w where w.user_id = o.c and w.currency = o.cur), 0)
     when o.k = 12 then
       (select coalesce(w.version, 0) from fx_quotes q
          left join wallets w on w.user_id = q.user_id and w.currency = q.from_currency
@@ -1933,6 +1941,7 @@ $$;
 
 CREATE FUNCTION public.wallet_webhook_enqueue(p_limit integer) RETURNS integer
     LANGUAGE plpgsql
+    SET jit TO 'off'
     AS $$
 declare
   v_xid xid8;
@@ -1951,6 +1960,13 @@ begin
   end if;
   select s.xid, s.change_id into v_xid, v_id from webhook_state s where s.id = 1 for update skip locked;
   if not found then return -1; end if;
+  -- no endpoint: nothing to deliver, so the position moves to the horizon without
+  -- reading the log's pages (an endpoint created later receives only what its own
+  -- snapshot does not see, which is after this position anyway)
+  if not exists (select 1 from webhook_endpoints) then
+    update webhook_state set xid = greatest(v_top, v_xid), change_id = 0, updated_at = now() where id = 1;
+    return 0;
+  end if;
   with page as (
     select c.xid, c.id, c.changes from wallet_changes c
      where (c.xid, c.id) > (v_xid, v_id) and c.xid < v_top order by c.xid, c.id limit p_limit),
@@ -1961,7 +1977,7 @@ begin
     insert into webhook_deliveries (endpoint_id, user_id, seq)
     select e.id, x.user_id, x.seq
       from pairs x
-      join journal j on j.user_id = x.user_id and j.seq = x.seq
+      cross join lateral (select j.event from journal j where j.user_id = x.user_id and j.seq = x.seq) j
       join webhook_endpoints e on (e.event_types is null or j.event = any (e.event_types))
                               and not pg_visible_in_snapshot(x.xid, e.snapshot)
      order by e.id, x.user_id, x.seq

@@ -414,6 +414,47 @@ describe("expected_version", () => {
     expect((await balance(32)).balance).toBe(90);
   });
 
+  it("is judged on an operator's adjustment against the wallet adjusted", async () => {
+    await deposit(34, 100);
+    const v = (await balance(34)).version;
+    const adjust = (expected_version: number) =>
+      call(s.url, "POST", "/admin/v1/adjustments", {
+        headers: admin,
+        body: { user_id: 34, amount: -10, reason: "fee", expected_version },
+      });
+    const stale = await adjust(v + 1);
+    expect(stale.status).toBe(409);
+    expect(stale.body.error.code).toBe("version_mismatch");
+    expect(await balance(34)).toMatchObject({ balance: 100, version: v });
+    expect((await adjust(v)).status).toBe(200);
+    expect((await balance(34)).balance).toBe(90);
+  });
+
+  it("is judged on a reversal against the wallet it debits (a withdrawal's: the one it credits)", async () => {
+    await deposit(35, 100);
+    await deposit(36, 1);
+    const t = await post(s.url, "/api/transfer/v1", 35, { destination_user_id: 36, amount: 40 });
+    const w = await post(s.url, "/api/withdraw/v1", 35, { amount: 10 });
+    const reverse = (id: string, expected_version: number) =>
+      call(s.url, "POST", "/admin/v1/reversals", {
+        headers: admin,
+        body: { transaction_id: id, amount: 5, reason: "dispute", expected_version },
+      });
+    expect(t.status).toBe(200);
+    // the transfer's reversal debits its destination, 36: the sender's version does not pass
+    const [v35, v36] = [(await balance(35)).version, (await balance(36)).version];
+    const wrong = await reverse(t.body.transfer_id, v35 === v36 ? v36 + 1 : v35);
+    expect(wrong.body.error.code).toBe("version_mismatch");
+    expect((await balance(36)).balance).toBe(41);
+    expect((await reverse(t.body.transfer_id, v36)).status).toBe(200);
+    expect((await balance(36)).balance).toBe(36);
+    // a withdrawal's reversal only credits 35: judged against 35
+    const v = (await balance(35)).version;
+    expect((await reverse(w.body.transaction_id, v + 1)).body.error.code).toBe("version_mismatch");
+    expect((await reverse(w.body.transaction_id, v)).status).toBe(200);
+    expect((await balance(35)).balance).toBe(60); // 100 - 40 - 10, then 5 and 5 back
+  });
+
   it("is judged inside a batch against the wallet as the earlier operations left it", async () => {
     await deposit(33, 100);
     const v = (await balance(33)).version;

@@ -78,6 +78,20 @@ describe("direct mode, as the operator", () => {
     expect((await cli(["adjust", "0", "--user", "1070", "--reason", "x", "--yes"])).code).toBe(2);
   });
 
+  it("passes an operator's reference, metadata and expected version on", async () => {
+    await seed(1075, 1, 1000);
+    const act = ["--actor", "ann", "--yes", "--json"];
+    const stale = await cli(["adjust", "-5", "--user", "1075", "--reason", "fee", "--expected-version", "99", ...act]);
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toMatch(/version_mismatch/);
+    const v = (await cli(["balance", "--user", "1075", "--json"])).json.version as number;
+    const tags = ["--reference", "case-7", "--metadata", "ticket=7", "--expected-version", String(v)];
+    const ok = await cli(["adjust", "-5", "--user", "1075", "--reason", "fee", ...tags, ...act]);
+    expect(ok.json).toMatchObject({ amount: -5, balance: 995 });
+    const found = await cli(["history", "--user", "1075", "--reference", "case-7", "--json"]);
+    expect(found.json.transactions.map((e: { metadata: object }) => e.metadata)).toEqual([{ ticket: "7" }]);
+  });
+
   it("writes a statement as RFC 4180 CSV", async () => {
     await seed(1080, 1, 500);
     const from = new Date(Date.now() - 60_000).toISOString();

@@ -1,7 +1,8 @@
 /**
  * The process guard, in a real Node process (the built dist/): what escapes every
- * error boundary is logged with the id of the request it came from; a rejection
- * leaves the process running, an uncaught exception stops it (exit 1) saying why.
+ * error boundary is logged with the requests in flight when it surfaced (the one, or
+ * the candidates); a rejection leaves the process running, an uncaught exception stops
+ * it (exit 1) saying why.
  */
 import { spawn } from "node:child_process";
 import path from "node:path";
@@ -41,10 +42,37 @@ it("logs an unhandled rejection with its request id and keeps the process runnin
 });
 
 it("stops on an uncaught exception, logging its request id and why, and exits 1", async () => {
-  const r = await run(`withRequestId("req-2", () => setTimeout(() => { throw new Error("bang"); }, 10));`);
+  // the request is still being answered when a callback of its work throws
+  const r = await run(
+    `withRequestId("req-2", () => new Promise(() => setTimeout(() => { throw new Error("bang"); }, 10)));`,
+  );
   expect(r.code).toBe(1);
   const line = r.lines.find((l) => l.kind === "uncaught_exception");
   expect(line).toMatchObject({ requestId: "req-2", level: 60 });
   expect(String(line?.msg)).toMatch(/may be half-updated/);
   expect(r.lines.some((l) => l.msg === "stopped")).toBe(true);
+});
+
+it("names every request in flight when several are", async () => {
+  const r = await run(`
+    const pending = () => new Promise(() => {});
+    withRequestId("req-a", pending);
+    withRequestId("req-b", pending);
+    withRequestId("req-c", () => Promise.reject(new Error("boom")));
+    setTimeout(() => process.exit(0), 200);`);
+  const line = r.lines.find((l) => l.kind === "unhandled_rejection");
+  expect(line?.requestId).toBeUndefined();
+  expect(line?.requestsInFlight).toEqual(["req-a", "req-b", "req-c"]);
+});
+
+it("names no request once its work has settled", async () => {
+  const r = await run(`
+    await withRequestId("req-done", async () => 1);
+    await new Promise((r) => setImmediate(r));
+    Promise.reject(new Error("later"));
+    setTimeout(() => process.exit(0), 200);`);
+  const line = r.lines.find((l) => l.kind === "unhandled_rejection");
+  expect(line).toBeDefined();
+  expect(line?.requestId).toBeUndefined();
+  expect(line?.requestsInFlight).toBeUndefined();
 });

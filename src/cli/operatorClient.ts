@@ -32,14 +32,16 @@ import {
 } from "../core/limits.js";
 import { ConnectionError } from "./errors.js";
 import { createTransport } from "./http.js";
+import { tagBody } from "./tags.js";
+import type { Tags } from "../core/operations.js";
 
 export interface OperatorClient {
   /** currency: the wallet's (absent: DEFAULT_CURRENCY) */
   inspect(userId: number, currency?: string): Promise<InspectView>;
   freeze(userId: number, reason: string): Promise<InspectView>;
   unfreeze(userId: number, reason: string): Promise<InspectView>;
-  reverse(targetId: string, reason: string, amount?: number): Promise<ReversalView>;
-  adjust(userId: number, amount: number, reason: string, currency?: string): Promise<AdjustmentView>;
+  reverse(targetId: string, reason: string, amount?: number, tags?: Tags): Promise<ReversalView>;
+  adjust(userId: number, amount: number, reason: string, currency?: string, tags?: Tags): Promise<AdjustmentView>;
   audit(after: string | null, limit: number): Promise<AuditPage>;
   /** sets the rate of from -> to (a decimal string), audited as fx_rate */
   setRate(from: string, to: string, rate: string, reason?: string): Promise<RateRow>;
@@ -68,9 +70,10 @@ export function createDirectOperator(core: Core, actor: string): OperatorClient 
     inspect: (userId, currency) => inspect(ctx, userId, ctx.currencies.resolve(currency)),
     freeze: async (userId, reason) => unwrap(await freeze(ctx, { userId, actor, reason })),
     unfreeze: async (userId, reason) => unwrap(await unfreeze(ctx, { userId, actor, reason })),
-    reverse: async (targetId, reason, amount) => unwrap(await reverse(ctx, { targetId, amount, actor, reason })),
-    adjust: async (userId, amount, reason, currency) =>
-      unwrap(await adjust(ctx, { userId, amount, currency: ctx.currencies.resolve(currency), actor, reason })),
+    reverse: async (targetId, reason, amount, tags) =>
+      unwrap(await reverse(ctx, { targetId, amount, actor, reason, tags })),
+    adjust: async (userId, amount, reason, currency, tags) =>
+      unwrap(await adjust(ctx, { userId, amount, currency: ctx.currencies.resolve(currency), actor, reason, tags })),
     audit: (after, limit) => auditLog(ctx, after, limit),
     setRate: (from, to, rate, reason) =>
       setRate(ctx, {
@@ -109,18 +112,20 @@ export function createHttpOperator(baseUrl: string, token: string | undefined, a
     freeze: (userId, reason) => t.call("POST", `/admin/v1/wallets/${userId}/freeze`, headers, { reason }),
     unfreeze: (userId, reason) => t.call("POST", `/admin/v1/wallets/${userId}/unfreeze`, headers, { reason }),
     // the server looks both up the same way: by id
-    reverse: (targetId, reason, amount) =>
+    reverse: (targetId, reason, amount, tags) =>
       t.call("POST", "/admin/v1/reversals", headers, {
         transaction_id: targetId,
         reason,
         ...(amount ? { amount } : {}),
+        ...tagBody(tags),
       }),
-    adjust: (userId, amount, reason, currency) =>
+    adjust: (userId, amount, reason, currency, tags) =>
       t.call("POST", "/admin/v1/adjustments", headers, {
         user_id: userId,
         amount,
         reason,
         ...(currency ? { currency } : {}),
+        ...tagBody(tags),
       }),
     audit: (after, limit) => t.call("GET", `/admin/v1/audit?limit=${limit}${after ? `&after=${after}` : ""}`, headers),
     setRate: (from, to, rate, reason) =>

@@ -41,8 +41,15 @@ export type AdjustmentView = {
 
 export const OPERATOR_REFUSALS = {
   freeze: ["wallet_not_found"],
-  reverse: ["not_found", "not_reversible", "reversal_exceeds_original", "insufficient_funds", "balance_limit_exceeded"],
-  adjust: ["wallet_not_found", "insufficient_funds", "balance_limit_exceeded"],
+  reverse: [
+    "not_found",
+    "not_reversible",
+    "reversal_exceeds_original",
+    "insufficient_funds",
+    "balance_limit_exceeded",
+    "version_mismatch",
+  ],
+  adjust: ["wallet_not_found", "insufficient_funds", "balance_limit_exceeded", "version_mismatch"],
 } as const satisfies Record<string, readonly ErrorCode[]>;
 
 export function freeze(ctx: CoreContext, i: { userId: number } & Acting): Promise<Outcome<InspectView>> {

@@ -9,6 +9,7 @@ import { adjust, auditLog, freeze, inspect, OPERATOR_REFUSALS, reverse, unfreeze
 import { parsePositiveInt } from "../core/money.js";
 import { currencyOf, outcomeReply, type RequestInfo, type Route } from "./routes.js";
 import * as s from "./schemas.js";
+import { tagsOf } from "./tagSchemas.js";
 
 const admin = { auth: true, admin: true, rateLimited: false, tag: "admin" } as const;
 
@@ -67,7 +68,7 @@ export const adminRoutes: Route[] = [
     handler: async (r, svc) => {
       const b = r.body as z.infer<typeof s.ReversalBody>;
       const targetId = (b.transaction_id ?? b.transfer_id)!;
-      const tags = { reference: b.reference, metadata: b.metadata };
+      const tags = tagsOf(b);
       const o = await reverse(svc.ctx, { targetId, amount: b.amount, ...acting(r, b.reason), tags });
       return outcomeReply(svc, "reversal", o, 200);
     },
@@ -85,7 +86,7 @@ export const adminRoutes: Route[] = [
     handler: async (r, svc) => {
       const b = r.body as z.infer<typeof s.AdjustmentBody>;
       const currency = currencyOf(svc, b.currency);
-      const tags = { reference: b.reference, metadata: b.metadata };
+      const tags = tagsOf(b);
       const o = await adjust(svc.ctx, { userId: b.user_id, amount: b.amount, currency, ...acting(r, b.reason), tags });
       return outcomeReply(svc, "adjustment", o, 200);
     },

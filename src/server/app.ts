@@ -62,6 +62,14 @@ export function createApp(opts: AppOptions) {
     return result.data as Record<string, unknown>;
   }
 
+  // a route's query as it is with no parameters (its defaults): judged once, copied per request
+  const emptyQueries = new Map<Route, Record<string, unknown>>();
+  function noQuery(route: Route): Record<string, unknown> {
+    let q = emptyQueries.get(route);
+    if (!q) emptyQueries.set(route, (q = parse(route.query!, {})));
+    return { ...q };
+  }
+
   function parseQuery(search: string): Record<string, string> {
     const out = new Map<string, string>();
     for (const [k, v] of new URLSearchParams(search)) {
@@ -88,7 +96,7 @@ export function createApp(opts: AppOptions) {
       const authorization = req.headers.authorization;
       info.userId = await admission.admit({ authorization, rateLimited, opensWallet }, (k, v) => res.setHeader(k, v));
     }
-    info.query = route.query ? parse(route.query, parseQuery(search)) : {};
+    info.query = route.query ? (search === "" ? noQuery(route) : parse(route.query, parseQuery(search))) : {};
     if (route.body) {
       const raw = await readBody(req);
       info.body = parse(route.body, raw.length === 0 && route.bodyOptional ? {} : parseJsonObject(raw));

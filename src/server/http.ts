@@ -15,27 +15,51 @@ export class ClientGoneError extends Error {
   override name = "ClientGoneError";
 }
 
-/** Reads the body, refusing more than MAX_BODY_BYTES before buffering it all. */
-export async function readBody(req: IncomingMessage): Promise<Buffer> {
+/**
+ * Reads the body, refusing more than MAX_BODY_BYTES before buffering it all. Events,
+ * not `for await`: a stream's async iterator costs a POST several promises per chunk.
+ */
+export function readBody(req: IncomingMessage): Promise<Buffer> {
   const declared = Number(req.headers["content-length"]);
   if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) {
-    throw new WalletError("payload_too_large");
+    return Promise.reject(new WalletError("payload_too_large"));
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of req as AsyncIterable<Buffer>) {
+  if (req.complete && req.readableLength === 0) return Promise.resolve(EMPTY);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (err?: Error) => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onError);
+      req.off("close", onClose);
+      if (err) reject(err);
+      else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+    };
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) throw new WalletError("payload_too_large");
-      chunks.push(chunk);
-    }
-  } catch (err) {
-    if (err instanceof WalletError) throw err;
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+      else {
+        req.pause();
+        finish(new WalletError("payload_too_large"));
+      }
+    };
+    const onEnd = () => finish();
     // the only other way reading a request fails: its connection closed mid-body
-    throw new ClientGoneError("the client closed the connection before its request body was read", { cause: err });
-  }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    const gone = (cause?: unknown) =>
+      finish(new ClientGoneError("the client closed the connection before its request body was read", { cause }));
+    const onError = (err: Error) => gone(err);
+    const onClose = () => {
+      if (!req.complete) gone();
+    };
+    req.on("data", onData);
+    req.on("end", onEnd);
+    req.on("error", onError);
+    req.on("close", onClose);
+  });
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /** Strict JSON: a body must be one JSON object. */
 export function parseJsonObject(body: Buffer): Record<string, unknown> {

@@ -6,27 +6,74 @@
  *
  * - an unhandled rejection: a promise failed with nobody waiting for it. The work it
  *   stood for was abandoned where it failed; money moves only inside PostgreSQL
- *   transactions, which roll back on their own. Logged (error, with the request id
- *   when it came from a request), counted, and the process goes on.
+ *   transactions, which roll back on their own. Logged (error, with the requests in
+ *   flight), counted, and the process goes on.
  * - an uncaught exception: a throw unwound a callback or an event handler midway,
  *   through code that may have been updating this process's memory (a batch of group
  *   commit, a cache, the change feed's position, a pool's bookkeeping). That state may
  *   now be corrupt, so the process says so, stops as it would on SIGTERM (bounded),
  *   and exits 1 for its supervisor to start a clean one.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
 import type { Logger } from "./logger.js";
 
-const requestScope = new AsyncLocalStorage<string>();
+/**
+ * The requests being answered now (their ids), and how many times each is entered.
+ * Not AsyncLocalStorage: on Node 20 it works through promise hooks on every promise of
+ * the process, which cost a cached balance about a tenth of its CPU (bench/README.md,
+ * "The CPU a request costs"). So what escapes is attributed to the requests in flight
+ * when it surfaced: exactly when one was (a test, a quiet process, most escapes under
+ * light load), else the list of candidates (docs/decisions.md).
+ */
+const inFlight = new Map<string, number>();
+/** how many ids of requests in flight a log line lists */
+const LISTED = 16;
 
-/** Runs fn with requestId as the current request's id (the guard's log line names it). */
-export function withRequestId<T>(requestId: string, fn: () => T): T {
-  return requestScope.run(requestId, fn);
+function enter(requestId: string): void {
+  inFlight.set(requestId, (inFlight.get(requestId) ?? 0) + 1);
 }
 
-/** The id of the request whose work is running now, if any. */
-export function currentRequestId(): string | undefined {
-  return requestScope.getStore();
+function leave(requestId: string): void {
+  const n = (inFlight.get(requestId) ?? 1) - 1;
+  if (n <= 0) inFlight.delete(requestId);
+  else inFlight.set(requestId, n);
+}
+
+/**
+ * Runs fn as the work of request requestId: until what it returns settles, and one turn
+ * of the event loop more (an unhandled rejection of that very promise is reported in
+ * between), an escape names it. A promise is answered by a derived one, so a rejection
+ * nobody handles is still reported as unhandled.
+ */
+export function withRequestId<T>(requestId: string, fn: () => T): T {
+  enter(requestId);
+  const done = () => setImmediate(leave, requestId);
+  let result: T;
+  try {
+    result = fn();
+  } catch (err) {
+    done();
+    throw err;
+  }
+  if (!(result instanceof Promise)) {
+    done();
+    return result;
+  }
+  return result.then(
+    (value: unknown) => (done(), value),
+    (err: unknown) => {
+      done();
+      throw err;
+    },
+  ) as T;
+}
+
+/** Who an escape is attributed to: the request in flight, or (several) up to LISTED candidates. */
+export function requestsNow(): { requestId?: string; requestsInFlight?: string[] } {
+  if (inFlight.size === 0) return {};
+  if (inFlight.size === 1) return { requestId: inFlight.keys().next().value };
+  const ids: string[] = [];
+  for (const id of inFlight.keys()) if (ids.push(id) >= LISTED) break;
+  return { requestsInFlight: ids };
 }
 
 export type GuardOptions = {
@@ -45,14 +92,14 @@ export function installProcessGuard(log: Logger, o: GuardOptions): () => void {
   const onRejection = (reason: unknown) => {
     o.count?.("unhandled_rejection");
     log.error(
-      { err: reason, requestId: currentRequestId(), kind: "unhandled_rejection" },
+      { err: reason, ...requestsNow(), kind: "unhandled_rejection" },
       "unexpected error: a promise failed with nobody waiting for it; the process goes on (its work was abandoned, no state of this process depends on it)",
     );
   };
   const onException = (err: unknown) => {
     o.count?.("uncaught_exception");
     log.fatal(
-      { err, requestId: currentRequestId(), kind: "uncaught_exception" },
+      { err, ...requestsNow(), kind: "uncaught_exception" },
       "unexpected error: an exception escaped a callback; this process's memory (batches, caches, change feed position) may be half-updated, so it stops and exits 1 for a clean restart",
     );
     if (exiting) return;

@@ -9,7 +9,7 @@ import { isPrintableText, PRINTABLE_ERROR } from "../core/freeText.js";
 import { parseInstant } from "../core/isoDate.js";
 import { MAX_CENTS } from "../core/money.js";
 import { Currency } from "./fxSchemas.js";
-import { Metadata, Reference, TagFields } from "./tagSchemas.js";
+import { ExpectedVersion, Metadata, Reference, TagFields } from "./tagSchemas.js";
 import { HOLD_DEFAULT_SECONDS, HOLD_MAX_SECONDS } from "../core/operations.js";
 
 export * from "./responses.js";
@@ -127,6 +127,7 @@ export const ReversalBody = z
     reason: Reason,
     reference: Reference.optional(),
     metadata: Metadata.optional(),
+    expected_version: ExpectedVersion.optional(),
   })
   .refine((b) => (b.transaction_id === undefined) !== (b.transfer_id === undefined), {
     error: "give exactly one of transaction_id and transfer_id",
@@ -143,6 +144,7 @@ export const AdjustmentBody = z.strictObject({
   reason: Reason,
   reference: Reference.optional(),
   metadata: Metadata.optional(),
+  expected_version: ExpectedVersion.optional(),
 });
 export const AuditQuery = z.strictObject({
   after: z

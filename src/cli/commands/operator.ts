@@ -10,6 +10,7 @@ import { UsageError } from "../errors.js";
 import { globals } from "../globals.js";
 import { createOutput, money, when, type Output } from "../output.js";
 import type { OperatorClient } from "../operatorClient.js";
+import { parseTags, tagOptions, type TagOpts } from "../tags.js";
 import { withOperator } from "../target.js";
 
 const OPERATOR_HELP =
@@ -113,26 +114,29 @@ export function registerOperator(program: Command): void {
   }
 
   withActionOptions(
-    program
-      .command("reverse")
-      .description("Reverse a completed deposit, withdrawal or transfer (or a hold's capture), whole or in part")
-      .argument("<id>", "the transaction id (deposit, withdrawal) or transfer id")
-      .option("--amount <cents>", "how much (default: all that is not reversed yet)"),
+    tagOptions(
+      program
+        .command("reverse")
+        .description("Reverse a completed deposit, withdrawal or transfer (or a hold's capture), whole or in part")
+        .argument("<id>", "the transaction id (deposit, withdrawal) or transfer id")
+        .option("--amount <cents>", "how much (default: all that is not reversed yet)"),
+    ),
   )
     .addHelpText(
       "after",
       `${OPERATOR_HELP}\n\nExamples:\n  $ wallet reverse 252790531776577621 --reason "paid the wrong wallet"\n` +
         `  $ wallet reverse 252790531776577621 --amount 500 --reason "partial refund" --yes --json`,
     )
-    .action(async (id: string, opts: ActOpts & { amount?: string }, cmd: Command) => {
+    .action(async (id: string, opts: ActOpts & TagOpts & { amount?: string }, cmd: Command) => {
       const out = createOutput(globals(cmd).json);
       if (!isId(id)) throw new UsageError(`'${id}' is not a transaction or transfer id`);
       const amount = opts.amount === undefined ? undefined : parseIntArg(opts.amount, "--amount");
       const reason = reasonOf(opts.reason);
+      const tags = parseTags(opts);
       await confirmThenAct(
         { out, cmd, opts },
         `Reverse ${amount === undefined ? "what remains of" : `${amount} cents of`} ${id}?`,
-        (c) => c.reverse(id, reason, amount),
+        (c) => c.reverse(id, reason, amount, tags),
         (r) =>
           `${chalk.green("Reversed")} ${money(r.amount, currencyOf(r))} of ${r.kind} ${r.reverses}` +
           `${r.from_user_id ? ` from wallet ${r.from_user_id}` : ""}${r.to_user_id ? ` to wallet ${r.to_user_id}` : ""}\n` +
@@ -142,18 +146,20 @@ export function registerOperator(program: Command): void {
 
   withActionOptions(
     currencyOption(
-      program
-        .command("adjust")
-        .description("Credit (positive) or debit (negative) a wallet, with a reason")
-        .argument("[amount]", "signed minor units: 250 credits, -250 debits")
-        .option("-u, --user <id>", "the wallet's user id"),
+      tagOptions(
+        program
+          .command("adjust")
+          .description("Credit (positive) or debit (negative) a wallet, with a reason")
+          .argument("[amount]", "signed minor units: 250 credits, -250 debits")
+          .option("-u, --user <id>", "the wallet's user id"),
+      ),
     ),
   )
     .addHelpText(
       "after",
       `${OPERATOR_HELP}\n\nExamples:\n  $ wallet adjust -250 --user 42 --reason "duplicate fee"\n  $ wallet adjust 1000 --user 42 --reason "goodwill credit" --yes`,
     )
-    .action(async (amountArg: string | undefined, opts: ActOpts, cmd: Command) => {
+    .action(async (amountArg: string | undefined, opts: ActOpts & TagOpts, cmd: Command) => {
       const out = createOutput(globals(cmd).json);
       if (amountArg === undefined) throw new UsageError("missing amount (signed cents)");
       if (!/^-?[0-9]+$/.test(amountArg) || Number(amountArg) === 0 || Math.abs(Number(amountArg)) > MAX_CENTS)
@@ -162,11 +168,12 @@ export function registerOperator(program: Command): void {
       const user = await need(opts.user, "--user", "User id:", out.interactive);
       const reason = reasonOf(opts.reason);
       const currency = parseCurrencyArg(opts.currency);
+      const tags = parseTags(opts);
       const unit = currency === undefined ? "cents" : `${currency} minor units`;
       await confirmThenAct(
         { out, cmd, opts },
         `${amount > 0 ? "Credit" : "Debit"} ${Math.abs(amount)} ${unit} ${amount > 0 ? "to" : "from"} wallet ${user}?`,
-        (c) => c.adjust(user, amount, reason, currency),
+        (c) => c.adjust(user, amount, reason, currency, tags),
         (r) =>
           `${chalk.green("Adjusted")} wallet ${user} by ${amount}\ntransaction ${r.transaction_id}\n` +
           `balance   ${money(r.balance, currencyOf(r) ?? currency)}`,

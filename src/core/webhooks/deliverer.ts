@@ -68,7 +68,11 @@ export class WebhookDeliverer {
     if (this.running) return;
     this.running = true;
     this.agent = webhookAgent(this.opts.allowPrivate);
-    this.feed?.subscribe({ onChanges: () => this.wake?.(), onReset: () => this.wake?.() });
+    // with no endpoint, a commit is nobody's news: the timer's pass moves the position
+    const news = () => {
+      if (this.targets.size > 0) this.wake?.();
+    };
+    this.feed?.subscribe({ onChanges: news, onReset: news });
     this.loop = this.run();
   }
 

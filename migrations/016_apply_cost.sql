@@ -1,4 +1,4 @@
--- 013: less PostgreSQL work per operation in wallet_apply (issue 28). Same results, same
+-- 016: less PostgreSQL work per operation in wallet_apply (issue 28). Same results, same
 -- refusals, same journal rows, events, change-log rows and monitors; only functions are
 -- redefined, no table changes. What a transfer cost is mostly the number of statements
 -- it ran (each one's executor start, its tables' CHECK constraints read again, the
