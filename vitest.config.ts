@@ -74,7 +74,8 @@ export default defineConfig({
           testTimeout: 180_000,
         },
       },
-      { test: { ...common, name: "pg", env: { WALLET_TEST_DB: "pg" } } },
+      // a CLI test runs a dozen processes: 15 s alone, past 60 s on a loaded machine
+      { test: { ...common, name: "pg", env: { WALLET_TEST_DB: "pg" }, testTimeout: 120_000 } },
       {
         test: {
           ...common,
