@@ -14,7 +14,10 @@ const common = {
   hookTimeout: 60_000,
 };
 
-/** Files that need no second engine: the CLI's own behaviour, input fuzzing, HTTP parsing. */
+/**
+ * Files that need no second engine: the CLI's own behaviour, input fuzzing, HTTP parsing,
+ * the process guard, pure helpers (the docs page and its links run on PGlite only).
+ */
 const PG_ONLY = [
   "test/cli-api.test.ts",
   "test/cli-currency.test.ts",
@@ -22,6 +25,10 @@ const PG_ONLY = [
   "test/cli-operator.test.ts",
   "test/fuzz.test.ts",
   "test/hostile.test.ts",
+  "test/processGuard.test.ts",
+  "test/isoDate.test.ts",
+  "test/memoryCache.test.ts",
+  "test/rateLimiter.test.ts",
 ];
 
 export default defineConfig({
