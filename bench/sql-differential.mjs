@@ -1,20 +1,21 @@
 #!/usr/bin/env node
 // The same calls of wallet_apply on two migration levels, every answer and every table
 // compared (timestamps and generated ids left out): a migration that redefines the
-// money functions (016) must change nothing a client or the ledger can see. Calls are
+// money functions (016, 017) must change nothing a client or the ledger can see. Calls are
 // random but seeded: transfers (refused for funds, limits, a frozen payer, a missing
 // or the same wallet, a balance bound), deposits, withdrawals, holds, captures, voids,
 // freezes, v2 transfers, batches, references, metadata, expected versions,
-// Idempotency-Keys repeated, retries; a tier of limits on users 1-10, monitors that
-// cross on users 3-28.
-//   node bench/sql-differential.mjs   Env: LEVELS ("015,016"), SEEDS ("1,2,3"), CALLS (150),
+// Idempotency-Keys repeated, retries; tiers of limits on users 1-10 and 33-40,
+// monitors that cross on users 3-28.
+//   node bench/sql-differential.mjs   Env: LEVELS ("016,017"), SEEDS ("1,2,3"), CALLS (150), PLAIN (0.4),
 //   CANDIDATE (a migration file measured as the second level, as bench/sql-levels.mjs's EXTRA)
 import pg from "pg";
 import { dbUrl, dropDb, log, migratedDb } from "./lib.mjs";
 
-const [LEVEL_A, LEVEL_B] = (process.env.LEVELS ?? "015,016").split(",");
+const [LEVEL_A, LEVEL_B] = (process.env.LEVELS ?? "016,017").split(",");
 const SEEDS = (process.env.SEEDS ?? "1,2,3").split(",").map(Number);
 const CALLS = Number(process.env.CALLS ?? 150);
+const PLAIN = Number(process.env.PLAIN ?? 0.4); // the share of calls that are plainBatch()
 let seed = 1;
 const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
 const pick = (xs) => xs[Math.floor(rnd() * xs.length)];
@@ -59,8 +60,54 @@ function op() {
   if ([1, 2, 3, 4, 5].includes(o.k) && rnd() < 0.1) o.ev = int(0, 4);
   return o;
 }
+/**
+ * A batch of plain transfers (migration 017 applies such a batch in one statement when
+ * every one of them passes, judged in order), often the same user in several (the same
+ * payer again, or chains like a load test's u -> u+1, u+1 -> u+2).
+ */
+function plainBatch() {
+  const ops = [];
+  if (rnd() < 0.35) {
+    // at an edge: one payer's debits cross its day's count (small amounts) or amount (36-40), its month's
+    // amount (33-35) or its funds (29-32), or one receiver's credits its max balance
+    // (33-35), only after the batch's earlier transfers
+    const edge = int(1, 5);
+    const one = edge === 1 || edge === 5 ? int(36, 40) : edge === 4 ? int(29, 32) : int(33, 35);
+    for (let i = int(4, 8); i > 0; i--) {
+      let other = int(29, 32);
+      if (other === one) other = 28 - int(0, 1) * 27; // 28 or 1: someone else
+      const [u, c] = edge === 3 ? [other, one] : [one, other];
+      const a = edge === 4 ? pick([2500, 4000, 6000]) : edge === 5 ? pick([5, 50]) : pick([400, 700, 1000, 1900]);
+      ops.push({ k: 3, id: String(nextId++), u, c, cur: "USD", a });
+    }
+    done.push(...ops);
+    return { ops, retry: false };
+  }
+  // easy: small amounts among users without limits or monitors (mostly all pass, in one
+  // statement); hard: users with limits and monitors too, amounts that run a payer dry
+  // or past a limit only after its earlier transfers in the batch
+  const hard = rnd() < 0.5;
+  const pickUser = () =>
+    !hard || rnd() < 0.55 ? int(29, 45) : rnd() < 0.55 ? int(1, 10) : rnd() < 0.85 ? int(11, 28) : 9999;
+  const amount = () => (!hard || rnd() < 0.5 ? int(1, 300) : pick([1000, 1500, 1800, 1900, 2500, 4000, 6000, 20000]));
+  let prev = { u: pickUser(), c: pickUser() };
+  for (let i = int(1, 8); i > 0; i--) {
+    const r = rnd();
+    const u = r < 0.3 ? prev.u : r < 0.6 ? prev.c : pickUser();
+    const c = rnd() < 0.3 && u < 45 ? u + 1 : pickUser();
+    if (u === c) continue;
+    prev = { u, c };
+    const cur = rnd() < 0.9 ? "USD" : "EUR";
+    ops.push({ k: 3, id: String(nextId++), u, c, cur, a: amount() });
+  }
+  if (ops.length === 0) ops.push({ k: 3, id: String(nextId++), u: 30, c: 31, cur: "USD", a: 1 });
+  done.push(...ops);
+  return { ops, retry: false };
+}
+
 /** One call: 1-8 operations, some with a key or a key used before, and now and then a retry. */
 function call() {
+  if (rnd() < PLAIN) return plainBatch();
   const ops = [];
   for (let i = int(1, 8); i > 0; i--) {
     let o = op();
@@ -116,6 +163,10 @@ const SETUP = [
   `select wallet_define_tier(1, 'small', '{"USD": {"max_debit": 2000, "daily_debit_amount": 6000,
      "daily_debit_count": 8, "monthly_debit_amount": 20000, "max_balance": 16000}}', 'ops')`,
   `select wallet_assign_tier(10 + g, g, 'small', 'USD', 'ops', 'r') from generate_series(1, 10) g`,
+  // limits on users without monitors, whose plain transfers 017 judges in one statement
+  `select wallet_assign_tier(100 + g, g, 'small', 'USD', 'ops', 'r') from generate_series(36, 40) g`,
+  `select wallet_define_tier(2, 'monthly', '{"USD": {"monthly_debit_amount": 5000, "max_balance": 12000}}', 'ops')`,
+  `select wallet_assign_tier(200 + g, g, 'monthly', 'USD', 'ops', 'r') from generate_series(33, 35) g`,
   `select wallet_monitor_create(u, 'USD', f, o, v, 'ops') from (values (3, 'balance', 'lt', 9000),
      (4, 'available_balance', 'gte', 10500)) x(u, f, o, v)`,
   `select wallet_monitor_create(w.user_id, 'USD', 'balance', 'lt', w.balance, 'ops') from wallets w

@@ -121,6 +121,19 @@ begin
   end if;
   v_rows := v_lock.rows;
 
+  -- a batch of plain transfers (no key, tags or version; not a retry; no expired hold
+  -- released above): all of them in one statement, or, when any one of them would take
+  -- the steps (a refusal, a wallet to open, a monitor), none of them that way and each
+  -- as below
+  if not p_retry and cardinality(v_rows) = 0
+     and not exists (select 1 from unnest(v_ops) x
+                      where x.k <> 3 or x.key is not null or x.ev is not null or x.ref is not null
+                         or x.meta is not null or x.u is null or x.c is null or x.u = x.c or x.a is null
+                         or x.a <= 0 or x.cur is null) then
+    return query select * from wallet_transfers_at_once(v_ops);
+    if found then return; end if;
+  end if;
+
   ord := 0;
   foreach o in array v_ops loop
     ord := ord + 1;
@@ -1829,6 +1842,130 @@ CREATE FUNCTION public.wallet_tier_limits(p_user bigint, p_currency text) RETURN
     LANGUAGE sql STABLE
     AS $$
   select l.* from users u join tier_limits l on l.tier = u.tier and l.currency = p_currency where u.user_id = p_user
+$$;
+
+--
+-- Name: wallet_transfers_at_once(public.wallet_op[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_transfers_at_once(p_ops public.wallet_op[]) RETURNS TABLE(ord integer, outcome text, result jsonb, replayed boolean, changes bigint[])
+    LANGUAGE plpgsql
+    SET enable_hashjoin TO 'off'
+    SET enable_mergejoin TO 'off'
+    SET plan_cache_mode TO 'force_generic_plan'
+    AS $$
+#variable_conflict use_column
+declare
+  v_today date := wallet_utc_day(now());
+  v_month date := wallet_utc_month(now());
+  v_rows integer := 2 * cardinality(p_ops);
+begin
+  return query
+  with o as (
+    select x.n::integer as n, x.id, x.u, x.c, x.cur, x.a
+      from unnest(p_ops) with ordinality
+           as x(k, id, u, c, a, key, h, r, e, actor, reason, cur, cur_to, shift, ref, meta, ev, ops, n)
+  ),
+  -- the rows wallet_record would make: each transfer's debit, then its credit
+  r as (
+    select o.n, o.id, o.u as user_id, o.c as counterparty, o.cur as currency, o.a, true as payer, -o.a as delta
+      from o
+    union all
+    select o.n, o.id, o.c, o.u, o.cur, o.a, false, o.a from o
+  ),
+  -- what the earlier rows of the batch did to each row's wallet; its place in its user's sequence
+  rs as (
+    select r.*, coalesce(sum(r.delta) over earlier, 0) as prior,
+           coalesce(sum(case when r.payer then r.a else 0 end) over earlier, 0) as prior_debits,
+           count(*) filter (where r.payer) over earlier as prior_debit_count,
+           row_number() over (partition by r.user_id order by r.n) as k
+      from r
+    window earlier as (partition by r.user_id, r.currency order by r.n rows between unbounded preceding and 1 preceding)
+  ),
+  -- each row on its wallet as the batch leaves it so far: wallet_op_transfer's conditions
+  -- (the receiver's: wallet_credit_refused's limits, wallet_record's credit; the payer's:
+  -- wallet_record's counted debit), the balances and the sequence its journal row takes
+  j as (
+    select rs.n, rs.id, rs.user_id, rs.counterparty, rs.currency, rs.a, rs.payer,
+           w.balance + rs.prior + rs.delta as balance_after,
+           w.balance + rs.prior + rs.delta + w.credit_limit - w.held as available_after,
+           u.seq + rs.k as seq,
+           coalesce(u.monitors = 0 and case when rs.payer then
+               w.balance + rs.prior + w.credit_limit - w.held >= rs.a and not u.frozen
+               and coalesce(rs.a <= l.max_debit, true)
+               and coalesce((case when w.day_on = v_today then w.day_amount else 0 end) + rs.prior_debits + rs.a
+                            <= l.daily_debit_amount, true)
+               and coalesce((case when w.day_on = v_today then w.day_count else 0 end) + rs.prior_debit_count + 1
+                            <= l.daily_debit_count, true)
+               and coalesce((case when w.month_on = v_month then w.month_amount else 0 end) + rs.prior_debits + rs.a
+                            <= l.monthly_debit_amount, true)
+             else
+               w.balance + rs.prior <= 9007199254740991 - rs.a
+               and coalesce(w.balance + rs.prior + rs.a <= l.max_balance, true)
+             end, false) as passes
+      from rs
+      join wallets w on w.user_id = rs.user_id and w.currency = rs.currency
+      join users u on u.user_id = rs.user_id
+      left join tier_limits l on l.tier = u.tier and l.currency = rs.currency
+  ),
+  go as (select count(*) filter (where j.passes) = v_rows as all_pass from j),
+  -- each wallet moved once: its total, its version by its rows, its debits counted
+  t as (
+    select r.user_id, r.currency, sum(r.delta) as delta, count(*) as n_rows,
+           sum(case when r.payer then r.a else 0 end) as debits, count(*) filter (where r.payer) as debit_count
+      from r where (select all_pass from go)
+     group by r.user_id, r.currency
+  ),
+  moved as (
+    update wallets w
+       set balance = w.balance + t.delta, version = w.version + t.n_rows, updated_at = now(),
+           day_on = case when t.debit_count > 0 then v_today else w.day_on end,
+           day_amount = case when t.debit_count > 0
+                             then (case when w.day_on = v_today then w.day_amount else 0 end) + t.debits
+                             else w.day_amount end,
+           day_count = case when t.debit_count > 0
+                            then (case when w.day_on = v_today then w.day_count else 0 end) + t.debit_count
+                            else w.day_count end,
+           month_on = case when t.debit_count > 0 then v_month else w.month_on end,
+           month_amount = case when t.debit_count > 0
+                               then (case when w.month_on = v_month then w.month_amount else 0 end) + t.debits
+                               else w.month_amount end
+      from t
+     where w.user_id = t.user_id and w.currency = t.currency
+    returning 1
+  ),
+  numbered as (
+    update users x set seq = x.seq + c.n_rows
+      from (select r.user_id, count(*) as n_rows from r where (select all_pass from go) group by r.user_id) c
+     where x.user_id = c.user_id
+    returning 1
+  ),
+  journalled as (
+    insert into journal (user_id, seq, id, event, kind, direction, amount, balance_after, available_after,
+                         counterparty_user_id, transfer_id, created_at, currency)
+    select j.user_id, j.seq, j.id, case when j.payer then 4 else 3 end, 3, case when j.payer then -1 else 1 end,
+           j.a, j.balance_after, j.available_after, j.counterparty, j.id, clock_timestamp(), j.currency
+      from j where (select all_pass from go)
+  ),
+  -- wallet_log_changes's row: (user, sequence) pairs in the order of the rows
+  logged as (
+    insert into wallet_changes (changes, accepted)
+    select array_agg(v.x order by j.n, not j.payer, v.i), 0
+      from j, lateral (values (1, j.user_id), (2, j.seq)) v(i, x)
+     where (select all_pass from go)
+    having count(*) > 0
+  )
+  select j.n, 'ok'::text,
+         jsonb_build_object('success', true, 'transfer_id', min(j.id)::text,
+                            'balance', min(j.balance_after) filter (where j.payer), 'currency', min(j.currency)),
+         false,
+         array[min(j.user_id) filter (where j.payer), min(j.seq) filter (where j.payer),
+               min(j.user_id) filter (where not j.payer), min(j.seq) filter (where not j.payer)]
+    from j
+   where (select all_pass from go)
+   group by j.n
+   order by j.n;
+end
 $$;
 
 --
