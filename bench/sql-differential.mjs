@@ -98,7 +98,10 @@ function plainBatch() {
     if (u === c) continue;
     prev = { u, c };
     const cur = rnd() < 0.9 ? "USD" : "EUR";
-    ops.push({ k: 3, id: String(nextId++), u, c, cur, a: amount() });
+    // now and then a deposit among them (017 takes deposits too): to a wallet not yet
+    // opened in EUR, or past a max balance
+    if (rnd() < 0.2) ops.push({ k: 1, id: String(nextId++), u: c, cur, a: pick([1, 300, 5000]) });
+    else ops.push({ k: 3, id: String(nextId++), u, c, cur, a: amount() });
   }
   if (ops.length === 0) ops.push({ k: 3, id: String(nextId++), u: 30, c: 31, cur: "USD", a: 1 });
   done.push(...ops);

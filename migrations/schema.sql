@@ -121,15 +121,15 @@ begin
   end if;
   v_rows := v_lock.rows;
 
-  -- a batch of plain transfers (no key, tags or version; not a retry; no expired hold
-  -- released above): all of them in one statement, or, when any one of them would take
-  -- the steps (a refusal, a wallet to open, a monitor), none of them that way and each
-  -- as below
+  -- a batch of plain transfers and deposits (no key, tags or version; not a retry; no
+  -- expired hold released above): all of them in one statement, or, when any one of them
+  -- would take the steps (a refusal, a wallet to open, a monitor), none of them that way
+  -- and each as below
   if not p_retry and cardinality(v_rows) = 0
      and not exists (select 1 from unnest(v_ops) x
-                      where x.k <> 3 or x.key is not null or x.ev is not null or x.ref is not null
-                         or x.meta is not null or x.u is null or x.c is null or x.u = x.c or x.a is null
-                         or x.a <= 0 or x.cur is null) then
+                      where x.k not in (1, 3) or x.key is not null or x.ev is not null or x.ref is not null
+                         or x.meta is not null or x.u is null or x.a is null or x.a <= 0 or x.cur is null
+                         or x.k = 3 and (x.c is null or x.u = x.c)) then
     return query select * from wallet_transfers_at_once(v_ops);
     if found then return; end if;
   end if;
@@ -1858,38 +1858,40 @@ CREATE FUNCTION public.wallet_transfers_at_once(p_ops public.wallet_op[]) RETURN
 declare
   v_today date := wallet_utc_day(now());
   v_month date := wallet_utc_month(now());
-  v_rows integer := 2 * cardinality(p_ops);
 begin
   return query
   with o as (
-    select x.n::integer as n, x.id, x.u, x.c, x.cur, x.a
+    select x.n::integer as n, x.k, x.id, x.u, x.c, x.cur, x.a
       from unnest(p_ops) with ordinality
            as x(k, id, u, c, a, key, h, r, e, actor, reason, cur, cur_to, shift, ref, meta, ev, ops, n)
   ),
-  -- the rows wallet_record would make: each transfer's debit, then its credit
+  -- the rows wallet_record would make: a transfer's debit, then its credit; a deposit's credit
   r as (
-    select o.n, o.id, o.u as user_id, o.c as counterparty, o.cur as currency, o.a, true as payer, -o.a as delta
-      from o
+    select o.n, o.k, o.id, o.u as user_id, o.c as counterparty, o.cur as currency, o.a, true as payer, -o.a as delta
+      from o where o.k = 3
     union all
-    select o.n, o.id, o.c, o.u, o.cur, o.a, false, o.a from o
+    select o.n, o.k, o.id, o.c, o.u, o.cur, o.a, false, o.a from o where o.k = 3
+    union all
+    select o.n, o.k, o.id, o.u, null, o.cur, o.a, false, o.a from o where o.k = 1
   ),
   -- what the earlier rows of the batch did to each row's wallet; its place in its user's sequence
   rs as (
     select r.*, coalesce(sum(r.delta) over earlier, 0) as prior,
            coalesce(sum(case when r.payer then r.a else 0 end) over earlier, 0) as prior_debits,
            count(*) filter (where r.payer) over earlier as prior_debit_count,
-           row_number() over (partition by r.user_id order by r.n) as k
+           row_number() over (partition by r.user_id order by r.n) as place
       from r
     window earlier as (partition by r.user_id, r.currency order by r.n rows between unbounded preceding and 1 preceding)
   ),
   -- each row on its wallet as the batch leaves it so far: wallet_op_transfer's conditions
-  -- (the receiver's: wallet_credit_refused's limits, wallet_record's credit; the payer's:
-  -- wallet_record's counted debit), the balances and the sequence its journal row takes
+  -- (the receiver's, a deposit's too: wallet_credit_refused's limits, wallet_record's
+  -- credit; the payer's: wallet_record's counted debit), the balances and the sequence
+  -- its journal row takes
   j as (
-    select rs.n, rs.id, rs.user_id, rs.counterparty, rs.currency, rs.a, rs.payer,
+    select rs.n, rs.k, rs.id, rs.user_id, rs.counterparty, rs.currency, rs.a, rs.payer,
            w.balance + rs.prior + rs.delta as balance_after,
            w.balance + rs.prior + rs.delta + w.credit_limit - w.held as available_after,
-           u.seq + rs.k as seq,
+           u.seq + rs.place as seq,
            coalesce(u.monitors = 0 and case when rs.payer then
                w.balance + rs.prior + w.credit_limit - w.held >= rs.a and not u.frozen
                and coalesce(rs.a <= l.max_debit, true)
@@ -1908,7 +1910,7 @@ begin
       join users u on u.user_id = rs.user_id
       left join tier_limits l on l.tier = u.tier and l.currency = rs.currency
   ),
-  go as (select count(*) filter (where j.passes) = v_rows as all_pass from j),
+  go as (select count(*) filter (where j.passes) = (select count(*) from r) as all_pass from j),
   -- each wallet moved once: its total, its version by its rows, its debits counted
   t as (
     select r.user_id, r.currency, sum(r.delta) as delta, count(*) as n_rows,
@@ -1943,8 +1945,9 @@ begin
   journalled as (
     insert into journal (user_id, seq, id, event, kind, direction, amount, balance_after, available_after,
                          counterparty_user_id, transfer_id, created_at, currency)
-    select j.user_id, j.seq, j.id, case when j.payer then 4 else 3 end, 3, case when j.payer then -1 else 1 end,
-           j.a, j.balance_after, j.available_after, j.counterparty, j.id, clock_timestamp(), j.currency
+    select j.user_id, j.seq, j.id, case when j.k = 1 then 1 when j.payer then 4 else 3 end, j.k,
+           case when j.payer then -1 else 1 end, j.a, j.balance_after, j.available_after, j.counterparty,
+           case when j.k = 3 then j.id end, clock_timestamp(), j.currency
       from j where (select all_pass from go)
   ),
   -- wallet_log_changes's row: (user, sequence) pairs in the order of the rows
@@ -1956,11 +1959,17 @@ begin
     having count(*) > 0
   )
   select j.n, 'ok'::text,
-         jsonb_build_object('success', true, 'transfer_id', min(j.id)::text,
-                            'balance', min(j.balance_after) filter (where j.payer), 'currency', min(j.currency)),
+         case when min(j.k) = 1
+              then jsonb_build_object('balance', min(j.balance_after), 'transaction_id', min(j.id)::text,
+                                      'currency', min(j.currency))
+              else jsonb_build_object('success', true, 'transfer_id', min(j.id)::text,
+                                      'balance', min(j.balance_after) filter (where j.payer),
+                                      'currency', min(j.currency)) end,
          false,
-         array[min(j.user_id) filter (where j.payer), min(j.seq) filter (where j.payer),
-               min(j.user_id) filter (where not j.payer), min(j.seq) filter (where not j.payer)]
+         case when min(j.k) = 1
+              then array[min(j.user_id), min(j.seq)]
+              else array[min(j.user_id) filter (where j.payer), min(j.seq) filter (where j.payer),
+                         min(j.user_id) filter (where not j.payer), min(j.seq) filter (where not j.payer)] end
     from j
    where (select all_pass from go)
    group by j.n

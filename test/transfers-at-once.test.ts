@@ -1,6 +1,6 @@
 /**
- * Migration 017 applies a batch of plain transfers in one statement when every one of
- * them passes, judged in the batch's order, and otherwise sends the batch through the
+ * Migration 017 applies a batch of plain transfers and deposits in one statement when
+ * every one of them passes, judged in the batch's order, and otherwise sends the batch through the
  * operations one by one. The two paths must be indistinguishable. One database, two
  * mirrored sets of users with the same wallets and limits: the same seeded batches go
  * to users 1-40 as they are (the one-statement path when it applies) and to users
@@ -26,7 +26,7 @@ beforeAll(async () => {
   drop = created.drop;
   expect((await runCli(["migrate", "--json"], created.env)).code).toBe(0);
   db = await openDatabase({ databaseUrl: created.env.DATABASE_URL, dataDir: created.env.WALLET_DATA_DIR ?? "" });
-  // wallets of 10,000 for users 1-40 and their mirrors (1-10 in EUR too); the tiers on 21-24 and 33-40
+  // wallets of 10,000 for users 1-40 and their mirrors (1-10 in EUR too); tiers on 21-24 and 29-40
   await db.query(`select count(*) from wallet_apply((select jsonb_agg(jsonb_build_object('k', 1, 'cur', 'USD',
     'id', (900000 + g)::text, 'u', g, 'a', 10000)) from generate_series(1, 40) g), false)`);
   await db.query(`select count(*) from wallet_apply((select jsonb_agg(jsonb_build_object('k', 1, 'cur', 'EUR',
@@ -41,6 +41,11 @@ beforeAll(async () => {
   );
   await db.query(`select wallet_assign_tier(100 + u, u, 'small', 'USD', 'ops', 'r')
     from generate_series(36, 40) g, lateral (values (g), (g + ${MIRROR})) m(u)`);
+  await db.query(
+    `select wallet_define_tier(4, 'day', '{"USD": {"max_debit": 2000, "daily_debit_amount": 6000}}', 'ops')`,
+  );
+  await db.query(`select wallet_assign_tier(600 + u, u, 'day', 'USD', 'ops', 'r')
+    from generate_series(29, 32) g, lateral (values (g), (g + ${MIRROR})) m(u)`);
   await db.query(`select wallet_assign_tier(300 + u, u, 'monthly', 'USD', 'ops', 'r')
     from generate_series(33, 35) g, lateral (values (g), (g + ${MIRROR})) m(u)`);
   await db.query(`select wallet_define_tier(3, 'count', '{"USD": {"daily_debit_count": 8}}', 'ops')`);
@@ -58,17 +63,18 @@ const int = (a: number, b: number) => a + Math.floor(rnd() * (b - a + 1));
 const pick = <T>(xs: T[]) => xs[Math.floor(rnd() * xs.length)]!;
 let nextId = 1_000_000;
 
-type Op = { k: 3; id: string; u: number; c: number; cur: "USD" | "EUR"; a: number };
+type Op = { k: 1 | 3; id: string; u: number; c?: number; cur: "USD" | "EUR"; a: number };
 /** A batch of 1-8 plain transfers; a third of them at an edge. */
 function batch(): Op[] {
   const ops: Op[] = [];
   const add = (u: number, c: number, a: number, cur: "USD" | "EUR" = "USD") =>
     ops.push({ k: 3, id: String(nextId++), u, c, cur, a });
+  const deposit = (u: number, a: number, cur: "USD" | "EUR") => ops.push({ k: 1, id: String(nextId++), u, cur, a });
   if (rnd() < 0.35) {
-    // 1: a day's amount (36-40), 2: a month's amount (33-35), 3: a receiver's max balance
-    // (33-35), 4: funds (25-32), 5: a day's count (21-24)
+    // 1: a day's amount (29-32), 2: a month's amount (33-35), 3: a receiver's max balance
+    // (33-35), 4: funds (25-28), 5: a day's count (21-24)
     const edge = int(1, 5);
-    const one = edge === 1 ? int(36, 40) : edge === 5 ? int(21, 24) : edge === 4 ? int(25, 32) : int(33, 35);
+    const one = edge === 1 ? int(29, 32) : edge === 5 ? int(21, 24) : edge === 4 ? int(25, 28) : int(33, 35);
     for (let i = edge === 5 ? 8 : int(4, 8); i > 0; i--) {
       // the others: payers with funds to spare for a receiver's edge (11-20), else receivers
       const other = edge === 3 ? int(11, 20) : int(1, 20);
@@ -79,21 +85,28 @@ function batch(): Op[] {
             ? pick([5, 50])
             : edge === 3
               ? pick([900, 1900])
-              : pick([400, 700, 1000, 1900]);
+              : edge === 1
+                ? pick([400, 700, 1000, 1900, 2500])
+                : pick([400, 700, 1000, 1900]);
       if (edge === 3) add(other, one, a);
       else add(one, other, a);
     }
     return ops;
   }
-  let prev = { u: int(1, 40), c: int(1, 40) };
+  // everyday traffic among users 1-20 and, now and then, those with every limit (36-40)
+  const anyone = () => (rnd() < 0.85 ? int(1, 20) : int(36, 40));
+  let prev = { u: anyone(), c: anyone() };
   for (let i = int(1, 8); i > 0; i--) {
     const r = rnd();
-    const u = r < 0.3 ? prev.u : r < 0.6 ? prev.c : int(1, 40);
-    const c = rnd() < 0.3 && u < 40 ? u + 1 : int(1, 40);
+    const u = r < 0.3 ? prev.u : r < 0.6 ? prev.c : anyone();
+    const c = rnd() < 0.3 && u < 20 ? u + 1 : anyone();
     if (u === c) continue;
     prev = { u, c };
     // between users 1-10 now and then in EUR: one user's sequence across its two wallets
-    add(u, c, rnd() < 0.8 ? int(1, 300) : pick([1500, 2500, 6000]), u <= 10 && c <= 10 && rnd() < 0.5 ? "EUR" : "USD");
+    const cur = u <= 10 && c <= 10 && rnd() < 0.5 ? "EUR" : "USD";
+    // and deposits among the transfers: to a wallet not opened (EUR above user 10), past a max balance
+    if (rnd() < 0.2) deposit(c, pick([1, 300, 5000]), rnd() < 0.1 ? "EUR" : cur);
+    else add(u, c, rnd() < 0.8 ? int(1, 300) : pick([1500, 2500, 6000]), cur);
   }
   return ops.length ? ops : [{ k: 3, id: String(nextId++), u: 1, c: 2, cur: "USD", a: 1 }];
 }
@@ -115,12 +128,13 @@ function named(rows: Row[], users: number, ids: number): Row[] {
     result: r.result && {
       ...r.result,
       ...(r.result.transfer_id ? { transfer_id: String(Number(r.result.transfer_id) - ids) } : {}),
+      ...(r.result.transaction_id ? { transaction_id: String(Number(r.result.transaction_id) - ids) } : {}),
     },
     changes: pairs(r.changes, users),
   }));
 }
 
-describe("a batch of plain transfers in one statement (migration 017)", () => {
+describe("a batch of plain transfers and deposits in one statement (migration 017)", () => {
   it("answers, journals and numbers exactly as the operations one by one", async () => {
     let wholeBatches = 0;
     const outcomes = new Map<string, number>();
@@ -131,7 +145,7 @@ describe("a batch of plain transfers in one statement (migration 017)", () => {
         ...o,
         id: String(Number(o.id) + ID_MIRROR),
         u: o.u + MIRROR,
-        c: o.c + MIRROR,
+        ...(o.c === undefined ? {} : { c: o.c + MIRROR }),
         key: `k-${o.id}`,
         h: "h",
       }));
@@ -163,7 +177,8 @@ describe("a batch of plain transfers in one statement (migration 017)", () => {
         await db.query(
           `select j.user_id - $1 as user_id, j.seq, j.currency, j.event, j.kind, j.direction, j.amount, j.balance_after,
                   j.available_after, j.counterparty_user_id - $1 as counterparty
-             from journal j where j.user_id between $1 + 1 and $1 + 40 and j.kind = 3 order by 1, 2`,
+             from journal j where j.user_id between $1 + 1 and $1 + 40 and j.kind in (1, 3) and j.id >= 1000000
+            order by 1, 2`,
           [first],
         ),
       );
