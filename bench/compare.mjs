@@ -9,13 +9,15 @@
 // scenario (balance, history, transfer, deposit) from an undici client in this process, and
 // the CPU per request of the serving process and of the database's backends (utime + stime
 // from /proc): on two shared cores the wall clock swings with the machine, CPU far less.
+// STATEMENTS=N (MODE=cpu, pg_stat_statements preloaded with track = all): each run also
+// lists its top N statements with calls and time per request.
 // Env: DURATION (s, default 10), ROUNDS (3), CONCURRENCY (64), USERS (1000), PG_ADMIN_URL.
 import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Pool } from "undici";
-import { dbUrl, log, pgArgs, ROOT } from "./lib.mjs";
+import { ADMIN, dbUrl, log, pgArgs, ROOT } from "./lib.mjs";
 
 const [base, ...rest] = process.argv.slice(2);
 if (!base) {
@@ -77,6 +79,7 @@ function loadtest(url, scenario) {
 
 const MODE = process.env.MODE ?? "throughput";
 const REQUESTS = Number(process.env.REQUESTS ?? 10000);
+const STATEMENTS = Number(process.env.STATEMENTS ?? 0); // MODE=cpu: the top N statements a request
 const ticks = (pid) => {
   try {
     const f = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
@@ -130,10 +133,26 @@ async function cpuPerRequest(s, name, scenario) {
     .split("\n")
     .filter(Boolean);
   const pg = () => backends.reduce((t, p) => t + ticks(p), 0);
+  const q = (sql) => sh("psql", [...pgArgs, "-d", ADMIN.pathname.slice(1), "-XAtc", sql]); // where the extension is
+  if (STATEMENTS)
+    q(`select pg_stat_statements_reset(0::oid, (select oid from pg_database where datname = '${name}'), 0::bigint)`);
   const [n0, p0] = [ticks(s.child.pid), pg()];
   await drive(s.url, REQUESTS, REQUEST[scenario]);
   const per = (t) => Math.round((t * 10_000) / REQUESTS);
-  return { node_us: per(ticks(s.child.pid) - n0), pg_us: per(pg() - p0) };
+  const r = { node_us: per(ticks(s.child.pid) - n0), pg_us: per(pg() - p0) };
+  if (STATEMENTS) {
+    // where the database's time goes: statements (nested ones too, with track = all) by
+    // time, calls and time per request; needs pg_stat_statements preloaded
+    r.statements = JSON.parse(
+      q(`select coalesce(json_agg(t), '[]') from (select round((calls::numeric / ${REQUESTS}), 3) as calls_per_request,
+           round((total_exec_time * 1000 / ${REQUESTS})::numeric, 1) as exec_us_per_request,
+           round((total_plan_time * 1000 / ${REQUESTS})::numeric, 1) as plan_us_per_request,
+           left(regexp_replace(query, '\\s+', ' ', 'g'), 160) as query
+         from pg_stat_statements where dbid = (select oid from pg_database where datname = '${name}')
+         order by total_exec_time desc limit ${STATEMENTS}) t`),
+    );
+  }
+  return r;
 }
 
 const results = {
