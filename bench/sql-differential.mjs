@@ -71,7 +71,17 @@ function plainBatch() {
     // at an edge: one payer's debits cross its day's count (small amounts) or amount (36-40), its month's
     // amount (33-35) or its funds (29-32), or one receiver's credits its max balance
     // (33-35), only after the batch's earlier transfers
-    const edge = int(1, 5);
+    const edge = int(1, 6);
+    if (edge === 6) {
+      // one user's two currencies in one batch (30 and 39 hold USD and EUR, no monitor):
+      // its sequence runs across both wallets
+      for (let i = int(3, 6); i > 0; i--) {
+        const [u, c] = rnd() < 0.5 ? [30, 39] : [39, 30];
+        ops.push({ k: 3, id: String(nextId++), u, c, cur: pick(["USD", "EUR"]), a: int(1, 50) });
+      }
+      done.push(...ops);
+      return { ops, retry: false };
+    }
     const one = edge === 1 || edge === 5 ? int(36, 40) : edge === 4 ? int(29, 32) : int(33, 35);
     for (let i = int(4, 8); i > 0; i--) {
       let other = int(29, 32);
