@@ -36,7 +36,11 @@ describe.skipIf(engine !== "pg")("wallet webhooks / monitors --api", () => {
     const id = add.json.id as string;
     await post(s.url, "/api/deposit/v1", 7, { amount: 100 });
     await waitFor("the deposit", () => receiver.delivered().length === 1);
-    const d = await api(["webhooks", "deliveries", id, "--status", "delivered"]);
+    // the receiver has it before the sender records the answer: wait for the record
+    const d = await waitFor("the delivery recorded", async () => {
+      const r = await api(["webhooks", "deliveries", id, "--status", "delivered"]);
+      return r.json.deliveries?.length === 1 ? r : undefined;
+    });
     expect(d.json.deliveries).toMatchObject([{ event_id: "7:1", status: "delivered", attempts: 1 }]);
     const rot = await api(["webhooks", "rotate", id]);
     expect(rot.json.secret).toMatch(/^whsec_/);

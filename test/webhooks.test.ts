@@ -65,7 +65,11 @@ describe("webhook endpoints", () => {
     const events = (await get(s.url, "/api/events/v1?after=1", 1)).body.events;
     expect([JSON.parse(first!.body), JSON.parse(second!.body)]).toEqual(events);
     expect(deposits.delivered()[0]!.event.type).toBe("deposit");
-    const list = await deliveries(a.id);
+    // the receivers have both before the sender records the answers: wait for the records
+    const list = await waitFor("both deliveries recorded", async () => {
+      const l = await deliveries(a.id);
+      return l.length === 2 && l.every((x) => x.status === "delivered") ? l : undefined;
+    });
     expect(list.map((x) => [x.event_id, x.status, x.attempts])).toEqual([
       ["1:2", "delivered", 1],
       ["1:3", "delivered", 1],
@@ -117,7 +121,10 @@ describe("webhook endpoints", () => {
     const retry = await adminCall("POST", `/admin/v1/webhooks/${h.id}/deliveries/${failed.id}/retry`);
     expect(retry.status).toBe(202);
     await waitFor("the retry", () => r.delivered().some((x) => x.event.sequence === 1));
-    const again = await deliveries(h.id);
+    const again = await waitFor("the retry recorded", async () => {
+      const l = await deliveries(h.id);
+      return l[0]?.status === "delivered" ? l : undefined;
+    });
     expect(again[0]).toMatchObject({ id: failed.id, status: "delivered", attempts: 4 });
     const twice = await adminCall("POST", `/admin/v1/webhooks/${h.id}/deliveries/${failed.id}/retry`);
     expect([twice.status, twice.body.error.code]).toEqual([409, "delivery_not_failed"]);
