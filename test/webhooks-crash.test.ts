@@ -96,7 +96,9 @@ describe.skipIf(engine !== "pg")("webhook delivery across crashes and processes"
       90_000,
     );
     // the receiver counts a delivery when the request arrives; the sender marks it
-    // delivered after the answer, so the last rows may still be in flight here
+    // delivered after the answer, so the last rows may still be in flight here. A row the
+    // killed process sent but never marked is sent again once its lease runs out (15 s):
+    // at least once, so the receiver may have had that event already
     const left = async () => {
       const [{ n } = { n: -1 }] = await db.query<{ n: number }>(
         "select count(*)::int as n from webhook_deliveries where status <> 'delivered'",
