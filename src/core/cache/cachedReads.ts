@@ -16,6 +16,20 @@ import type { CacheRead, CacheStats, VersionedCache } from "./types.js";
 const MISS: CacheRead = { hit: false, epoch: null, version: null };
 const EXPIRY_MARGIN_MS = 1000;
 
+/** A wallet in the cached value: [currency, balance, available, wallet version, hold expiry ms (0: none), credit line] */
+type CachedWallet = [string, number, number, number, number, number?];
+/** not within a second of its next hold expiry */
+const servable = (r: CachedWallet) => r[4] === 0 || Date.now() < r[4] - EXPIRY_MARGIN_MS;
+/** a value cached before credit lines existed has no sixth element: its line was 0 */
+const walletOf = ([currency, balance, available, walletVersion, until, creditLimit]: CachedWallet): WalletBalance => ({
+  currency,
+  balance,
+  available,
+  creditLimit: creditLimit ?? 0,
+  walletVersion,
+  holdExpiryMs: until === 0 ? null : until,
+});
+
 /**
  * version: the wallet's own (wallets.version), what expected_version compares with;
  * credit_limit: the wallet's credit line (0: none)
@@ -89,20 +103,14 @@ export class CachedReads implements ChangeSubscriber {
   private async wallets(userId: number): Promise<UserBalances> {
     const cached = await this.lookup(userId, "b");
     if (cached.hit) {
-      const rows = JSON.parse(cached.value) as Array<[string, number, number, number, number, number?]>;
-      if (rows.every((r) => r[4] === 0 || Date.now() < r[4] - EXPIRY_MARGIN_MS)) {
-        // a value cached before credit lines existed has no sixth element: its line was 0
-        const wallets = rows.map(([currency, balance, available, walletVersion, until, creditLimit]) => ({
-          currency,
-          balance,
-          available,
-          creditLimit: creditLimit ?? 0,
-          walletVersion,
-          holdExpiryMs: until === 0 ? null : until,
-        }));
-        return { version: 0, wallets };
-      }
+      const rows = JSON.parse(cached.value) as CachedWallet[];
+      if (rows.every(servable)) return { version: 0, wallets: rows.map(walletOf) };
     }
+    return this.readWallets(userId, cached);
+  }
+
+  /** The user's wallets from the database (a replica when it is fresh enough), filled in when servable. */
+  private async readWallets(userId: number, cached: CacheRead): Promise<UserBalances> {
     const u = await routedBalances(this.ctx, userId, CachedReads.known(cached));
     if (u.wallets.every((w) => w.holdExpiryMs === null || Date.now() < w.holdExpiryMs - EXPIRY_MARGIN_MS)) {
       const value = JSON.stringify(
@@ -114,9 +122,22 @@ export class CachedReads implements ChangeSubscriber {
     return u;
   }
 
-  /** The user's balances in one currency (0 in a currency never used). */
+  /**
+   * The user's balances in one currency (0 in a currency never used). From the cache,
+   * only that currency's row is needed: another wallet's hold expiry does not change it.
+   */
   async balance(userId: number, currency: string): Promise<Balances> {
-    const w = walletIn(await this.wallets(userId), currency);
+    const cached = await this.lookup(userId, "b");
+    if (cached.hit) {
+      const rows = JSON.parse(cached.value) as CachedWallet[];
+      let row: CachedWallet | undefined;
+      for (const r of rows) if (r[0] === currency) row = r;
+      if (row === undefined) return { currency, balance: 0, available_balance: 0, version: 0, credit_limit: 0 };
+      if (servable(row)) {
+        return { currency, balance: row[1], available_balance: row[2], version: row[3], credit_limit: row[5] ?? 0 };
+      }
+    }
+    const w = walletIn(await this.readWallets(userId, cached), currency);
     return {
       currency,
       balance: w.balance,
