@@ -17,25 +17,27 @@
 import type { Logger } from "./logger.js";
 
 /**
- * The requests being answered now (their ids), and how many times each is entered.
+ * The requests being answered now (their ids, by entry).
  * Not AsyncLocalStorage: on Node 20 it works through promise hooks on every promise of
  * the process, which cost a cached balance about a tenth of its CPU (bench/README.md,
  * "The CPU a request costs"). So what escapes is attributed to the requests in flight
  * when it surfaced: exactly when one was (a test, a quiet process, most escapes under
  * light load), else the list of candidates (docs/decisions.md).
  */
-const inFlight = new Map<string, number>();
+const inFlight = new Map<number, string>();
 /** how many ids of requests in flight a log line lists */
 const LISTED = 16;
+/** each entry's own key: a small integer (cheaper to hash than the id, and one id may be entered twice) */
+let lastSlot = 0;
+/** entries that end at the next turn of the event loop, all with one setImmediate */
+let leaving: number[] = [];
+let flushing = false;
 
-function enter(requestId: string): void {
-  inFlight.set(requestId, (inFlight.get(requestId) ?? 0) + 1);
-}
-
-function leave(requestId: string): void {
-  const n = (inFlight.get(requestId) ?? 1) - 1;
-  if (n <= 0) inFlight.delete(requestId);
-  else inFlight.set(requestId, n);
+function flush(): void {
+  flushing = false;
+  const slots = leaving;
+  leaving = [];
+  for (const slot of slots) inFlight.delete(slot);
 }
 
 /**
@@ -45,8 +47,15 @@ function leave(requestId: string): void {
  * nobody handles is still reported as unhandled.
  */
 export function withRequestId<T>(requestId: string, fn: () => T): T {
-  enter(requestId);
-  const done = () => setImmediate(leave, requestId);
+  const slot = (lastSlot = (lastSlot + 1) & 0x3fffffff);
+  inFlight.set(slot, requestId);
+  const done = () => {
+    leaving.push(slot);
+    if (!flushing) {
+      flushing = true;
+      setImmediate(flush);
+    }
+  };
   let result: T;
   try {
     result = fn();
@@ -69,11 +78,11 @@ export function withRequestId<T>(requestId: string, fn: () => T): T {
 
 /** Who an escape is attributed to: the request in flight, or (several) up to LISTED candidates. */
 export function requestsNow(): { requestId?: string; requestsInFlight?: string[] } {
-  if (inFlight.size === 0) return {};
-  if (inFlight.size === 1) return { requestId: inFlight.keys().next().value };
-  const ids: string[] = [];
-  for (const id of inFlight.keys()) if (ids.push(id) >= LISTED) break;
-  return { requestsInFlight: ids };
+  const ids = new Set<string>();
+  for (const id of inFlight.values()) if (ids.add(id).size >= LISTED) break;
+  if (ids.size === 0) return {};
+  if (ids.size === 1) return { requestId: ids.values().next().value };
+  return { requestsInFlight: [...ids] };
 }
 
 export type GuardOptions = {
