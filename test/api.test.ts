@@ -176,11 +176,30 @@ describe("bad input", () => {
       "page_size=101",
       "page_size=abc",
       "page=1&page=2",
+      "page=1&p%61ge=2",
       "bogus=1",
+      "toString=1",
+      "__proto__=1",
+      "page_size=5&&constructor",
+      "page_size=+5",
     ]) {
       const r = await get(base, `/api/transactions/v1?${q}`, 201);
       expect(r.status, q).toBe(400);
       expect(r.body.error.code).toBe("invalid_request");
+    }
+    expect((await get(base, "/api/transactions/v1?page=1&page=2", 201)).body.error.message).toMatch(/more than once/);
+  });
+
+  it("reads a query plain or percent-encoded alike", async () => {
+    await post(base, "/api/deposit/v1", 202, { amount: 5 });
+    await post(base, "/api/deposit/v1", 202, { amount: 6 });
+    for (const q of ["page_size=1", "page_size=%31", "p%61ge_size=1&", "&page_size=1&type=0", "page_size=1&type=%30"]) {
+      const r = await get(base, `/api/transactions/v1?${q}`, 202);
+      expect(r.status, q).toBe(200);
+      expect(
+        r.body.transactions.map((e: { amount: number }) => e.amount),
+        q,
+      ).toEqual([6]);
     }
   });
 

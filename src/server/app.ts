@@ -14,7 +14,7 @@ import { WalletError } from "../core/errors.js";
 import { traced } from "../core/tracing.js";
 import type { Admission } from "./admission.js";
 import type { AdminAuthenticator } from "./auth.js";
-import { ClientGoneError, parseJsonObject, readBody, sendBody, sendError, sendJson } from "./http.js";
+import { ClientGoneError, parseJsonObject, parseQuery, readBody, sendBody, sendError, sendJson } from "./http.js";
 import { idempotencyOf } from "./idempotency.js";
 import { withRequestId } from "./processGuard.js";
 import { withStoredReply } from "./storedReplies.js";
@@ -68,15 +68,6 @@ export function createApp(opts: AppOptions) {
     let q = emptyQueries.get(route);
     if (!q) emptyQueries.set(route, (q = parse(route.query!, {})));
     return { ...q };
-  }
-
-  function parseQuery(search: string): Record<string, string> {
-    const out = new Map<string, string>();
-    for (const [k, v] of new URLSearchParams(search)) {
-      if (out.has(k)) throw new WalletError("invalid_request", `query parameter ${k} is given more than once`);
-      out.set(k, v);
-    }
-    return Object.fromEntries(out);
   }
 
   async function dispatch(

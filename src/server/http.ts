@@ -81,6 +81,33 @@ function acceptsGzip(req: IncomingMessage): boolean {
   return typeof header === "string" && /\bgzip\b/.test(header) && !/\bgzip;\s*q=0(\.0*)?\b/.test(header);
 }
 
+/** a query string with nothing to decode */
+const PLAIN_QUERY = /^[^%+]*$/;
+
+/**
+ * The query's parameters, each at most once, in an object with no prototype (so that
+ * `toString` or `__proto__` are names like any other). A query with nothing encoded
+ * (no % or +, the common case) is split as it is; else URLSearchParams decodes it.
+ */
+export function parseQuery(search: string): Record<string, string> {
+  const out = Object.create(null) as Record<string, string>;
+  const add = (k: string, v: string) => {
+    if (out[k] !== undefined) throw new WalletError("invalid_request", `query parameter ${k} is given more than once`);
+    out[k] = v;
+  };
+  if (PLAIN_QUERY.test(search)) {
+    for (const pair of search.split("&")) {
+      if (pair === "") continue;
+      const eq = pair.indexOf("=");
+      if (eq === -1) add(pair, "");
+      else add(pair.slice(0, eq), pair.slice(eq + 1));
+    }
+  } else {
+    for (const [k, v] of new URLSearchParams(search)) add(k, v);
+  }
+  return out;
+}
+
 export function sendBody(
   req: IncomingMessage,
   res: ServerResponse,
