@@ -30,11 +30,17 @@ function decodeParam(name: string, raw: string): string {
 
 export function createRouter(routes: Route[]): (method: string, path: string) => Match {
   const compiled = routes.map(compile);
-  const exact = new Map<string, CompiledRoute>();
-  for (const r of compiled) if (r.paramNames.length === 0) exact.set(`${r.method} ${r.path}`, r);
+  // by method, then by path: no key built per request
+  const exact = new Map<string, Map<string, CompiledRoute>>();
+  for (const r of compiled) {
+    if (r.paramNames.length > 0) continue;
+    let paths = exact.get(r.method);
+    if (!paths) exact.set(r.method, (paths = new Map()));
+    paths.set(r.path, r);
+  }
 
   return (method, path) => {
-    const hit = exact.get(`${method === "HEAD" ? "GET" : method} ${path}`);
+    const hit = exact.get(method === "HEAD" ? "GET" : method)?.get(path);
     if (hit) return { route: hit, params: {}, allowed: [] };
     const allowed: string[] = [];
     for (const r of compiled) {
