@@ -10,7 +10,9 @@
 // the CPU per request of the serving process and of the database's backends (utime + stime
 // from /proc): on two shared cores the wall clock swings with the machine, CPU far less.
 // STATEMENTS=N (MODE=cpu, pg_stat_statements preloaded with track = all): each run also
-// lists its top N statements with calls and time per request.
+// lists its top N statements with calls and time per request. MODE=paired: both builds
+// serving at once, chunks of requests alternating between them (CHUNKS, CHUNK): the
+// machine's swings fall on both alike.
 // Env: DURATION (s, default 10), ROUNDS (3), CONCURRENCY (64), USERS (1000), PG_ADMIN_URL.
 import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
@@ -160,11 +162,92 @@ const results = {
   mode: MODE,
   base,
   head: headRev,
-  settings: MODE === "cpu" ? { REQUESTS, ROUNDS, CONCURRENCY: 32, USERS } : { DURATION, ROUNDS, CONCURRENCY, USERS },
+  settings:
+    MODE === "cpu"
+      ? { REQUESTS, ROUNDS, CONCURRENCY: 32, USERS }
+      : MODE === "paired"
+        ? { CHUNKS: Number(process.env.CHUNKS ?? 30), CHUNK: Number(process.env.CHUNK ?? 2000), CONCURRENCY: 32, USERS }
+        : { DURATION, ROUNDS, CONCURRENCY, USERS },
   scenarios: {},
 };
+/**
+ * MODE=paired: both builds serve at once, each on a database of its own, and CHUNKS
+ * pairs of CHUNK requests alternate between them (which goes first alternates too), so
+ * that whatever the machine does meanwhile falls on both alike. Per pair, the ratio of
+ * the CPU per request (server and backends); reported: the ratio of the totals and the
+ * pairs' median and quartiles.
+ */
+async function paired(scenario) {
+  const CHUNKS = Number(process.env.CHUNKS ?? 30);
+  const CHUNK = Number(process.env.CHUNK ?? 2000);
+  const sides = {};
+  try {
+    for (const side of ["base", "head"]) {
+      const name = `wallet_cmp_${process.pid}_${side}`;
+      sh("createdb", [...pgArgs, name]);
+      const url = dbUrl(name);
+      const env = { ...process.env, DATABASE_URL: url, LOG_LEVEL: "warn" };
+      sh(process.execPath, [builds[side], "migrate"], { env });
+      sh(process.execPath, [builds[side], "seed", "--users", String(USERS), "--balance", "1000000000"], { env });
+      sides[side] = { name, s: await serve(builds[side], url), node: [], pg: [] };
+    }
+    for (const side of ["base", "head"]) {
+      const x = sides[side];
+      await drive(x.s.url, 2000, REQUEST.deposit); // every wallet has entries: history pages are full
+      await drive(x.s.url, 2000, REQUEST[scenario]); // warm: JIT, pools, caches
+      const backends = sh("psql", [
+        ...pgArgs,
+        "-d",
+        x.name,
+        "-XAtc",
+        `select pid from pg_stat_activity where datname = '${x.name}'`,
+      ]);
+      x.backends = backends.split("\n").filter(Boolean);
+    }
+    for (let c = 0; c < CHUNKS; c++) {
+      for (const side of c % 2 === 0 ? ["base", "head"] : ["head", "base"]) {
+        const x = sides[side];
+        const pg = () => x.backends.reduce((t, p) => t + ticks(p), 0);
+        const [n0, p0] = [ticks(x.s.child.pid), pg()];
+        await drive(x.s.url, CHUNK, REQUEST[scenario]);
+        x.node.push(ticks(x.s.child.pid) - n0);
+        x.pg.push(pg() - p0);
+      }
+    }
+  } finally {
+    for (const x of Object.values(sides)) {
+      await stop(x.s);
+      sh("dropdb", [...pgArgs, "--if-exists", "--force", x.name]);
+    }
+  }
+  const sum = (xs) => xs.reduce((a, b) => a + b, 0);
+  const us = (t) => Math.round((t * 10_000 * 10) / (CHUNKS * CHUNK)) / 10; // ticks are 10 ms
+  const q = (xs, f) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) * f)];
+  const r2 = (v) => Math.round(v * 100) / 100;
+  const out = { chunks: CHUNKS, chunk: CHUNK };
+  for (const k of ["node", "pg"]) {
+    const b = sides.base[k];
+    const h = sides.head[k];
+    const pairs = b.map((v, i) => (h[i] + v === 0 ? 1 : (h[i] + 0.5) / (v + 0.5)));
+    out[k] = {
+      base_us: us(sum(b)),
+      head_us: us(sum(h)),
+      ratio: sum(b) ? r2(sum(h) / sum(b)) : null,
+      pairs: { q1: r2(q(pairs, 0.25)), median: r2(q(pairs, 0.5)), q3: r2(q(pairs, 0.75)) },
+    };
+  }
+  log(
+    `${scenario}: node ${out.node.base_us} -> ${out.node.head_us} µs (${out.node.ratio}x), pg ${out.pg.base_us} -> ${out.pg.head_us} µs`,
+  );
+  return out;
+}
+
 try {
   for (const scenario of scenarios) {
+    if (MODE === "paired") {
+      results.scenarios[scenario] = await paired(scenario);
+      continue;
+    }
     const runs = { base: [], head: [] };
     for (let round = 0; round < ROUNDS; round++) {
       // alternate which goes first, so that neither always meets a warmer machine
@@ -221,7 +304,7 @@ try {
   for (const tree of trees) sh("git", ["-C", ROOT, "worktree", "remove", "--force", tree], { stdio: "ignore" });
 }
 fs.mkdirSync(path.join(ROOT, "bench/results"), { recursive: true });
-const tag = MODE === "cpu" ? "cpu-" : "";
+const tag = MODE === "throughput" ? "" : `${MODE}-`;
 const file = path.join(ROOT, "bench/results", `compare-${tag}${results.date.slice(0, 10)}-${scenarios.join("-")}.json`);
 fs.writeFileSync(file, JSON.stringify(results, null, 2) + "\n");
 process.stdout.write(JSON.stringify(results.scenarios, null, 2) + "\n");
