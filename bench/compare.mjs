@@ -12,7 +12,7 @@
 // STATEMENTS=N (MODE=cpu, pg_stat_statements preloaded with track = all): each run also
 // lists its top N statements with calls and time per request. MODE=paired: both builds
 // serving at once, chunks of requests alternating between them (CHUNKS, CHUNK): the
-// machine's swings fall on both alike.
+// machine's swings fall on both alike; ROUNDS such pairs of processes, the median ratio.
 // Env: DURATION (s, default 10), ROUNDS (3), CONCURRENCY (64), USERS (1000), PG_ADMIN_URL.
 import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
@@ -166,7 +166,13 @@ const results = {
     MODE === "cpu"
       ? { REQUESTS, ROUNDS, CONCURRENCY: 32, USERS }
       : MODE === "paired"
-        ? { CHUNKS: Number(process.env.CHUNKS ?? 30), CHUNK: Number(process.env.CHUNK ?? 2000), CONCURRENCY: 32, USERS }
+        ? {
+            ROUNDS,
+            CHUNKS: Number(process.env.CHUNKS ?? 30),
+            CHUNK: Number(process.env.CHUNK ?? 2000),
+            CONCURRENCY: 32,
+            USERS,
+          }
         : { DURATION, ROUNDS, CONCURRENCY, USERS },
   scenarios: {},
 };
@@ -245,7 +251,18 @@ async function paired(scenario) {
 try {
   for (const scenario of scenarios) {
     if (MODE === "paired") {
-      results.scenarios[scenario] = await paired(scenario);
+      // each pair of processes is one draw of the JIT's and the scheduler's luck: ROUNDS of them
+      const runs = [];
+      for (let round = 0; round < ROUNDS; round++) runs.push(await paired(scenario));
+      const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+      const of = (k) => ({
+        base_us: median(runs.map((r) => r[k].base_us)),
+        head_us: median(runs.map((r) => r[k].head_us)),
+        ratios: runs.map((r) => r[k].ratio),
+        median_ratio: median(runs.map((r) => r[k].ratio ?? 1)),
+      });
+      results.scenarios[scenario] = { node: of("node"), pg: of("pg"), runs };
+      log(`${scenario}: node ratios ${of("node").ratios.join(" ")} (median ${of("node").median_ratio}x)`);
       continue;
     }
     const runs = { base: [], head: [] };
