@@ -805,6 +805,7 @@ $$;
 
 CREATE FUNCTION public.wallet_lock(p_users bigint[], OUT rows public.journal[], OUT locked bigint[]) RETURNS record
     LANGUAGE plpgsql
+    SET enable_seqscan TO 'off'
     AS $$
 declare
   u record;
