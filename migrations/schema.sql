@@ -295,10 +295,41 @@ declare
   t record;
   s wallet_step;
   v_rows journal[];
+  v_ids bigint[];
+  v_ops wallet_op[];
+  v_plain boolean;
+  v_done jsonb;
 begin
   v_rows := (wallet_lock(array(
     select c.from_user_id from transfers c where c.id = any (p_ids)
     union select c.to_user_id from transfers c where c.id = any (p_ids)))).rows;
+  if cardinality(v_rows) = 0 then
+    -- the pending ones, locked in the loop's order; plain: nothing to tag
+    select array_agg(p.id order by p.id),
+           array_agg(row(3, p.id, p.from_user_id, p.to_user_id, p.amount, null, null, null, null, null, null,
+                         p.currency, null, null, null, null, null, null)::wallet_op order by p.id),
+           bool_and(p.reference is null and p.metadata is null and p.batch_id is null
+                    and p.from_user_id <> p.to_user_id and p.amount > 0)
+      into v_ids, v_ops, v_plain
+      from (select c.id, c.from_user_id, c.to_user_id, c.currency, c.amount, c.reference, c.metadata, c.batch_id
+              from transfers c
+             where c.id = any (p_ids) and c.status = 'pending' order by c.id for update) p;
+    if v_plain then
+      select jsonb_agg(jsonb_build_array(a.ord, a.changes) order by a.ord) into v_done
+        from wallet_transfers_at_once(v_ops) a;
+      if v_done is not null then
+        update transfers c set status = 'completed', failure_reason = null, attempts = c.attempts + 1,
+                               updated_at = now(), completed_at = now()
+         where c.id = any (v_ids);
+        return query
+          select v_ids[(d->>0)::integer], 'ok'::text,
+                 array(select x::bigint from jsonb_array_elements_text(d->1) x)
+            from jsonb_array_elements(v_done) with ordinality as e(d, n)
+           order by e.n;
+        return;
+      end if;
+    end if;
+  end if;
   -- row locks make the apply safe on its own: a transfer another transaction has
   -- meanwhile applied is re-checked, found no longer pending, and skipped
   for t in select c.id, c.from_user_id, c.to_user_id, c.currency, c.amount, c.reference, c.metadata, c.batch_id
