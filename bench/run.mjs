@@ -33,6 +33,8 @@ const DURATION = Number(process.env.DURATION ?? 10);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 64);
 const USERS = Number(process.env.USERS ?? 1000);
 const MEM_SECONDS = Number(process.env.MEM_SECONDS ?? 120);
+// the drain's worker loops (`wallet worker`, TRANSFER_WORKERS)
+const DRAIN_WORKERS = Number(process.env.DRAIN_WORKERS ?? 4);
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const ONLY = new Set((process.env.ONLY ?? "sql,bare,pg,drain,redis,pglite,memory").split(","));
 const DB = `wallet_bench_${process.pid}`;
@@ -105,7 +107,7 @@ try {
     await stop(u);
   }
   if (ONLY.has("drain")) {
-    log("async drain: 100k transfers accepted while no worker runs, then `wallet worker` (4 loops)");
+    log(`async drain: 100k transfers accepted while no worker runs, then \`wallet worker\` (${DRAIN_WORKERS} loops)`);
     psql(
       DB,
       `select count(*) from generate_series(1, 100) b, lateral wallet_apply((
@@ -116,13 +118,13 @@ try {
     const t0 = Date.now();
     const w = await start(
       [BIN, "worker"],
-      { DATABASE_URL: dbUrl(DB), TRANSFER_WORKERS: "4", LOG_FORMAT: "json" },
+      { DATABASE_URL: dbUrl(DB), TRANSFER_WORKERS: String(DRAIN_WORKERS), LOG_FORMAT: "json" },
       "wallet worker running",
     );
     while (pending() > 0) await new Promise((r) => setTimeout(r, 100));
     const seconds = (Date.now() - t0) / 1000;
     await stop(w);
-    W.async_drain = { queued, seconds, transfers_per_s: Math.round(queued / seconds) };
+    W.async_drain = { queued, seconds, loops: DRAIN_WORKERS, transfers_per_s: Math.round(queued / seconds) };
   }
   if (ONLY.has("redis")) {
     log("balance reads and deposits with the Redis cache");
