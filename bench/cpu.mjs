@@ -12,7 +12,9 @@
 // serving process also writes a V8 CPU profile per scenario to bench/results/profiles/
 // (open it in Chrome DevTools or speedscope for the flame graph). Writes
 // bench/results/cpu-<date>.json. The figures are CPU per request, not throughput: a
-// busy machine stretches the wall clock far more than it changes them.
+// busy machine stretches the wall clock far more than it changes them. PAIRED=K (CHUNK,
+// 2000): only the Node targets, the bare server and the service up at once, K rounds of
+// alternating chunks (bench/results/cpu-paired-<date>.json).
 import fs from "node:fs";
 import http2 from "node:http2";
 import net from "node:net";
@@ -288,6 +290,68 @@ async function sqlFloor() {
   }
   await client.end();
   return out;
+}
+
+/**
+ * PAIRED=K: only the Node targets, the bare server and `wallet serve` up at once and K
+ * rounds of chunks of CHUNK requests alternating between them (bare POST, transfer,
+ * bare GET, cached balance; which side goes first alternates), so that the machine's
+ * swings fall on both; the ratio of the totals and the median of the rounds' ratios.
+ */
+async function paired(rounds) {
+  const CHUNK = Number(process.env.CHUNK ?? 2000);
+  const b = await start([path.join(ROOT, "bench/bare-server.mjs")], {}, "bare listening");
+  const s = await serveFor("paired", { ADMIN_TOKEN });
+  const pairs = { transfer: ["post", SCENARIOS.transfer], balance: ["get", SCENARIOS.balance] };
+  const out = {};
+  try {
+    for (const [name, [bareName, next]] of Object.entries(pairs)) {
+      await drive(b.url, 2000, next);
+      await drive(s.url, 2000, next);
+      const t = { bare: [], wallet: [] };
+      for (let k = 0; k < rounds; k++) {
+        for (const side of k % 2 === 0 ? ["bare", "wallet"] : ["wallet", "bare"]) {
+          const x = side === "bare" ? b : s;
+          const t0 = ticks(x.child.pid);
+          await drive(x.url, CHUNK, next);
+          t[side].push(ticks(x.child.pid) - t0);
+        }
+      }
+      const sum = (xs) => xs.reduce((a, v) => a + v, 0);
+      const us = (xs) => Math.round((sum(xs) * 100_000) / (rounds * CHUNK)) / 10;
+      const ratios = t.wallet.map((w, k) => (w + 0.5) / (t.bare[k] + 0.5)).sort((p, q) => p - q);
+      out[name] = {
+        [`bare_${bareName}_us`]: us(t.bare),
+        wallet_us: us(t.wallet),
+        ratio: Math.round((sum(t.wallet) / sum(t.bare)) * 100) / 100,
+        rounds_median: Math.round(ratios[Math.floor(rounds / 2)] * 100) / 100,
+        rounds_q1_q3: [ratios[Math.floor(rounds / 4)], ratios[Math.floor((3 * rounds) / 4)]].map(
+          (v) => Math.round(v * 100) / 100,
+        ),
+      };
+      log(`${name} against the bare ${bareName}:`, JSON.stringify(out[name]));
+    }
+  } finally {
+    await stop(s);
+    await stop(b);
+  }
+  return out;
+}
+
+if (process.env.PAIRED) {
+  log(`fresh database ${DB} with ${USERS} wallets`);
+  freshDb(DB, USERS);
+  const rounds = Number(process.env.PAIRED);
+  const out = {
+    date: new Date().toISOString(),
+    settings: { rounds, CHUNK: Number(process.env.CHUNK ?? 2000), C, USERS },
+  };
+  out.paired = await paired(rounds);
+  dropDb(DB);
+  const file = path.join(ROOT, "bench/results", `cpu-paired-${out.date.slice(0, 10)}.json`);
+  fs.writeFileSync(file, JSON.stringify(out, null, 2) + "\n");
+  log(`written ${path.relative(ROOT, file)}`);
+  process.exit(0);
 }
 
 const results = { date: new Date().toISOString(), settings: { N, C, USERS }, scenarios: {} };
