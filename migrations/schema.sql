@@ -417,29 +417,57 @@ end
 $$;
 
 --
+-- Name: wallet_claim_in_order(bigint[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_claim_in_order(p_ids bigint[]) RETURNS bigint[]
+    LANGUAGE sql STABLE
+    AS $$
+  select coalesce(array_agg(c.id order by c.id), '{}') from transfers c
+   where c.id = any (p_ids)
+     and not exists (select 1 from transfers o
+                      where o.status = 'pending' and o.from_user_id = c.from_user_id
+                        and o.id < c.id and o.id <> all (p_ids))
+$$;
+
+--
 -- Name: wallet_claim_transfers(integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
 CREATE FUNCTION public.wallet_claim_transfers(p_limit integer) RETURNS bigint[]
     LANGUAGE plpgsql
+    SET enable_seqscan TO 'off'
     AS $$
 declare
+  v_cand bigint[];
+  v_users bigint[];
   v_ids bigint[];
 begin
-  select array_agg(c.id order by c.id) into v_ids from (
-    select p.id from transfers p
-     where p.status = 'pending' and p.next_attempt_at <= now()
-     order by p.id
-     limit p_limit
-     for update skip locked
-  ) c;
-  if v_ids is null then return '{}'; end if;
-  select coalesce(array_agg(c.id order by c.id), '{}') into v_ids from transfers c
-   where c.id = any (v_ids)
-     and not exists (select 1 from transfers o
-                      where o.status = 'pending' and o.from_user_id = c.from_user_id
-                        and o.id < c.id and o.id <> all (v_ids));
-  return v_ids;
+  v_cand := array(select p.id from transfers p
+                   where p.status = 'pending' and p.next_attempt_at <= now()
+                   order by p.id
+                   limit p_limit
+                   for update skip locked);
+  if cardinality(v_cand) = 0 then return '{}'; end if;
+  begin
+    -- the candidates' users that no other transaction holds, locked now, never waited for
+    v_users := array(select x.user_id from users x
+                      where x.user_id in (select c.from_user_id from transfers c where c.id = any (v_cand)
+                                          union select c.to_user_id from transfers c where c.id = any (v_cand))
+                      order by x.user_id
+                      for update skip locked);
+    v_ids := wallet_claim_in_order(array(
+      select c.id from transfers c
+       where c.id = any (v_cand) and c.from_user_id = any (v_users) and c.to_user_id = any (v_users)));
+    if cardinality(v_ids) > 0 then return v_ids; end if;
+    raise sqlstate 'WC001';
+  exception when sqlstate 'WC001' then
+    -- nothing free: the users locked in this block are let go (holding some of them while
+    -- waiting for others in wallet_lock would take locks out of order), and the batch
+    -- waits for its users in order, as before
+    null;
+  end;
+  return wallet_claim_in_order(v_cand);
 end
 $$;
 
