@@ -423,11 +423,13 @@ $$;
 CREATE FUNCTION public.wallet_claim_in_order(p_ids bigint[]) RETURNS bigint[]
     LANGUAGE sql STABLE
     AS $$
+  with held as (
+    select o.from_user_id, min(o.id) as first from transfers o
+     where o.status = 'pending' and o.id < (select max(x) from unnest(p_ids) x) and o.id <> all (p_ids)
+     group by o.from_user_id)
   select coalesce(array_agg(c.id order by c.id), '{}') from transfers c
    where c.id = any (p_ids)
-     and not exists (select 1 from transfers o
-                      where o.status = 'pending' and o.from_user_id = c.from_user_id
-                        and o.id < c.id and o.id <> all (p_ids))
+     and not exists (select 1 from held h where h.from_user_id = c.from_user_id and h.first < c.id)
 $$;
 
 --

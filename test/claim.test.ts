@@ -168,4 +168,32 @@ describe.skipIf(engine !== "pg")("the workers' claim (020)", () => {
     );
     expect(drift[0].n).toBe(0);
   });
+
+  it("reads the queue's first range, not each sender's queue, with statistics taken on an empty queue", async () => {
+    // what autovacuum leaves after a quiet spell: no pending transfer in the statistics
+    expect((await main.query("select count(*)::int as n from transfers where status = 'pending'")).rows[0].n).toBe(0);
+    await main.query("vacuum analyze transfers");
+    const pairs: Array<[number, number]> = [];
+    for (let i = 0; i < 3000; i++) pairs.push([21 + (i % 20), 21 + ((i + 1 + (i % 7)) % 20)]);
+    for (let i = 0; i < pairs.length; i += 500) await accept(pairs.slice(i, i + 500));
+    const worker = await session();
+    await worker.query("begin");
+    const read = async () =>
+      Number(
+        (
+          await worker.query(
+            "select (idx_tup_fetch + seq_tup_read)::int as n from pg_stat_xact_user_tables where relname = 'transfers'",
+          )
+        ).rows[0].n,
+      );
+    const before = await read();
+    const { rows } = await worker.query("select cardinality(wallet_claim_transfers(100)) as n");
+    const entries = (await read()) - before;
+    await worker.query("rollback");
+    expect(rows[0].n).toBe(100);
+    // the candidates and the pending transfers before the batch's last: about 200 entries;
+    // a sender's queue read for each transfer of the batch would be thousands
+    expect(entries).toBeLessThan(1000);
+    await pendingDone();
+  });
 });

@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+// Async completion against its SQL floor, alternating in one run: ROUNDS times, first
+// `wallet_apply` batched (pgbench, 100 transfers a call, 8 clients, DURATION s) on a
+// database of its own, then a drain (QUEUED transfers accepted while no worker runs,
+// then `wallet worker` with DRAIN_WORKERS loops until none is pending). Reports each
+// round's rates and ratio and the median ratio: the machine's swings (this one's disk
+// flush and CPU share move between runs) fall on both sides of each round. Both
+// databases are vacuumed before each round.
+//   node bench/drain.mjs
+// Env: ROUNDS (3), DURATION (10), USERS (1000), QUEUED (100000), DRAIN_WORKERS (4).
+// Writes bench/results/drain-<date>.json.
+import { BIN, dbUrl, dropDb, freshDb, log, pgbench, psql, start, stop, writeResult } from "./lib.mjs";
+
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const DURATION = Number(process.env.DURATION ?? 10);
+const USERS = Number(process.env.USERS ?? 1000);
+const QUEUED = Number(process.env.QUEUED ?? 100_000);
+const LOOPS = Number(process.env.DRAIN_WORKERS ?? 4);
+const DB = `wallet_bench_drain_${process.pid}`;
+const SQL_DB = `${DB}_sql`;
+const pending = () => Number(psql(DB, "select count(*) from transfers where status = 'pending'"));
+
+async function drain() {
+  psql(
+    DB,
+    `select count(*) from generate_series(1, ${Math.ceil(QUEUED / 1000)}) b, lateral wallet_apply((
+       select jsonb_agg(jsonb_build_object('k', 4, 'cur', 'USD', 'id', wallet_next_id()::text, 'u', x, 'c', x % ${USERS} + 1, 'a', 1))
+         from (select (floor(random() * ${USERS}) + 1)::bigint + b * 0 as x from generate_series(1, 1000)) s), false) a`,
+  );
+  const queued = pending();
+  const t0 = Date.now();
+  const w = await start(
+    [BIN, "worker"],
+    { DATABASE_URL: dbUrl(DB), TRANSFER_WORKERS: String(LOOPS), LOG_FORMAT: "json" },
+    "wallet worker running",
+  );
+  while (pending() > 0) await new Promise((r) => setTimeout(r, 100));
+  const seconds = (Date.now() - t0) / 1000;
+  await stop(w);
+  return { queued, seconds, per_s: Math.round(queued / seconds) };
+}
+
+const results = {
+  date: new Date().toISOString(),
+  settings: { rounds: ROUNDS, duration_s: DURATION, users: USERS, queued: QUEUED, loops: LOOPS },
+  rounds: [],
+};
+freshDb(DB, USERS);
+freshDb(SQL_DB, USERS);
+try {
+  for (let k = 0; k < ROUNDS; k++) {
+    // the shared PostgreSQL here runs with autovacuum off: each round starts from tables
+    // vacuumed as autovacuum would keep them (else the earlier rounds' dead rows slow the next)
+    psql(DB, "vacuum analyze");
+    psql(SQL_DB, "vacuum analyze");
+    const floor = pgbench(SQL_DB, "transfer_batch100_fixedid.sql", {
+      duration: DURATION,
+      users: USERS,
+      clients: 8,
+      per: 100,
+    });
+    const d = await drain();
+    const round = {
+      wallet_apply_batch100_per_s: floor.per_s,
+      drain: d,
+      ratio: Math.round((d.per_s / floor.per_s) * 100) / 100,
+    };
+    results.rounds.push(round);
+    log(`round ${k + 1}:`, JSON.stringify(round));
+  }
+} finally {
+  dropDb(DB);
+  dropDb(SQL_DB);
+}
+const ratios = results.rounds.map((r) => r.ratio).sort((a, b) => a - b);
+results.median_ratio = ratios[Math.floor(ratios.length / 2)];
+log("median ratio of async completion to wallet_apply batched:", results.median_ratio);
+writeResult(`drain-${results.date.slice(0, 10)}`, results);
