@@ -4,8 +4,8 @@
 // database of its own, then a drain (QUEUED transfers accepted while no worker runs,
 // then `wallet worker` with DRAIN_WORKERS loops until none is pending). Reports each
 // round's rates and ratio and the median ratio: the machine's swings (this one's disk
-// flush and CPU share move between runs) fall on both sides of each round. Both
-// databases are vacuumed before each round.
+// flush and CPU share move between runs) fall on both sides of each round. Each
+// round starts from fresh databases.
 //   node bench/drain.mjs
 // Env: ROUNDS (3), DURATION (10), USERS (1000), QUEUED (100000), DRAIN_WORKERS (4).
 // Writes bench/results/drain-<date>.json.
@@ -19,6 +19,8 @@ const LOOPS = Number(process.env.DRAIN_WORKERS ?? 4);
 const DB = `wallet_bench_drain_${process.pid}`;
 const SQL_DB = `${DB}_sql`;
 const pending = () => Number(psql(DB, "select count(*) from transfers where status = 'pending'"));
+// the drain's poll: whether any is left (a count of a long queue every 100 ms took a core's share)
+const anyPending = () => psql(DB, "select exists (select 1 from transfers where status = 'pending')") === "t";
 
 async function drain() {
   psql(
@@ -34,7 +36,7 @@ async function drain() {
     { DATABASE_URL: dbUrl(DB), TRANSFER_WORKERS: String(LOOPS), LOG_FORMAT: "json" },
     "wallet worker running",
   );
-  while (pending() > 0) await new Promise((r) => setTimeout(r, 100));
+  while (anyPending()) await new Promise((r) => setTimeout(r, 100));
   const seconds = (Date.now() - t0) / 1000;
   await stop(w);
   return { queued, seconds, per_s: Math.round(queued / seconds) };
@@ -45,14 +47,13 @@ const results = {
   settings: { rounds: ROUNDS, duration_s: DURATION, users: USERS, queued: QUEUED, loops: LOOPS },
   rounds: [],
 };
-freshDb(DB, USERS);
-freshDb(SQL_DB, USERS);
 try {
   for (let k = 0; k < ROUNDS; k++) {
-    // the shared PostgreSQL here runs with autovacuum off: each round starts from tables
-    // vacuumed as autovacuum would keep them (else the earlier rounds' dead rows slow the next)
-    psql(DB, "vacuum analyze");
-    psql(SQL_DB, "vacuum analyze");
+    // fresh databases each round, as run.mjs measures one drain: the earlier rounds' dead
+    // rows (autovacuum is off on this machine's PostgreSQL) or statistics taken on an
+    // empty queue (bench/README.md) would slow the next round's plans
+    freshDb(DB, USERS);
+    freshDb(SQL_DB, USERS);
     const floor = pgbench(SQL_DB, "transfer_batch100_fixedid.sql", {
       duration: DURATION,
       users: USERS,
