@@ -118,17 +118,21 @@ export function sendBody(
   body: string | Buffer,
   contentType: string,
 ): void {
-  let payload = typeof body === "string" ? Buffer.from(body) : body;
+  // a string goes out as it is: node:http writes the head and a string body in one
+  // piece, where a Buffer body is a second piece of the write (and a copy to make)
+  let payload = body;
+  let length = typeof body === "string" ? Buffer.byteLength(body) : body.length;
   res.setHeader("Content-Type", contentType);
-  if (payload.length >= GZIP_MIN_BYTES) {
+  if (length >= GZIP_MIN_BYTES) {
     res.setHeader("Vary", "Accept-Encoding");
     if (acceptsGzip(req)) {
       // level 1: the bodies are small and the CPU is shared with request handling
-      payload = zlib.gzipSync(payload, { level: 1 });
+      payload = zlib.gzipSync(body, { level: 1 });
+      length = payload.length;
       res.setHeader("Content-Encoding", "gzip");
     }
   }
-  res.setHeader("Content-Length", payload.length);
+  res.setHeader("Content-Length", length);
   res.writeHead(status);
   res.end(req.method === "HEAD" ? undefined : payload);
 }
