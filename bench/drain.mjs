@@ -9,7 +9,7 @@
 //   node bench/drain.mjs
 // Env: ROUNDS (3), DURATION (10), USERS (1000), QUEUED (100000), DRAIN_WORKERS (4).
 // Writes bench/results/drain-<date>.json.
-import { BIN, dbUrl, dropDb, freshDb, log, pgbench, psql, start, stop, writeResult } from "./lib.mjs";
+import { drainQueue, dropDb, freshDb, log, pgbench, writeResult } from "./lib.mjs";
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const DURATION = Number(process.env.DURATION ?? 10);
@@ -18,29 +18,6 @@ const QUEUED = Number(process.env.QUEUED ?? 100_000);
 const LOOPS = Number(process.env.DRAIN_WORKERS ?? 4);
 const DB = `wallet_bench_drain_${process.pid}`;
 const SQL_DB = `${DB}_sql`;
-const pending = () => Number(psql(DB, "select count(*) from transfers where status = 'pending'"));
-// the drain's poll: whether any is left (a count of a long queue every 100 ms took a core's share)
-const anyPending = () => psql(DB, "select exists (select 1 from transfers where status = 'pending')") === "t";
-
-async function drain() {
-  psql(
-    DB,
-    `select count(*) from generate_series(1, ${Math.ceil(QUEUED / 1000)}) b, lateral wallet_apply((
-       select jsonb_agg(jsonb_build_object('k', 4, 'cur', 'USD', 'id', wallet_next_id()::text, 'u', x, 'c', x % ${USERS} + 1, 'a', 1))
-         from (select (floor(random() * ${USERS}) + 1)::bigint + b * 0 as x from generate_series(1, 1000)) s), false) a`,
-  );
-  const queued = pending();
-  const t0 = Date.now();
-  const w = await start(
-    [BIN, "worker"],
-    { DATABASE_URL: dbUrl(DB), TRANSFER_WORKERS: String(LOOPS), LOG_FORMAT: "json" },
-    "wallet worker running",
-  );
-  while (anyPending()) await new Promise((r) => setTimeout(r, 100));
-  const seconds = (Date.now() - t0) / 1000;
-  await stop(w);
-  return { queued, seconds, per_s: Math.round(queued / seconds) };
-}
 
 const results = {
   date: new Date().toISOString(),
@@ -60,7 +37,7 @@ try {
       clients: 8,
       per: 100,
     });
-    const d = await drain();
+    const d = await drainQueue(DB, { users: USERS, loops: LOOPS, queued: QUEUED });
     const round = {
       wallet_apply_batch100_per_s: floor.per_s,
       drain: d,

@@ -191,3 +191,29 @@ export function writeResult(name, results) {
   log("written", file);
   return file;
 }
+
+/**
+ * A drain: `queued` transfers (in thousands) accepted among `users` while no worker runs,
+ * then `wallet worker` with `loops` loops until none is pending. The poll asks whether
+ * any is left (a count of a long queue every 100 ms took a core's share).
+ */
+export async function drainQueue(db, { users, loops, queued = 100_000 }) {
+  psql(
+    db,
+    `select count(*) from generate_series(1, ${Math.ceil(queued / 1000)}) b, lateral wallet_apply((
+       select jsonb_agg(jsonb_build_object('k', 4, 'cur', 'USD', 'id', wallet_next_id()::text, 'u', x, 'c', x % ${users} + 1, 'a', 1))
+         from (select (floor(random() * ${users}) + 1)::bigint + b * 0 as x from generate_series(1, 1000)) s), false) a`,
+  );
+  const count = Number(psql(db, "select count(*) from transfers where status = 'pending'"));
+  const t0 = Date.now();
+  const w = await start(
+    [BIN, "worker"],
+    { DATABASE_URL: dbUrl(db), TRANSFER_WORKERS: String(loops), LOG_FORMAT: "json" },
+    "wallet worker running",
+  );
+  while (psql(db, "select exists (select 1 from transfers where status = 'pending')") === "t")
+    await new Promise((r) => setTimeout(r, 100));
+  const seconds = (Date.now() - t0) / 1000;
+  await stop(w);
+  return { queued: count, seconds, per_s: Math.round(count / seconds) };
+}

@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import {
   dbUrl,
+  drainQueue,
   dropDb,
   freshDb,
   loadtest,
@@ -17,7 +18,6 @@ import {
   machine,
   pgArgs,
   pgbench,
-  psql,
   ratio,
   ROOT,
   rssMb,
@@ -25,7 +25,6 @@ import {
   sh,
   start,
   stop,
-  BIN,
   writeResult,
 } from "./lib.mjs";
 
@@ -43,9 +42,6 @@ const opts = { duration: DURATION, concurrency: CONCURRENCY, users: USERS, env: 
 const SQL_DB = `${DB}_sql`;
 const one = (file) => pgbench(SQL_DB, file, { duration: DURATION, users: USERS });
 const batch = (file) => pgbench(SQL_DB, file, { duration: DURATION, users: USERS, clients: 8, per: 100 });
-const pending = () => Number(psql(DB, "select count(*) from transfers where status = 'pending'"));
-// the drain's poll: whether any is left (a count of a long queue every 100 ms took a core's share)
-const anyPending = () => psql(DB, "select exists (select 1 from transfers where status = 'pending')") === "t";
 
 const results = {
   date: new Date().toISOString(),
@@ -110,23 +106,8 @@ try {
   }
   if (ONLY.has("drain")) {
     log(`async drain: 100k transfers accepted while no worker runs, then \`wallet worker\` (${DRAIN_WORKERS} loops)`);
-    psql(
-      DB,
-      `select count(*) from generate_series(1, 100) b, lateral wallet_apply((
-         select jsonb_agg(jsonb_build_object('k', 4, 'cur', 'USD', 'id', wallet_next_id()::text, 'u', x, 'c', x % ${USERS} + 1, 'a', 1))
-           from (select (floor(random() * ${USERS}) + 1)::bigint + b * 0 as x from generate_series(1, 1000)) s), false) a`,
-    );
-    const queued = pending();
-    const t0 = Date.now();
-    const w = await start(
-      [BIN, "worker"],
-      { DATABASE_URL: dbUrl(DB), TRANSFER_WORKERS: String(DRAIN_WORKERS), LOG_FORMAT: "json" },
-      "wallet worker running",
-    );
-    while (anyPending()) await new Promise((r) => setTimeout(r, 100));
-    const seconds = (Date.now() - t0) / 1000;
-    await stop(w);
-    W.async_drain = { queued, seconds, loops: DRAIN_WORKERS, transfers_per_s: Math.round(queued / seconds) };
+    const d = await drainQueue(DB, { users: USERS, loops: DRAIN_WORKERS });
+    W.async_drain = { queued: d.queued, seconds: d.seconds, loops: DRAIN_WORKERS, transfers_per_s: d.per_s };
   }
   if (ONLY.has("redis")) {
     log("balance reads and deposits with the Redis cache");
