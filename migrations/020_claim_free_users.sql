@@ -17,7 +17,7 @@
 -- The transfers of p_ids that may go now: each waits for every earlier pending transfer
 -- of its sender that is not among them (the sender's order, as the claim kept it before).
 -- Such a transfer comes before the batch's last, so only the pending transfers before it
--- that are not in the batch are looked at (others loops' claims, retries not yet due,
+-- that are not in the batch are looked at (other loops' claims, retries not yet due,
 -- what this claim left out): one range of transfers_pending_idx. Asked per transfer of
 -- the batch instead, the planner read the sender's whole queue when the statistics were
 -- taken on an empty queue: a claim of 100 took 1.6 s with 85,000 pending
