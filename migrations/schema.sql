@@ -311,9 +311,11 @@ begin
            bool_and(p.reference is null and p.metadata is null and p.batch_id is null
                     and p.from_user_id <> p.to_user_id and p.amount > 0)
       into v_ids, v_ops, v_plain
-      from (select c.id, c.from_user_id, c.to_user_id, c.currency, c.amount, c.reference, c.metadata, c.batch_id
+      from (select c.id, c.from_user_id, c.to_user_id, c.currency, c.amount, c.reference, c.metadata, c.batch_id,
+                   c.status
               from transfers c
-             where c.id = any (p_ids) and c.status = 'pending' order by c.id for update) p;
+             where c.id = any (p_ids) order by c.id offset 0 for update) p
+     where p.status = 'pending';
     if v_plain then
       select jsonb_agg(jsonb_build_array(a.ord, a.changes) order by a.ord) into v_done
         from wallet_transfers_at_once(v_ops) a;
@@ -332,9 +334,11 @@ begin
   end if;
   -- row locks make the apply safe on its own: a transfer another transaction has
   -- meanwhile applied is re-checked, found no longer pending, and skipped
-  for t in select c.id, c.from_user_id, c.to_user_id, c.currency, c.amount, c.reference, c.metadata, c.batch_id
-             from transfers c
-            where c.id = any (p_ids) and c.status = 'pending' order by c.id for update loop
+  for t in select p.* from (select c.id, c.from_user_id, c.to_user_id, c.currency, c.amount, c.reference,
+                                   c.metadata, c.batch_id, c.status
+                              from transfers c
+                             where c.id = any (p_ids) order by c.id offset 0 for update) p
+            where p.status = 'pending' loop
     s := wallet_op_transfer(t.id, t.from_user_id, t.to_user_id, t.currency, t.amount);
     if s.outcome <> 'ok' then
       s.rows := array[wallet_record(t.from_user_id, t.currency, 5::smallint, null, 0::smallint, t.amount, t.id,
@@ -439,6 +443,7 @@ $$;
 CREATE FUNCTION public.wallet_claim_transfers(p_limit integer) RETURNS bigint[]
     LANGUAGE plpgsql
     SET enable_seqscan TO 'off'
+    SET enable_bitmapscan TO 'off'
     AS $$
 declare
   v_cand bigint[];
