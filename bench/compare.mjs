@@ -16,10 +16,9 @@
 // Env: DURATION (s, default 10), ROUNDS (3), CONCURRENCY (64), USERS (1000), PG_ADMIN_URL.
 import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { Pool } from "undici";
-import { ADMIN, dbUrl, log, pgArgs, ROOT } from "./lib.mjs";
+import { ADMIN, buildRev, dbUrl, log, pgArgs, ROOT } from "./lib.mjs";
 
 const [base, ...rest] = process.argv.slice(2);
 if (!base) {
@@ -36,13 +35,9 @@ const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, { encoding: "utf8",
 const headRev = process.env.HEAD_REV ?? "HEAD";
 const trees = [];
 function build(rev) {
-  const tree = fs.mkdtempSync(path.join(os.tmpdir(), "wallet-rev-"));
-  sh("git", ["-C", ROOT, "worktree", "add", "--detach", tree, rev], { stdio: "ignore" });
-  trees.push(tree);
-  log(`building ${rev} in ${tree}`);
-  sh("npm", ["ci", "--no-audit", "--no-fund", "--ignore-scripts"], { cwd: tree, stdio: "ignore" });
-  sh("npm", ["run", "build"], { cwd: tree, stdio: "ignore" });
-  return path.join(tree, "bin/wallet.js");
+  const b = buildRev(rev);
+  trees.push(b);
+  return b.bin;
 }
 const builds = { base: build(base), head: build(headRev) };
 
@@ -318,7 +313,7 @@ try {
     };
   }
 } finally {
-  for (const tree of trees) sh("git", ["-C", ROOT, "worktree", "remove", "--force", tree], { stdio: "ignore" });
+  for (const tree of trees) tree.remove();
 }
 fs.mkdirSync(path.join(ROOT, "bench/results"), { recursive: true });
 const tag = MODE === "throughput" ? "" : `${MODE}-`;

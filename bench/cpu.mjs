@@ -8,7 +8,8 @@
 //   node bench/cpu.mjs [scenario ...]
 // Scenarios: transfer deposit transfer-async balance balance-uncached history exchange batch
 // grpc-transfer (Transfer over gRPC: one HTTP/2 stream a call, CONCURRENCY connections).
-// Env: REQUESTS (20000), CONCURRENCY (32), USERS (1000), PG_ADMIN_URL; PROFILE=1: the
+// Env: REQUESTS (20000), WARM (2000: requests before measuring), CONCURRENCY (32), USERS
+// (1000), PG_ADMIN_URL; PROFILE=1: the
 // serving process also writes a V8 CPU profile per scenario to bench/results/profiles/
 // (open it in Chrome DevTools or speedscope for the flame graph). Writes
 // bench/results/cpu-<date>.json. The figures are CPU per request, not throughput: a
@@ -38,6 +39,9 @@ const ALL = [
 ];
 const scenarios = process.argv.slice(2).length ? process.argv.slice(2) : ALL;
 const N = Number(process.env.REQUESTS ?? 20000);
+// requests sent before measuring (JIT, pools, caches): V8 still optimizes for tens of
+// thousands of requests, and that compiling is CPU of the process too
+const WARM = Number(process.env.WARM ?? 2000);
 const C = Number(process.env.CONCURRENCY ?? 32);
 const USERS = Number(process.env.USERS ?? 1000);
 const ADMIN_TOKEN = "cpu-bench-admin-token-0123456789abcdef";
@@ -151,7 +155,7 @@ async function scenario(name) {
     if (name === "exchange") return await exchange(s);
     if (name === "grpc-transfer") return await grpcTransfer(s);
     const next = SCENARIOS[name];
-    await drive(s.url, Math.min(N, 2000), next); // warm: JIT, pools, caches
+    await drive(s.url, WARM, next);
     if (name === "transfer-async") await waitQueueEmpty();
     return await measure(pid, N, async () => {
       await drive(s.url, N, next);
@@ -200,7 +204,7 @@ async function grpcTransfer(s) {
     );
   };
   try {
-    await run(Math.min(N, 2000));
+    await run(WARM);
     return await measure(s.child.pid, N, () => run(N));
   } finally {
     for (const session of sessions) session.close();
@@ -247,7 +251,7 @@ async function bare() {
   try {
     const out = {};
     for (const [k, next] of Object.entries({ post: SCENARIOS.transfer, get: SCENARIOS.balance })) {
-      await drive(b.url, 2000, next);
+      await drive(b.url, WARM, next);
       out[k] = (await measure(b.child.pid, N, () => drive(b.url, N, next))).node_us;
     }
     return out;
@@ -306,8 +310,8 @@ async function paired(rounds) {
   const out = {};
   try {
     for (const [name, [bareName, next]] of Object.entries(pairs)) {
-      await drive(b.url, 2000, next);
-      await drive(s.url, 2000, next);
+      await drive(b.url, WARM, next);
+      await drive(s.url, WARM, next);
       const t = { bare: [], wallet: [] };
       for (let k = 0; k < rounds; k++) {
         for (const side of k % 2 === 0 ? ["bare", "wallet"] : ["wallet", "bare"]) {
@@ -344,7 +348,7 @@ if (process.env.PAIRED) {
   const rounds = Number(process.env.PAIRED);
   const out = {
     date: new Date().toISOString(),
-    settings: { rounds, CHUNK: Number(process.env.CHUNK ?? 2000), C, USERS },
+    settings: { rounds, CHUNK: Number(process.env.CHUNK ?? 2000), WARM, C, USERS },
   };
   out.paired = await paired(rounds);
   dropDb(DB);
@@ -354,7 +358,7 @@ if (process.env.PAIRED) {
   process.exit(0);
 }
 
-const results = { date: new Date().toISOString(), settings: { N, C, USERS }, scenarios: {} };
+const results = { date: new Date().toISOString(), settings: { N, WARM, C, USERS }, scenarios: {} };
 log(`fresh database ${DB} with ${USERS} wallets`);
 freshDb(DB, USERS);
 psql(DB, "select 1");

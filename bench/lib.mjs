@@ -25,15 +25,29 @@ export function sh(cmd, args, env = {}) {
   return execFileSync(cmd, args, { encoding: "utf8", env: { ...process.env, ...env }, maxBuffer: 64 << 20 });
 }
 export const psql = (db, sql) => sh("psql", [...pgArgs, "-d", db, "-XAtq", "-c", sql]).trim();
-export const wallet = (db, args, env = {}) =>
-  sh(process.execPath, [BIN, ...args], { DATABASE_URL: dbUrl(db), LOG_LEVEL: "warn", ...env });
+export const wallet = (db, args, env = {}, bin = BIN) =>
+  sh(process.execPath, [bin, ...args], { DATABASE_URL: dbUrl(db), LOG_LEVEL: "warn", ...env });
 
-/** A fresh database, migrated and seeded with `users` wallets of a large balance. */
-export function freshDb(name, users) {
+/** A fresh database, migrated (by bin's build) and seeded with `users` wallets of a large balance. */
+export function freshDb(name, users, bin = BIN) {
   sh("dropdb", [...pgArgs, "--if-exists", "--force", name]);
   sh("createdb", [...pgArgs, name]);
-  wallet(name, ["migrate"]);
-  wallet(name, ["seed", "--users", String(users), "--balance", "1000000000"]);
+  wallet(name, ["migrate"], {}, bin);
+  wallet(name, ["seed", "--users", String(users), "--balance", "1000000000"], {}, bin);
+}
+
+/** Builds rev in a worktree of its own; its bin/wallet.js, and remove() to drop the tree. */
+export function buildRev(rev) {
+  const tree = fs.mkdtempSync(path.join(os.tmpdir(), "wallet-rev-"));
+  const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, stdio: "ignore" });
+  run("git", ["-C", ROOT, "worktree", "add", "--detach", tree, rev]);
+  log(`building ${rev} in ${tree}`);
+  run("npm", ["ci", "--no-audit", "--no-fund", "--ignore-scripts"], tree);
+  run("npm", ["run", "build"], tree);
+  return {
+    bin: path.join(tree, "bin/wallet.js"),
+    remove: () => run("git", ["-C", ROOT, "worktree", "remove", "--force", tree]),
+  };
 }
 /** The migration files, in order (migrations/NNN_name.sql). */
 export const migrationFiles = () =>
