@@ -19,7 +19,7 @@ function changesOf(results: OpResult[]): [WalletChange[], number] {
   const changes: WalletChange[] = [];
   let accepted = 0;
   for (const r of results) {
-    if (r.changes) changes.push(...pairsToChanges(r.changes.map(Number)));
+    if (r.changes) changes.push(...pairsToChanges(r.changes));
     if (r.outcome === "accepted" && !r.replayed) accepted++;
   }
   return [changes, accepted];

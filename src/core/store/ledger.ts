@@ -124,14 +124,22 @@ export type OpResult = {
  * unknown, so an op already applied is answered from what it stored.
  */
 export async function applyOperations(db: Executor, ops: Operation[], retry: boolean): Promise<OpResult[]> {
-  const rows = await db.query<OpResult & { ord: number }>(
-    "select ord, outcome, result, replayed, changes from wallet_apply($1::jsonb, $2)",
+  // changes as "user,version,...": split here in 0.2 µs, where the driver's generic int8[]
+  // parser (strings, trimmed, then numbers) took 0.8-1.0 µs a row (bench/README.md)
+  const rows = await db.query<Omit<OpResult, "changes"> & { ord: number; changes: string | null }>(
+    "select ord, outcome, result, replayed, array_to_string(changes, ',') as changes from wallet_apply($1::jsonb, $2)",
     [JSON.stringify(ops.map(toWire)), retry],
     { name: "wallet_apply" },
   );
   const out = new Array<OpResult>(ops.length);
   for (const r of rows) {
-    out[r.ord - 1] = { outcome: r.outcome, result: r.result, replayed: r.replayed, changes: r.changes };
+    const c = r.changes;
+    out[r.ord - 1] = {
+      outcome: r.outcome,
+      result: r.result,
+      replayed: r.replayed,
+      changes: c === null ? null : c === "" ? [] : c.split(",").map(Number),
+    };
   }
   return out;
 }
