@@ -30,6 +30,8 @@ const DURATION = Number(process.env.DURATION ?? 10);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 64);
 const USERS = Number(process.env.USERS ?? 1000);
+/** both builds' admin token: the exchange scenario sets its rates through the admin API */
+const BENCH_ADMIN_TOKEN = "compare-bench-admin-token-0123456789abcdef";
 const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, { encoding: "utf8", maxBuffer: 64 << 20, ...opts });
 
 const headRev = process.env.HEAD_REV ?? "HEAD";
@@ -44,7 +46,14 @@ const builds = { base: build(base), head: build(headRev) };
 function serve(bin, url) {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bin, "serve"], {
-      env: { ...process.env, DATABASE_URL: url, PORT: "0", RATE_LIMIT_RPS: "0", LOG_LEVEL: "info" },
+      env: {
+        ...process.env,
+        DATABASE_URL: url,
+        PORT: "0",
+        RATE_LIMIT_RPS: "0",
+        LOG_LEVEL: "info",
+        ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
+      },
       stdio: ["ignore", "pipe", "inherit"],
     });
     let buf = "";
@@ -69,7 +78,7 @@ const stop = (s) => new Promise((r) => (s.child.once("exit", r), s.child.kill("S
 function loadtest(url, scenario) {
   const args = [builds.head, "loadtest", "--api", url, "--scenario", scenario, "--duration", String(DURATION)];
   args.push("--concurrency", String(CONCURRENCY), "--users", String(USERS), "--no-seed", "--json");
-  const env = { ...process.env, LOG_LEVEL: "warn" };
+  const env = { ...process.env, LOG_LEVEL: "warn", WALLET_ADMIN_TOKEN: BENCH_ADMIN_TOKEN };
   delete env.DATABASE_URL;
   return JSON.parse(sh(process.execPath, args, { env }));
 }
@@ -312,12 +321,21 @@ try {
       ratio: Math.round((h / b) * 1000) / 1000,
     };
   }
+} catch (err) {
+  // what was measured before the failure is kept (and says so)
+  results.failed = {
+    scenario: scenarios[Object.keys(results.scenarios).length],
+    error: String(err?.message ?? err).slice(0, 500),
+  };
+  process.exitCode = 1;
+  log(String(err?.stack ?? err));
 } finally {
   for (const tree of trees) tree.remove();
 }
 fs.mkdirSync(path.join(ROOT, "bench/results"), { recursive: true });
 const tag = MODE === "throughput" ? "" : `${MODE}-`;
-const file = path.join(ROOT, "bench/results", `compare-${tag}${results.date.slice(0, 10)}-${scenarios.join("-")}.json`);
+const named = scenarios.length > 4 ? `${scenarios.length}-scenarios` : scenarios.join("-");
+const file = path.join(ROOT, "bench/results", `compare-${tag}${results.date.slice(0, 10)}-${named}.json`);
 fs.writeFileSync(file, JSON.stringify(results, null, 2) + "\n");
 process.stdout.write(JSON.stringify(results.scenarios, null, 2) + "\n");
 log("written", file);
