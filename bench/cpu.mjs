@@ -10,8 +10,10 @@
 // grpc-transfer (Transfer over gRPC: one HTTP/2 stream a call, CONCURRENCY connections).
 // Env: REQUESTS (20000), WARM (2000: requests before measuring), CONCURRENCY (32), USERS
 // (1000), PG_ADMIN_URL; PROFILE=1: the
-// serving process also writes a V8 CPU profile per scenario to bench/results/profiles/
-// (open it in Chrome DevTools or speedscope for the flame graph). Writes
+// serving process (and the bare server, one a method) also writes a V8 CPU profile per
+// scenario to bench/results/profiles/ (open it in Chrome DevTools or speedscope for the
+// flame graph), with the measured stretch beside it: `node bench/profile-window.mjs
+// <profile>` lists where that stretch's time went, start-up and warm-up left out. Writes
 // bench/results/cpu-<date>.json. The figures are CPU per request, not throughput: a
 // busy machine stretches the wall clock far more than it changes them. PAIRED=K (CHUNK,
 // 2000): only the Node targets, the bare server and the service up at once, K rounds of
@@ -65,11 +67,18 @@ const sumTicks = (pids) =>
     }
   }, 0);
 
+/** CLOCK_MONOTONIC in µs: the clock of V8's CPU profiles' timestamps */
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
+/** the last measured stretch, written beside a PROFILE=1 profile (bench/profile-window.mjs reads it) */
+let lastWindow;
+
 /** CPU of the process pid and of the database's backends while fn runs; µs per unit. */
 async function measure(pid, units, fn) {
   const pids = backends();
   const [p0, d0] = [ticks(pid), sumTicks(pids)];
+  const w0 = monotonicUs();
   await fn();
+  lastWindow = { start_us: w0, end_us: monotonicUs() };
   const [p1, d1] = [ticks(pid), sumTicks(pids)];
   const per = (t) => Math.round((t * 10_000) / units);
   return { node_us: per(p1 - p0), pg_us: per(d1 - d0) };
@@ -133,8 +142,7 @@ const freePort = () =>
 /** `wallet serve` for a scenario; with PROFILE, under --cpu-prof (the profile is written as it exits). */
 async function serveFor(name, env) {
   if (!process.env.PROFILE) return serve(DB, env);
-  fs.mkdirSync(PROFILES, { recursive: true });
-  const flags = ["--cpu-prof", `--cpu-prof-dir=${PROFILES}`, `--cpu-prof-name=cpu-${name}-${Date.now()}.cpuprofile`];
+  const flags = profileFlags(name);
   const full = {
     DATABASE_URL: dbUrl(DB),
     PORT: "0",
@@ -144,6 +152,21 @@ async function serveFor(name, env) {
     ...env,
   };
   return start([...flags, BIN, "serve"], full, "wallet listening");
+}
+
+/** --cpu-prof flags for a process of a scenario (named for it); profileName says where it goes */
+let profileName;
+function profileFlags(name) {
+  fs.mkdirSync(PROFILES, { recursive: true });
+  profileName = `cpu-${name}-${new Date().toISOString().slice(0, 10)}${WARM === 2000 ? "" : `-warm${WARM}`}.cpuprofile`;
+  // a sample every 100 µs (V8 default: 1 ms, a few hundred samples in a measured stretch)
+  return ["--cpu-prof", "--cpu-prof-interval=100", `--cpu-prof-dir=${PROFILES}`, `--cpu-prof-name=${profileName}`];
+}
+/** after a profiled process exits: its measured stretch beside its profile */
+function writeWindow() {
+  if (!process.env.PROFILE || !lastWindow) return;
+  fs.writeFileSync(path.join(PROFILES, `${profileName}.window.json`), JSON.stringify(lastWindow) + "\n");
+  log(`profile: bench/results/profiles/${profileName} (node bench/profile-window.mjs on it)`);
 }
 
 async function scenario(name) {
@@ -163,6 +186,7 @@ async function scenario(name) {
     });
   } finally {
     await stop(s);
+    writeWindow();
   }
 }
 
@@ -247,17 +271,20 @@ async function exchange(s) {
 
 /** The bare server: the same body parsed (POST), or a small answer (GET). */
 async function bare() {
-  const b = await start([path.join(ROOT, "bench/bare-server.mjs")], {}, "bare listening");
-  try {
-    const out = {};
-    for (const [k, next] of Object.entries({ post: SCENARIOS.transfer, get: SCENARIOS.balance })) {
+  const out = {};
+  // one process a method, so that PROFILE=1 profiles each apart
+  for (const [k, next] of Object.entries({ post: SCENARIOS.transfer, get: SCENARIOS.balance })) {
+    const flags = process.env.PROFILE ? profileFlags(`bare-${k}`) : [];
+    const b = await start([...flags, path.join(ROOT, "bench/bare-server.mjs")], {}, "bare listening");
+    try {
       await drive(b.url, WARM, next);
       out[k] = (await measure(b.child.pid, N, () => drive(b.url, N, next))).node_us;
+    } finally {
+      await stop(b);
+      writeWindow();
     }
-    return out;
-  } finally {
-    await stop(b);
   }
+  return out;
 }
 
 /** The database's floor: 100 transfers a call on one connection, its backend's CPU per transfer. */
