@@ -26,7 +26,7 @@ import grpc from "@grpc/grpc-js";
 import protoLoader from "@grpc/proto-loader";
 import pg from "pg";
 import { Pool } from "undici";
-import { BIN, dbUrl, dropDb, freshDb, log, psql, ROOT, serve, start, stop } from "./lib.mjs";
+import { BIN, dbUrl, dropDb, floorCalls, freshDb, log, psql, ROOT, serve, start, stop } from "./lib.mjs";
 
 const ALL = [
   "transfer",
@@ -294,24 +294,8 @@ async function sqlFloor() {
   await client.connect();
   const { rows } = await client.query("select pg_backend_pid() as pid");
   const pid = rows[0].pid;
-  const pairs = () => {
-    const from = Array.from({ length: 100 }, () => Math.floor(Math.random() * USERS) + 1);
-    return { from, to: from.map((x) => (x % USERS) + 1) };
-  };
   const calls = Math.max(20, Math.round(N / 100));
-  const minimal = async () => {
-    const { from, to } = pairs();
-    await client.query({ name: "min", text: "select minimal_transfer($1, $2, 1)", values: [from, to] });
-  };
-  const apply = async () => {
-    const { from, to } = pairs();
-    const ops = from.map((u, k) => ({ k: 3, cur: "USD", id: null, u, c: to[k], a: 1 }));
-    await client.query({
-      name: "apply",
-      text: "select count(*) from wallet_apply((select jsonb_agg(x || jsonb_build_object('id', wallet_next_id()::text)) from jsonb_array_elements($1::jsonb) x), false)",
-      values: [JSON.stringify(ops)],
-    });
-  };
+  const { minimal, apply } = floorCalls(client, USERS, 100);
   const out = {};
   for (const [k, fn] of Object.entries({ minimal_batched: minimal, wallet_apply_batched: apply })) {
     for (let i = 0; i < 5; i++) await fn();

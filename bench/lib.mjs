@@ -231,3 +231,31 @@ export async function drainQueue(db, { users, loops, queued = 100_000 }) {
   await stop(w);
   return { queued: count, seconds, per_s: Math.round(count / seconds) };
 }
+
+/**
+ * The database's floor on one connection: calls of the minimal transfer function and of
+ * wallet_apply, each moving `batch` random transfers of 1 cent among `users` (the
+ * minimal function from bench/sql/minimal.sql, loaded by the caller). Used by cpu.mjs
+ * and pg-perf.mjs.
+ */
+export function floorCalls(client, users, batch) {
+  const pairs = () => {
+    const from = Array.from({ length: batch }, () => Math.floor(Math.random() * users) + 1);
+    return { from, to: from.map((x) => (x % users) + 1) };
+  };
+  return {
+    minimal: async () => {
+      const { from, to } = pairs();
+      await client.query({ name: "min", text: "select minimal_transfer($1, $2, 1)", values: [from, to] });
+    },
+    apply: async () => {
+      const { from, to } = pairs();
+      const ops = from.map((u, k) => ({ k: 3, cur: "USD", id: null, u, c: to[k], a: 1 }));
+      await client.query({
+        name: "apply",
+        text: "select count(*) from wallet_apply((select jsonb_agg(x || jsonb_build_object('id', wallet_next_id()::text)) from jsonb_array_elements($1::jsonb) x), false)",
+        values: [JSON.stringify(ops)],
+      });
+    },
+  };
+}

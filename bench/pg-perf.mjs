@@ -15,7 +15,7 @@ import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import pg from "pg";
-import { dbUrl, dropDb, freshDb, log, psql, ROOT } from "./lib.mjs";
+import { dbUrl, dropDb, floorCalls, freshDb, log, psql, ROOT } from "./lib.mjs";
 
 const BATCH = Number(process.env.BATCH ?? 100);
 const CALLS = Number(process.env.CALLS ?? Math.round(30_000 / BATCH));
@@ -31,25 +31,8 @@ if (process.env.MINIMAL_SEQSCAN_OFF)
 const client = new pg.Client({ connectionString: dbUrl(DB) });
 await client.connect();
 const pid = (await client.query("select pg_backend_pid() as pid")).rows[0].pid;
-const pairs = () => {
-  const from = Array.from({ length: BATCH }, () => Math.floor(Math.random() * USERS) + 1);
-  return { from, to: from.map((x) => (x % USERS) + 1) };
-};
-const runs = {
-  minimal: async () => {
-    const { from, to } = pairs();
-    await client.query({ name: "min", text: "select minimal_transfer($1, $2, 1)", values: [from, to] });
-  },
-  "wallet-apply": async () => {
-    const { from, to } = pairs();
-    const ops = from.map((u, k) => ({ k: 3, cur: "USD", id: null, u, c: to[k], a: 1 }));
-    await client.query({
-      name: "apply",
-      text: "select count(*) from wallet_apply((select jsonb_agg(x || jsonb_build_object('id', wallet_next_id()::text)) from jsonb_array_elements($1::jsonb) x), false)",
-      values: [JSON.stringify(ops)],
-    });
-  },
-};
+const floor = floorCalls(client, USERS, BATCH);
+const runs = { minimal: floor.minimal, "wallet-apply": floor.apply };
 const ticks = () => {
   const f = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
   return Number(f[11]) + Number(f[12]);
