@@ -14,11 +14,11 @@
 // serving at once, chunks of requests alternating between them (CHUNKS, CHUNK): the
 // machine's swings fall on both alike; ROUNDS such pairs of processes, the median ratio.
 // Env: DURATION (s, default 10), ROUNDS (3), CONCURRENCY (64), USERS (1000), PG_ADMIN_URL.
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { Pool } from "undici";
-import { ADMIN, buildRev, dbUrl, log, pgArgs, ROOT } from "./lib.mjs";
+import { ADMIN, buildRev, dbUrl, log, pgArgs, ROOT, start, stop } from "./lib.mjs";
 
 const [base, ...rest] = process.argv.slice(2);
 if (!base) {
@@ -43,35 +43,13 @@ function build(rev) {
 }
 const builds = { base: build(base), head: build(headRev) };
 
-function serve(bin, url) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, "serve"], {
-      env: {
-        ...process.env,
-        DATABASE_URL: url,
-        PORT: "0",
-        RATE_LIMIT_RPS: "0",
-        LOG_LEVEL: "info",
-        ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
-      },
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    let buf = "";
-    child.stdout.on("data", (d) => {
-      buf += d;
-      for (const line of buf.split("\n")) {
-        try {
-          const j = JSON.parse(line);
-          if (j.msg === "wallet listening") resolve({ child, url: `http://127.0.0.1:${j.port}` });
-        } catch {
-          /* not JSON */
-        }
-      }
-    });
-    child.on("exit", (c) => reject(new Error(`serve exited ${c}`)));
-  });
-}
-const stop = (s) => new Promise((r) => (s.child.once("exit", r), s.child.kill("SIGTERM")));
+/** a build's `wallet serve` on the database at url (lib.mjs's start: ready when it logs its port) */
+const serve = (bin, url) =>
+  start(
+    [bin, "serve"],
+    { DATABASE_URL: url, PORT: "0", RATE_LIMIT_RPS: "0", LOG_LEVEL: "info", ADMIN_TOKEN: BENCH_ADMIN_TOKEN },
+    "wallet listening",
+  );
 
 // the load generator checks totals over the API (the two schemas differ); each side's
 // own `wallet verify` checks its invariants afterwards
